@@ -1,0 +1,245 @@
+#include "controller/controller.h"
+
+
+#include "common/jobs.h"
+#include "kernels/attention.h"
+
+namespace attnsim {
+
+Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
+                       WorkloadSource& source, DumpWriter* dump, Progress progress)
+    : sc_module(name),
+      dram_socket("dram_socket"),
+      mask_socket("mask_socket"),
+      encoder_socket("encoder_socket"),
+      pe_socket("pe_socket"),
+      arch_(arch),
+      workload_(workload),
+      source_(source),
+      dump_(dump),
+      progress_(std::move(progress)),
+      period_(1.0 / arch.clock_ghz, sc_core::SC_NS),
+      pipeline_(arch.memory.double_buffer) {
+  const auto& m = arch.memory;
+  for (const auto& [name_, kib] : std::map<std::string, int>{
+           {"q", m.q_kib}, {"k", m.k_kib}, {"v", m.v_kib}, {"score", m.score_kib}, {"output", m.output_kib}})
+    sram_.emplace(name_, SramBuffer(static_cast<int64_t>(kib) * 1024, m.double_buffer));
+  const int64_t eb = arch.pe_array.number_format.bytes();
+  const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * eb;
+  stats_.query_rows = static_cast<int>(std::min<int64_t>(
+      {arch.tiling.query_rows, workload.seq_len, sram_.at("q").slot_bytes() / row_bytes}));
+  const int64_t head_bytes = static_cast<int64_t>(workload.seq_len) * row_bytes;
+  stats_.kv_resident = sram_.at("k").fits(head_bytes) && sram_.at("v").fits(head_bytes);
+  SC_THREAD(run);
+  set_stack_size(64 << 20);  // Eigen keeps GEMM blocks on the stack: the default coroutine stack is too small
+}
+
+Cycles Controller::dram_burst(bool write, uint64_t address, int64_t bytes, PeriodStats& layer) {
+  if (bytes <= 0) return 0;
+  tlm::tlm_generic_payload gp;
+  gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  gp.set_address(address);
+  gp.set_data_ptr(nullptr);  // sizes only: the functional layer holds the data
+  gp.set_data_length(static_cast<unsigned>(bytes));
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  dram_socket->b_transport(gp, delay);
+  (write ? layer.dram_bytes_written : layer.dram_bytes_read) += bytes;
+  ++layer.dram_bursts;
+  return ns_to_cycles(delay.to_seconds() * 1e9, arch_.clock_ghz);
+}
+
+void Controller::advance(Cycles horizon) {
+  const sc_core::sc_time target = period_ * static_cast<double>(horizon);
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  qk_.set(target > now ? target - now : sc_core::SC_ZERO_TIME);
+  if (qk_.need_sync()) qk_.sync();
+}
+
+namespace {
+
+Cycles to_cycles(const sc_core::sc_time& t, const sc_core::sc_time& period) {
+  return static_cast<Cycles>(t / period + 0.5);
+}
+
+// Keys the PE array needs from a tile's mask, in whole blocks of `block` keys.
+int64_t needed_keys(const CsrMask& mask, int block) {
+  std::vector<char> used((mask.cols + block - 1) / block, 0);
+  for (int c : mask.indices) used[c / block] = 1;
+  int64_t keys = 0;
+  for (size_t x = 0; x < used.size(); ++x)
+    if (used[x]) keys += std::min<int64_t>(block, mask.cols - static_cast<int64_t>(x) * block);
+  return keys;
+}
+
+void append_rows(CsrMask& into, const CsrMask& rows) {
+  const int32_t base = into.indptr.back();
+  into.cols = rows.cols;
+  into.indices.insert(into.indices.end(), rows.indices.begin(), rows.indices.end());
+  for (int r = 1; r <= rows.rows; ++r) into.indptr.push_back(base + rows.indptr[r]);
+  into.rows += rows.rows;
+}
+
+}  // namespace
+
+void Controller::run_head(const HeadTensors& head, PeriodStats& layer) {
+  const int S = workload_.seq_len, d = workload_.head_dim, QT = stats_.query_rows;
+  const bool causal = workload_.causal;
+  const bool predictor = arch_.mask_unit.kind == "sanger_predictor";
+  const bool encoder = arch_.encoder.kind == "pack_split";
+  const int64_t eb = arch_.pe_array.number_format.bytes();
+  const int64_t head_bytes = static_cast<int64_t>(S) * d * eb;
+  const int key_block = encoder ? arch_.encoder.segment_width : arch_.pe_array.cols;
+
+  HeadQuant hq;
+  PredictorParams pp;
+  if (predictor) {
+    hq = quantize_head(head.q, head.k, arch_.mask_unit.bits);
+    pp.bits = arch_.mask_unit.bits;
+    pp.threshold = arch_.mask_unit.threshold;
+    pp.keep_row_max = arch_.mask_unit.keep_row_max;
+    pp.causal = causal;
+    pp.scale = workload_.scale();
+  }
+  const AttentionNumerics num{arch_.pe_array.number_format, arch_.pe_array.prob_format, arch_.pe_array.exp,
+                              workload_.scale()};
+  const HeadOperands kv = prepare_operands(head.k, head.v, num.data);
+  HeadDump hd;
+  if (dump_) {
+    hd.q = &head.q;
+    hd.k = &head.k;
+    hd.v = &head.v;
+    hd.mask.cols = S;
+    hd.output.resize(S, d);
+    if (predictor) {
+      hd.q_quant = &hq.q.values;
+      hd.k_quant = &hq.k.values;
+      hd.q_scale = hq.q.scale;
+      hd.k_scale = hq.k.scale;
+      hd.pred_scores.resize(S, S);
+      hd.pred_probs.resize(S, S);
+    }
+  }
+  const uint64_t head_address = static_cast<uint64_t>(stats_.total.dram_bursts + layer.dram_bursts) << 20;
+
+  for (int row0 = 0; row0 < S; row0 += QT) {
+    const int rows = std::min(QT, S - row0);
+    const MatF q_tile = head.q.middleRows(row0, rows);
+
+    Cycles mask_cycles = 0;
+    MaskJob mj;
+    CsrMask full;
+    const CsrMask* mask = &full;
+    if (predictor) {
+      mj.quant = &hq;
+      mj.row0 = row0;
+      mj.rows = rows;
+      mj.params = pp;
+      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+      send_job(mask_socket, mj, delay);
+      mask_cycles += to_cycles(delay, period_);
+      layer.units["mask_unit"].merge(mj.work);
+      mask = &mj.prediction.mask;
+    } else {
+      full = CsrMask::full(rows, S, causal, row0);
+    }
+    EncodeJob ej;
+    if (encoder) {
+      ej.mask = mask;
+      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+      send_job(encoder_socket, ej, delay);
+      mask_cycles += to_cycles(delay, period_);
+      layer.units["encoder"].merge(ej.work);
+    }
+    ComputeJob cj;
+    cj.q_tile = &q_tile;
+    cj.kv = &kv;
+    cj.mask = mask;
+    cj.schedule = encoder ? &ej.schedule : nullptr;
+    cj.numerics = num;
+    cj.causal = causal;
+    cj.row0 = row0;
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    send_job(pe_socket, cj, delay);
+    const Cycles compute_cycles = to_cycles(delay, period_);
+    layer.units["pe_array"].merge(cj.work);
+
+    // DRAM traffic of the tile (own model): the Q tile; K and V once per head
+    // when both fit on chip, else the key blocks the mask needs (and all of K
+    // for the predictor) for every tile; output rows; spills of the score and
+    // output buffers, written and read back.
+    const int64_t q_bytes = static_cast<int64_t>(rows) * d * eb;
+    int64_t k_bytes = 0, v_bytes = 0;
+    if (stats_.kv_resident) {
+      if (row0 == 0) k_bytes = v_bytes = head_bytes;
+    } else {
+      k_bytes = v_bytes = needed_keys(*mask, key_block) * d * eb;
+      if (predictor) k_bytes += head_bytes;
+    }
+    const int64_t score_spill = sram_.at("score").excess(cj.score_buffer_bytes);
+    const int64_t out_spill = sram_.at("output").excess(q_bytes);
+    const Cycles load = dram_burst(false, head_address + row0 * d * eb, q_bytes + k_bytes + v_bytes, layer);
+    const Cycles store =
+        dram_burst(true, head_address + (1u << 19) + row0 * d * eb, q_bytes + 2 * (score_spill + out_spill), layer);
+    pipeline_.add(load, mask_cycles, compute_cycles, store);
+    layer.dram_busy_cycles += load + store;
+    advance(pipeline_.horizon());
+
+    auto& sr = layer.sram;
+    sr["q"].bytes_written += q_bytes;
+    sr["k"].bytes_written += k_bytes;
+    sr["v"].bytes_written += v_bytes;
+    sr["score"].bytes_spilled += score_spill;
+    sr["output"].bytes_spilled += out_spill;
+    for (const auto* w : {&mj.work, &ej.work, &cj.work}) {
+      for (const auto& [buf, bytes] : w->sram_read_bytes) sr[buf].bytes_read += bytes;
+      for (const auto& [buf, bytes] : w->sram_write_bytes) sr[buf].bytes_written += bytes;
+    }
+
+    // Accuracy against dense fp32 attention (not hardware: the report's check).
+    const DenseReference ref = dense_reference(q_tile, head.k, head.v, workload_.scale(), causal, row0);
+    layer.accuracy.add_tile(cj.result.output, ref, *mask, causal, row0);
+    int64_t allowed = 0;
+    for (int i = 0; i < rows; ++i) allowed += causal ? std::min(S, row0 + i + 1) : S;
+    layer.dense_macs += 2 * allowed * d;
+
+    if (dump_) {
+      append_rows(hd.mask, *mask);
+      hd.scores.insert(hd.scores.end(), cj.result.scores.begin(), cj.result.scores.end());
+      hd.probs.insert(hd.probs.end(), cj.result.probs.begin(), cj.result.probs.end());
+      hd.output.middleRows(row0, rows) = cj.result.output;
+      if (predictor) {
+        hd.pred_scores.middleRows(row0, rows) = mj.prediction.scores;
+        hd.pred_probs.middleRows(row0, rows) = mj.prediction.probs;
+      }
+    }
+  }
+  if (dump_) dump_->add_head(hd);
+}
+
+void Controller::run() {
+  try {
+    tlm_utils::tlm_quantumkeeper::set_global_quantum(sc_core::sc_time(1, sc_core::SC_US));
+    qk_.reset();
+    Cycles previous_horizon = 0;
+    for (int l = 0; l < workload_.layers; ++l) {
+      PeriodStats layer;
+      for (int b = 0; b < workload_.batch; ++b)
+        for (const auto& head : source_.layer(b, l)) run_head(head, layer);
+      const Cycles horizon = pipeline_.horizon();
+      layer.cycles = horizon - previous_horizon;
+      previous_horizon = horizon;
+      stats_.layers.push_back(layer);
+      stats_.total.merge(layer);
+      if (progress_) progress_(l + 1, workload_.layers);
+    }
+    advance(pipeline_.finish());
+    qk_.sync();
+    finished_ = true;
+  } catch (...) {
+    error_ = std::current_exception();
+    sc_core::sc_stop();
+  }
+}
+
+}  // namespace attnsim

@@ -1,0 +1,106 @@
+#include "controller/simulation.h"
+
+#include <memory>
+
+#include "dram/dram.h"
+#include "sanger/pack_split_encoder.h"
+#include "sanger/sanger_predictor.h"
+#include "sanger/score_stationary_array.h"
+#include "systolic/systolic_array.h"
+#include "util/error.h"
+
+namespace attnsim {
+
+nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload) {
+  const bool predictor = arch.mask_unit.kind == "sanger_predictor";
+  nlohmann::json params = {{"number_format", arch.pe_array.number_format.name()},
+                           {"prob_format", arch.pe_array.prob_format.name()},
+                           {"exp", arch.pe_array.exp.name()},
+                           {"scale", workload.scale()},
+                           {"causal", workload.causal}};
+  if (predictor) {
+    params["bits"] = arch.mask_unit.bits;
+    params["threshold"] = arch.mask_unit.threshold;
+    params["keep_row_max"] = arch.mask_unit.keep_row_max;
+  }
+  return {{"algorithm", predictor ? "sanger" : "dense"},
+          {"params", params},
+          {"arch", arch.name},
+          {"workload", workload.to_json()},
+          {"batch", workload.batch},
+          {"heads", workload.heads}};
+}
+
+namespace {
+
+struct Top : sc_core::sc_module {
+  Dram dram;
+  std::unique_ptr<SangerPredictor> predictor;
+  std::unique_ptr<PackSplitEncoder> encoder;
+  std::unique_ptr<ScoreStationaryArray> score_stationary;
+  std::unique_ptr<SystolicArray> systolic;
+  Controller controller;
+
+  Top(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload, WorkloadSource& source,
+      DumpWriter* dump, Controller::Progress progress)
+      : sc_module(name),
+        dram("dram", arch.memory.dram),
+        controller("controller", arch, workload, source, dump, std::move(progress)) {
+    controller.dram_socket.bind(dram.socket);
+    auto& stats = controller.stats();
+    if (arch.mask_unit.kind == "sanger_predictor") {
+      predictor = std::make_unique<SangerPredictor>("predictor", arch.mask_unit, arch.clock_ghz);
+      controller.mask_socket.bind(predictor->socket);
+      stats.unit_pes["mask_unit"] = predictor->pe_count();
+    }
+    if (arch.encoder.kind == "pack_split") {
+      encoder = std::make_unique<PackSplitEncoder>("encoder", arch.encoder, arch.pe_array.pes_per_row, arch.clock_ghz);
+      controller.encoder_socket.bind(encoder->socket);
+    }
+    if (arch.pe_array.kind == "score_stationary") {
+      score_stationary = std::make_unique<ScoreStationaryArray>("pe_array", arch.pe_array,
+                                                                arch.encoder.segment_width, arch.clock_ghz);
+      controller.pe_socket.bind(score_stationary->socket);
+      stats.unit_pes["pe_array"] = score_stationary->pe_count();
+    } else {
+      systolic = std::make_unique<SystolicArray>("pe_array", arch.pe_array, arch.clock_ghz);
+      controller.pe_socket.bind(systolic->socket);
+      stats.unit_pes["pe_array"] = systolic->pe_count();
+    }
+    stats.unit_kinds = {{"mask_unit", arch.mask_unit.kind},
+                        {"encoder", arch.encoder.kind},
+                        {"pe_array", arch.pe_array.kind}};
+  }
+};
+
+}  // namespace
+
+RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const SimulationOptions& options) {
+  const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
+  const int64_t q_slot = static_cast<int64_t>(arch.memory.q_kib) * 1024 / (arch.memory.double_buffer ? 2 : 1);
+  if (q_slot < row_bytes)
+    throw InputError("", "memory.sram_kib.q", "holds no query row of " + std::to_string(row_bytes) +
+                                                  " bytes (head_dim " + std::to_string(workload.head_dim) + ")");
+  auto source = open_source(workload);
+  std::unique_ptr<DumpWriter> dump;
+  if (!options.dump_dir.empty())
+    dump = std::make_unique<DumpWriter>(options.dump_dir, dump_meta(arch, workload),
+                                        arch.mask_unit.kind == "sanger_predictor", workload.layers,
+                                        workload.batch * workload.heads, workload.seq_len, workload.head_dim);
+  Top top("top", arch, workload, *source, dump.get(), options.progress);
+  sc_core::sc_start();
+  if (top.controller.error()) std::rethrow_exception(top.controller.error());
+  if (!top.controller.finished()) throw std::runtime_error("simulation ended before the controller finished");
+  if (dump) dump->commit();
+  RunStats stats = top.controller.stats();
+  // Buffer capacities, for the report.
+  const auto& m = arch.memory;
+  for (const auto& [name, kib] : std::map<std::string, int>{
+           {"q", m.q_kib}, {"k", m.k_kib}, {"v", m.v_kib}, {"score", m.score_kib}, {"output", m.output_kib}}) {
+    stats.total.sram[name].capacity_bytes = static_cast<int64_t>(kib) * 1024;
+    for (auto& l : stats.layers) l.sram[name].capacity_bytes = static_cast<int64_t>(kib) * 1024;
+  }
+  return stats;
+}
+
+}  // namespace attnsim

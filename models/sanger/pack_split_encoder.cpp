@@ -1,0 +1,19 @@
+#include "sanger/pack_split_encoder.h"
+
+#include "sanger/sanger_timing.h"
+
+namespace attnsim {
+
+PackSplitEncoder::PackSplitEncoder(sc_core::sc_module_name name, const EncoderConfig& config, int pes_per_row,
+                                   double clock_ghz)
+    : JobUnit<EncodeJob>(name, clock_ghz), config_(config), pes_per_row_(pes_per_row) {}
+
+void PackSplitEncoder::run(EncodeJob& job) {
+  job.schedule = pack_split(*job.mask, config_.segment_width, pes_per_row_);
+  job.work = encoder_tile(job.schedule, config_.segments_per_cycle);
+  job.work.sram_read_bytes = {{"score", ceil_div(static_cast<int64_t>(job.mask->rows) * job.mask->cols, 8)}};
+  job.work.counts = {{"skipped_row_segments", job.schedule.skipped_row_segments},
+                     {"row_segments", job.schedule.row_segments}};
+}
+
+}  // namespace attnsim

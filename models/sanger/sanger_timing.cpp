@@ -1,0 +1,71 @@
+#include "sanger/sanger_timing.h"
+
+#include <algorithm>
+
+#include "systolic/systolic_timing.h"
+
+namespace attnsim {
+
+Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_latency) {
+  if (last_cols.empty()) return 0;
+  Cycles worst = 0;
+  for (size_t r = 0; r < last_cols.size(); ++r) worst = std::max<Cycles>(worst, static_cast<Cycles>(r) + last_cols[r]);
+  return worst + head_dim + io_latency;
+}
+
+PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryParams& p) {
+  std::vector<int> last(count);
+  for (int i = 0; i < count; ++i) last[i] = subrows[i].last_col;
+  PassTiming t;
+  t.sddmm = sweep_cycles(last, p.head_dim, p.io_latency_cycles);
+  t.spmm = t.sddmm;  // V streams exactly as K did
+  t.overhead = p.clear_cycles + p.switch_cycles + p.exp_latency_cycles + (p.pes_per_row + 1);
+  return t;
+}
+
+UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const ScoreStationaryParams& p) {
+  UnitWork w;
+  Cycles sddmm = 0, spmm = 0, overhead = 0;
+  int64_t passes = 0, bubbles = 0;
+  for (const auto& seg : s.segments) {
+    const int n = static_cast<int>(seg.subrows.size());
+    for (int first = 0; first < n; first += p.rows) {
+      const int count = std::min(p.rows, n - first);
+      const PassTiming t = pass_timing(&seg.subrows[first], count, p);
+      sddmm += t.sddmm;
+      spmm += t.spmm;
+      overhead += t.overhead;
+      ++passes;
+    }
+    for (const auto& sr : seg.subrows) bubbles += sr.bubbles();
+  }
+  const Cycles normalise =
+      query_rows ? ceil_div(query_rows, p.rows) * (p.divide_latency_cycles + ceil_div(p.head_dim, p.pes_per_row)) : 0;
+  w.stages = {{"sddmm", sddmm}, {"exp_and_control", overhead}, {"spmm", spmm}, {"normalise", normalise}};
+  w.cycles = sddmm + spmm + overhead + normalise;
+  w.macs = 2 * s.nnz * p.head_dim;
+  w.pe_slots = (sddmm + spmm) * static_cast<int64_t>(p.rows) * p.pes_per_row;
+  w.counts = {{"passes", passes}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}};
+  return w;
+}
+
+UnitWork predictor_tile(int query_rows, int keys_per_row_total, int seq_len, int head_dim, int array_rows,
+                        int array_cols, int lanes, int softmax_latency) {
+  UnitWork w;
+  const GemmTiming g = os_gemm(query_rows, seq_len, head_dim, array_rows, array_cols);
+  const Cycles softmax = keys_per_row_total ? ceil_div(keys_per_row_total, lanes) + softmax_latency : 0;
+  w.stages = {{"low_bit_qk", g.cycles}, {"softmax_threshold", softmax}};
+  w.cycles = g.cycles + softmax;
+  w.macs = g.macs;
+  w.pe_slots = g.pe_slots;
+  return w;
+}
+
+UnitWork encoder_tile(const PackSplitSchedule& s, int segments_per_cycle) {
+  UnitWork w;
+  w.cycles = ceil_div(s.row_segments, segments_per_cycle);
+  w.stages = {{"pack_split", w.cycles}};
+  return w;
+}
+
+}  // namespace attnsim

@@ -1,0 +1,54 @@
+#pragma once
+// Latency formulas of the Sanger units (MICRO'21). Each cites its source.
+#include <vector>
+
+#include "common/jobs.h"
+#include "kernels/pack_split.h"
+
+namespace attnsim {
+
+struct ScoreStationaryParams {
+  int rows = 64, pes_per_row = 16, segment_width = 64, head_dim = 64;
+  int clear_cycles = 1, switch_cycles = 1, exp_latency_cycles = 2, io_latency_cycles = 2;
+  int divide_latency_cycles = 20;
+};
+
+// Own model of one SDDMM (or SpMM) sweep, from the dataflow of pe_row.scala
+// (REFERENCE.md, "Score-stationary array"): K (then V) enters as a wavefront
+// skewed by one cycle per column offset and per array row, so array row r's
+// PE holding column offset c does its d MACs in cycles r + c .. r + c + d - 1;
+// Q (partial sums for SpMM) wait in the bubble delay buffer between PEs. The
+// sweep ends when the slowest row's last PE is done, plus io_latency cycles
+// of operand/result registers. Check: the paper's 8x8 test tile (d = 8) gives
+// 7 + 7 + 8 + 2 = 24 cycles; a dense 64x64 tile with d = 64 gives 192 per
+// pass, 4 passes = 768, as the repository's cost model (bench_sanger_v2.py).
+// `last_cols` holds, per array row used, its sub-row's last column offset.
+Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_latency);
+
+// One pass of up to `rows` sub-rows through the array: clear, SDDMM, switch,
+// exp, SpMM, then shifting out the P partial sums (P + 1 cycles). The
+// control sequence follows the paper's test tile (clear 1, SDDMM, idle 1,
+// exp 2, SpMM, exp_move 5 for 4 PEs per row).
+struct PassTiming {
+  Cycles sddmm = 0, spmm = 0, overhead = 0;
+  Cycles total() const { return sddmm + spmm + overhead; }
+};
+PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryParams& p);
+
+// The whole query tile: every key segment's sub-rows packed `rows` at a time
+// into passes (sub-rows in schedule order), then normalisation by each row's
+// exp sum: a reciprocal (divide_latency) and ceil(d / P) multiply cycles per
+// group of `rows` query rows (own model).
+UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const ScoreStationaryParams& p);
+
+// Prediction unit (own model on Sanger §4.1): the low-bit QKᵀ of the tile on
+// its own dense output-stationary array (SCALE-Sim fold formula), then a
+// softmax-and-compare unit of `lanes` probabilities per cycle.
+UnitWork predictor_tile(int query_rows, int keys_per_row_total, int seq_len, int head_dim, int array_rows,
+                        int array_cols, int lanes, int softmax_latency);
+
+// Pack-and-split encoder (own model on Sanger §4.2): it inspects
+// `segments_per_cycle` row segments of the mask per cycle.
+UnitWork encoder_tile(const PackSplitSchedule& s, int segments_per_cycle);
+
+}  // namespace attnsim

@@ -1,0 +1,6 @@
+#pragma once
+// Subcommands of the attnsim CLI. Each returns the process exit code.
+namespace attnsim {
+int cmd_run(int argc, char** argv);
+int cmd_compare(int argc, char** argv);
+}  // namespace attnsim

@@ -1,0 +1,57 @@
+// attnsim: a SystemC/TLM-2.0 simulator for sparse-attention accelerators.
+// Exit codes: 0 success, 2 bad input (one line naming file and field), 1 other failure.
+#include <systemc>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+namespace {
+
+const char* kUsage =
+    "attnsim " ATTNSIM_VERSION " — simulator of sparse-attention accelerators\n"
+    "\n"
+    "usage: attnsim <command> [options]   (attnsim <command> --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  run       simulate one architecture on one workload -> JSON report\n"
+    "  compare   reports side by side (terminal table, Markdown or CSV)\n";
+
+}  // namespace
+
+// libsystemc prints its banner before sc_main unless this variable is set, so
+// attnsim has its own main that sets it and then enters SystemC.
+int main(int argc, char** argv) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+  return sc_core::sc_elab_and_sim(argc, argv);
+}
+
+int sc_main(int argc, char** argv) {
+  sc_core::sc_report_handler::set_actions(sc_core::SC_ERROR, sc_core::SC_THROW);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::cout << "attnsim " ATTNSIM_VERSION "\n";
+    return 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "run") return attnsim::cmd_run(argc - 1, argv + 1);
+    if (cmd == "compare") return attnsim::cmd_compare(argc - 1, argv + 1);
+    std::cerr << "attnsim: unknown command '" << cmd << "'\n" << kUsage;
+    return 2;
+  } catch (const attnsim::InputError& e) {
+    std::cerr << "attnsim " << cmd << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "attnsim " << cmd << ": internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

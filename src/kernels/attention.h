@@ -1,0 +1,48 @@
+#pragma once
+// Attention over a mask, as the PE arrays compute it: SDDMM (scores only at
+// kept positions), softmax over each row's kept scores, SpMM with V.
+#include <vector>
+
+#include "config/number_format.h"
+#include "kernels/softmax.h"
+#include "kernels/tensor.h"
+
+namespace attnsim {
+
+struct AttentionNumerics {
+  NumberFormat data;   // Q, K, V, scores and output
+  NumberFormat prob;   // exponentials and probabilities
+  ExpUnit exp;
+  double scale = 1.0;  // 1/sqrt(head_dim)
+};
+
+// K and V of a head rounded once to the datapath's format (double holds both
+// fp32 and fixed-point values exactly).
+struct HeadOperands {
+  MatD k, v;
+};
+HeadOperands prepare_operands(const MatF& k, const MatF& v, const NumberFormat& data);
+
+struct MaskedAttention {
+  std::vector<float> scores;  // CSR values, in mask order
+  std::vector<float> probs;   // CSR values, in mask order
+  MatF output;                // rows x head_dim
+};
+
+// q_tile: the tile's query rows (rounded to numerics.data here); kv: the
+// head's prepared K and V; mask: one CSR row per query row. Scores are exact
+// products of the rounded operands, then rounded. A row with an empty mask
+// outputs zeros.
+MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, const CsrMask& mask,
+                                 const AttentionNumerics& num);
+
+// Dense fp32 attention for rows [row0, row0 + q_tile.rows()): the reference
+// that accuracy and recall are measured against.
+struct DenseReference {
+  MatF probs;
+  MatF output;
+};
+DenseReference dense_reference(const MatF& q_tile, const MatF& k, const MatF& v, double scale, bool causal,
+                               int row0);
+
+}  // namespace attnsim

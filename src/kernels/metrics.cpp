@@ -1,0 +1,35 @@
+#include "kernels/metrics.h"
+
+#include <cmath>
+
+namespace attnsim {
+
+void AccuracyStats::add_tile(const MatF& output, const DenseReference& ref, const CsrMask& mask, bool causal,
+                             int row0) {
+  const MatD diff = output.cast<double>() - ref.output.cast<double>();
+  if (diff.size()) max_abs_error = std::max(max_abs_error, diff.cwiseAbs().maxCoeff());
+  sum_sq_error += diff.squaredNorm();
+  sum_sq_ref += ref.output.cast<double>().squaredNorm();
+  for (int i = 0; i < mask.rows; ++i) {
+    for (int t = mask.indptr[i]; t < mask.indptr[i + 1]; ++t) recall_sum += ref.probs(i, mask.indices[t]);
+    allowed += causal ? std::min(mask.cols, row0 + i + 1) : mask.cols;
+  }
+  rows += mask.rows;
+  kept += mask.nnz();
+}
+
+void AccuracyStats::merge(const AccuracyStats& o) {
+  max_abs_error = std::max(max_abs_error, o.max_abs_error);
+  sum_sq_error += o.sum_sq_error;
+  sum_sq_ref += o.sum_sq_ref;
+  recall_sum += o.recall_sum;
+  rows += o.rows;
+  kept += o.kept;
+  allowed += o.allowed;
+}
+
+double AccuracyStats::relative_error() const {
+  return sum_sq_ref > 0 ? std::sqrt(sum_sq_error / sum_sq_ref) : std::sqrt(sum_sq_error);
+}
+
+}  // namespace attnsim

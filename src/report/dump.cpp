@@ -1,0 +1,113 @@
+#include "report/dump.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "util/error.h"
+
+namespace attnsim {
+
+namespace fs = std::filesystem;
+
+namespace {
+struct TensorSpec {
+  const char* name;
+  DType dtype;
+  bool prediction;  // only with a prediction unit
+  bool per_head;    // shape [layers, groups, ...inner]; else flat CSR values
+};
+const TensorSpec kTensors[] = {
+    {"q", DType::f32, false, true},           {"k", DType::f32, false, true},
+    {"v", DType::f32, false, true},           {"q_quant", DType::i8, true, true},
+    {"k_quant", DType::i8, true, true},       {"pred_scores", DType::f32, true, true},
+    {"pred_probs", DType::f32, true, true},   {"mask_indptr", DType::i32, false, true},
+    {"mask_indices", DType::i32, false, false}, {"scores", DType::f32, false, false},
+    {"probs", DType::f32, false, false},      {"output", DType::f32, false, true},
+};
+}  // namespace
+
+DumpWriter::DumpWriter(const std::string& dir, nlohmann::json meta, bool with_prediction, int layers, int groups,
+                       int seq, int dim)
+    : dir_(dir), tmp_(dir + ".partial"), meta_(std::move(meta)), with_prediction_(with_prediction),
+      layers_(layers), groups_(groups), seq_(seq), dim_(dim) {
+  std::error_code ec;
+  fs::remove_all(tmp_, ec);
+  if (!fs::create_directories(tmp_, ec) || ec) throw InputError(dir, "--dump", "cannot create directory " + tmp_);
+  for (const auto& t : kTensors) {
+    if (t.prediction && !with_prediction_) continue;
+    std::vector<int64_t> inner;
+    const std::string n = t.name;
+    if (n == "pred_scores" || n == "pred_probs") inner = {seq, seq};
+    else if (n == "mask_indptr") inner = {seq + 1};
+    else if (t.per_head) inner = {seq, dim};
+    files_.push_back(std::make_unique<NpyStreamWriter>(tmp_ + "/" + n + ".npy", t.dtype, inner));
+    names_.push_back(n);
+  }
+}
+
+DumpWriter::~DumpWriter() {
+  if (!committed_) {
+    files_.clear();
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+  }
+}
+
+NpyStreamWriter* DumpWriter::file(const std::string& name) {
+  for (size_t i = 0; i < names_.size(); ++i)
+    if (names_[i] == name) return files_[i].get();
+  return nullptr;
+}
+
+void DumpWriter::add_head(const HeadDump& h) {
+  const size_t sd = static_cast<size_t>(seq_) * dim_;
+  file("q")->append(h.q->data(), sd);
+  file("k")->append(h.k->data(), sd);
+  file("v")->append(h.v->data(), sd);
+  if (with_prediction_) {
+    file("q_quant")->append(h.q_quant->data(), sd);
+    file("k_quant")->append(h.k_quant->data(), sd);
+    file("pred_scores")->append(h.pred_scores.data(), static_cast<size_t>(seq_) * seq_);
+    file("pred_probs")->append(h.pred_probs.data(), static_cast<size_t>(seq_) * seq_);
+    quant_scales_.push_back(static_cast<float>(h.q_scale));
+    quant_scales_.push_back(static_cast<float>(h.k_scale));
+  }
+  file("mask_indptr")->append(h.mask.indptr.data(), h.mask.indptr.size());
+  file("mask_indices")->append(h.mask.indices.data(), h.mask.indices.size());
+  file("scores")->append(h.scores.data(), h.scores.size());
+  file("probs")->append(h.probs.data(), h.probs.size());
+  file("output")->append(h.output.data(), sd);
+  nnz_ += h.mask.nnz();
+  offsets_.push_back(nnz_);
+  ++heads_written_;
+}
+
+void DumpWriter::commit() {
+  const std::vector<int64_t> outer = {layers_, groups_};
+  for (size_t i = 0; i < files_.size(); ++i) {
+    const bool per_head = names_[i] != "mask_indices" && names_[i] != "scores" && names_[i] != "probs";
+    files_[i]->close(per_head ? outer : std::vector<int64_t>{});
+  }
+  write_npy(tmp_ + "/mask_offsets.npy", DType::i64, {static_cast<int64_t>(offsets_.size())}, offsets_.data());
+  if (with_prediction_)
+    write_npy(tmp_ + "/quant_scales.npy", DType::f32, {layers_, groups_, 2}, quant_scales_.data());
+  meta_["format"] = "attnsim-dump";
+  meta_["version"] = 1;
+  meta_["layers"] = layers_;
+  meta_["groups"] = groups_;
+  meta_["seq_len"] = seq_;
+  meta_["head_dim"] = dim_;
+  meta_["nnz"] = nnz_;
+  {
+    std::ofstream out(tmp_ + "/meta.json");
+    out << meta_.dump(2) << "\n";
+    if (!out) throw InputError(tmp_ + "/meta.json", "", "write failed");
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+  fs::rename(tmp_, dir_, ec);
+  if (ec) throw InputError(dir_, "--dump", "cannot move " + tmp_ + " into place: " + ec.message());
+  committed_ = true;
+}
+
+}  // namespace attnsim

@@ -1,0 +1,120 @@
+#include "report/report.h"
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "util/error.h"
+
+namespace attnsim {
+
+namespace {
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
+
+nlohmann::json period_json(const PeriodStats& p, const RunStats& run, double clock_ghz) {
+  nlohmann::json j;
+  j["cycles"] = p.cycles;
+  j["time_us"] = static_cast<double>(p.cycles) / clock_ghz / 1e3;
+  nlohmann::json units = nlohmann::json::object();
+  int64_t simulated_macs = 0;
+  for (const auto& [name, w] : p.units) {
+    nlohmann::json u;
+    u["kind"] = run.unit_kinds.count(name) ? run.unit_kinds.at(name) : name;
+    u["busy_cycles"] = w.cycles;
+    u["busy_fraction"] = ratio(static_cast<double>(w.cycles), static_cast<double>(p.cycles));
+    u["stages"] = w.stages;
+    if (!w.counts.empty()) u["counts"] = w.counts;
+    if (run.unit_pes.count(name)) {
+      u["pes"] = run.unit_pes.at(name);
+      u["macs"] = w.macs;
+      // MACs over the PE-cycles available while the array computes.
+      u["mac_utilisation"] = ratio(static_cast<double>(w.macs), static_cast<double>(w.pe_slots));
+      // MACs over every PE-cycle of the whole run.
+      u["overall_utilisation"] =
+          ratio(static_cast<double>(w.macs), static_cast<double>(p.cycles) * run.unit_pes.at(name));
+    }
+    simulated_macs += w.macs;
+    units[name] = u;
+  }
+  units["dram"] = {{"busy_cycles", p.dram_busy_cycles},
+                   {"busy_fraction", ratio(static_cast<double>(p.dram_busy_cycles), static_cast<double>(p.cycles))},
+                   {"bytes_read", p.dram_bytes_read},
+                   {"bytes_written", p.dram_bytes_written},
+                   {"bursts", p.dram_bursts}};
+  j["units"] = units;
+  nlohmann::json sram = nlohmann::json::object();
+  for (const auto& [name, b] : p.sram)
+    sram[name] = {{"capacity_bytes", b.capacity_bytes},
+                  {"bytes_read", b.bytes_read},
+                  {"bytes_written", b.bytes_written},
+                  {"bytes_spilled", b.bytes_spilled}};
+  j["sram"] = sram;
+  const int64_t pe_macs = p.units.count("pe_array") ? p.units.at("pe_array").macs : 0;
+  j["macs"] = {{"pe_array", pe_macs},
+               {"all_units", simulated_macs},
+               {"dense_attention", p.dense_macs},
+               {"pe_array_vs_dense", ratio(static_cast<double>(pe_macs), static_cast<double>(p.dense_macs))}};
+  j["mask"] = {{"density", p.accuracy.density()},
+               {"recall", p.accuracy.recall()},
+               {"kept", p.accuracy.kept},
+               {"allowed", p.accuracy.allowed}};
+  j["accuracy"] = {{"max_abs_error", p.accuracy.max_abs_error},
+                   {"relative_error", p.accuracy.relative_error()}};
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json make_report(const ArchConfig& arch, const WorkloadSpec& workload, const RunStats& stats,
+                           const HostCost& host) {
+  nlohmann::json r;
+  r["attnsim_version"] = ATTNSIM_VERSION;
+  r["report_version"] = 1;
+  r["arch"] = arch.to_json();
+  r["workload"] = workload.to_json();
+  r["tiling"] = {{"query_rows", stats.query_rows}, {"kv_resident", stats.kv_resident}};
+  r["total"] = period_json(stats.total, stats, arch.clock_ghz);
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : stats.layers) layers.push_back(period_json(l, stats, arch.clock_ghz));
+  r["layers"] = layers;
+  const int64_t macs = r["total"]["macs"]["all_units"].get<int64_t>();
+  r["simulator"] = {{"wall_time_s", host.wall_time_s},
+                    {"peak_rss_mib", host.peak_rss_mib},
+                    {"simulated_macs_per_host_s", ratio(static_cast<double>(macs), host.wall_time_s)}};
+  return r;
+}
+
+nlohmann::json without_host_fields(nlohmann::json report) {
+  report.erase("simulator");
+  return report;
+}
+
+void write_json_atomic(const std::string& path, const nlohmann::json& j) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) throw InputError(path, "", "cannot create file");
+    out << j.dump(2) << "\n";
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw InputError(path, "", "write failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw InputError(path, "", "cannot move the report into place: " + ec.message());
+  }
+}
+
+double peak_rss_mib() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+}  // namespace attnsim

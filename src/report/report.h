@@ -1,0 +1,29 @@
+#pragma once
+// The JSON report of one run (schema: docs/report_schema.md).
+#include <nlohmann/json.hpp>
+
+#include "config/arch_config.h"
+#include "report/run_stats.h"
+#include "workload/workload.h"
+
+namespace attnsim {
+
+struct HostCost {
+  double wall_time_s = 0;
+  double peak_rss_mib = 0;
+};
+
+nlohmann::json make_report(const ArchConfig& arch, const WorkloadSpec& workload, const RunStats& stats,
+                           const HostCost& host);
+
+// Fields that vary between identical runs (host timings); golden comparisons
+// drop them.
+nlohmann::json without_host_fields(nlohmann::json report);
+
+// Writes JSON to `path` atomically (temporary file, then rename).
+void write_json_atomic(const std::string& path, const nlohmann::json& j);
+
+// Peak resident memory of this process, MiB.
+double peak_rss_mib();
+
+}  // namespace attnsim

@@ -1,0 +1,45 @@
+#pragma once
+// A workload: the shape of a transformer's attention and where its Q/K/V come
+// from (a seeded synthetic generator or .npy captures), served one layer at a
+// time so memory does not grow with the number of layers.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "kernels/tensor.h"
+#include "workload/synthetic.h"
+
+namespace attnsim {
+
+struct WorkloadSpec {
+  std::string file;  // where it was loaded from (for error messages)
+  std::string name, description;
+  int layers = 1, heads = 1, seq_len = 128, head_dim = 64, batch = 1;
+  bool causal = false;
+  std::string data_kind = "synthetic";  // synthetic | npy
+  SyntheticParams synthetic;
+  std::string q_path, k_path, v_path;  // npy: resolved against the JSON's folder
+
+  static WorkloadSpec load(const std::string& file);
+  static WorkloadSpec from_json(const nlohmann::json& j, const std::string& file, const std::string& base_dir);
+  nlohmann::json to_json() const;
+  double scale() const;  // 1/sqrt(head_dim)
+};
+
+struct HeadTensors {
+  MatF q, k, v;  // seq_len x head_dim each
+};
+
+class WorkloadSource {
+ public:
+  virtual ~WorkloadSource() = default;
+  // All heads of one layer of one batch element.
+  virtual std::vector<HeadTensors> layer(int batch_index, int layer) = 0;
+};
+
+// Opens the data source; .npy inputs are checked in full (shape, dtype,
+// NaN/Inf) here, before any simulation, so bad data never yields a partial report.
+std::unique_ptr<WorkloadSource> open_source(const WorkloadSpec& spec);
+
+}  // namespace attnsim
