@@ -222,7 +222,8 @@ void Controller::run() {
     tlm_utils::tlm_quantumkeeper::set_global_quantum(sc_core::sc_time(1, sc_core::SC_US));
     qk_.reset();
     Cycles previous_horizon = 0;
-    for (int l = 0; l < workload_.layers; ++l) {
+    const int layers = workload_.simulated_layers();
+    for (int l = 0; l < layers; ++l) {
       PeriodStats layer;
       for (int b = 0; b < workload_.batch; ++b)
         for (const auto& head : source_.layer(b, l)) run_head(head, layer);
@@ -231,7 +232,7 @@ void Controller::run() {
       previous_horizon = horizon;
       stats_.layers.push_back(layer);
       stats_.total.merge(layer);
-      if (progress_) progress_(l + 1, workload_.layers);
+      if (progress_) progress_(l + 1, layers);
     }
     advance(pipeline_.finish());
     qk_.sync();

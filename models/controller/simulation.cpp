@@ -85,7 +85,7 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
   std::unique_ptr<DumpWriter> dump;
   if (!options.dump_dir.empty())
     dump = std::make_unique<DumpWriter>(options.dump_dir, dump_meta(arch, workload),
-                                        arch.mask_unit.kind == "sanger_predictor", workload.layers,
+                                        arch.mask_unit.kind == "sanger_predictor", workload.simulated_layers(),
                                         workload.batch * workload.heads, workload.seq_len, workload.head_dim);
   Top top("top", arch, workload, *source, dump.get(), options.progress);
   sc_core::sc_start();

@@ -48,6 +48,7 @@ int cmd_run(int argc, char** argv) {
       ("workload,w", po::value(&workload_file)->required(), "workload JSON (workloads/*.json)")
       ("out,o", po::value(&out)->required(), "report JSON to write (written atomically, only on success)")
       ("dump", po::value(&dump), "directory for the inputs and every intermediate tensor as .npy + meta.json")
+      ("layers", po::value<int>(), "simulate only the first N layers of the workload")
       ("set", po::value(&sets)->composing(), "override an arch parameter: PATH=VALUE, e.g. --set pe_array.rows=32 (repeatable)")
       ("quiet,q", "no progress bar and no summary");
   po::variables_map vm;
@@ -59,7 +60,12 @@ int cmd_run(int argc, char** argv) {
   nlohmann::json arch_json = JsonReader::load_file(arch_file);
   for (const auto& s : sets) apply_override(arch_json, s, arch_file);
   const ArchConfig arch = ArchConfig::from_json(arch_json, arch_file);
-  const WorkloadSpec workload = WorkloadSpec::load(workload_file);
+  WorkloadSpec workload = WorkloadSpec::load(workload_file);
+  if (vm.count("layers")) {
+    const int n = vm["layers"].as<int>();
+    if (n < 1) throw InputError("", "--layers", "expected a positive number of layers, got " + std::to_string(n));
+    workload.layers_to_simulate = n;
+  }
   const auto out_dir = std::filesystem::path(out).parent_path();
   if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
     throw InputError(out, "--out", "directory " + out_dir.string() + " does not exist");

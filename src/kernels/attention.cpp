@@ -60,14 +60,15 @@ MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, con
     }
     double z = 0;
     for (int t = 0; t < n; ++t) z += (e[t] = num.prob.round(num.exp(s[t] - m)));
+    // As the array computes it: SpMM accumulates exp·V unnormalised (exact in
+    // fixed point), then each output is divided by the row's exp sum.
     acc.setZero();
     for (int t = 0; t < n; ++t) {
-      const double p = num.prob.round(e[t] / z);
       out.scores[b + t] = static_cast<float>(s[t]);
-      out.probs[b + t] = static_cast<float>(p);
-      acc += p * kv.v.row(mask.indices[b + t]).transpose();
+      out.probs[b + t] = static_cast<float>(num.prob.round(e[t] / z));
+      acc += e[t] * kv.v.row(mask.indices[b + t]).transpose();
     }
-    for (Eigen::Index c = 0; c < acc.size(); ++c) out.output(i, c) = static_cast<float>(num.data.round(acc[c]));
+    for (Eigen::Index c = 0; c < acc.size(); ++c) out.output(i, c) = static_cast<float>(num.data.round(acc[c] / z));
   }
   return out;
 }

@@ -30,9 +30,11 @@ struct MaskedAttention {
 };
 
 // q_tile: the tile's query rows (rounded to numerics.data here); kv: the
-// head's prepared K and V; mask: one CSR row per query row. Scores are exact
-// products of the rounded operands, then rounded. A row with an empty mask
-// outputs zeros.
+// head's prepared K and V; mask: one CSR row per query row. Per row: scores
+// s = round(q·k * scale) (exact products of the rounded operands), e =
+// round_prob(exp(s - max s)), z = Σe, output = round(Σ e·v / z) — the
+// division comes last, as in the array. probs = round_prob(e / z) is reported
+// for validation. A row with an empty mask outputs zeros.
 MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, const CsrMask& mask,
                                  const AttentionNumerics& num);
 

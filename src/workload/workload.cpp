@@ -62,6 +62,7 @@ nlohmann::json WorkloadSpec::to_json() const {
                       {"seq_len", seq_len},  {"head_dim", head_dim}, {"batch", batch},
                       {"causal", causal}};
   if (!description.empty()) j["description"] = description;
+  if (simulated_layers() != layers) j["layers_simulated"] = simulated_layers();
   if (data_kind == "synthetic") {
     const auto& s = synthetic;
     j["data"] = {{"kind", "synthetic"},         {"seed", s.seed},

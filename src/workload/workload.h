@@ -2,6 +2,7 @@
 // A workload: the shape of a transformer's attention and where its Q/K/V come
 // from (a seeded synthetic generator or .npy captures), served one layer at a
 // time so memory does not grow with the number of layers.
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,6 +17,7 @@ struct WorkloadSpec {
   std::string file;  // where it was loaded from (for error messages)
   std::string name, description;
   int layers = 1, heads = 1, seq_len = 128, head_dim = 64, batch = 1;
+  int layers_to_simulate = 0;  // 0: all; else the first N layers (attnsim run --layers)
   bool causal = false;
   std::string data_kind = "synthetic";  // synthetic | npy
   SyntheticParams synthetic;
@@ -25,6 +27,7 @@ struct WorkloadSpec {
   static WorkloadSpec from_json(const nlohmann::json& j, const std::string& file, const std::string& base_dir);
   nlohmann::json to_json() const;
   double scale() const;  // 1/sqrt(head_dim)
+  int simulated_layers() const { return layers_to_simulate ? std::min(layers, layers_to_simulate) : layers; }
 };
 
 struct HeadTensors {
