@@ -1,6 +1,10 @@
 #pragma once
 // Base of every unit the controller drives with jobs: a TLM target socket, a
-// clock period, and busy-cycle/MAC counters. Derived units implement run().
+// clock period, and busy-cycle/MAC counters. Derived units implement run(),
+// which fills job.work (its cycles are the job's latency). A loosely-timed
+// unit computes the cycles and they are annotated on the delay; a
+// cycle-accurate unit lets simulated time pass inside run() (wait on its
+// clock) and reports the cycles it counted, so nothing more is annotated.
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/simple_target_socket.h>
@@ -26,6 +30,8 @@ class JobUnit : public sc_core::sc_module {
  protected:
   // Computes the job's values and its UnitWork (latency and counters).
   virtual void run(Job& job) = 0;
+  virtual bool annotates_delay() const { return true; }
+  const sc_core::sc_time& period() const { return period_; }
 
  private:
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
@@ -34,7 +40,7 @@ class JobUnit : public sc_core::sc_module {
     busy_ += job.work.cycles;
     macs_ += job.work.macs;
     ++jobs_;
-    delay += period_ * static_cast<double>(job.work.cycles);
+    if (annotates_delay()) delay += period_ * static_cast<double>(job.work.cycles);
     gp.set_response_status(tlm::TLM_OK_RESPONSE);
   }
   sc_core::sc_time period_;

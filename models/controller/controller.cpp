@@ -58,10 +58,6 @@ void Controller::advance(Cycles horizon) {
 
 namespace {
 
-Cycles to_cycles(const sc_core::sc_time& t, const sc_core::sc_time& period) {
-  return static_cast<Cycles>(t / period + 0.5);
-}
-
 // Keys the PE array needs from a tile's mask, in whole blocks of `block` keys.
 int64_t needed_keys(const CsrMask& mask, int block) {
   std::vector<char> used((mask.cols + block - 1) / block, 0);
@@ -137,7 +133,7 @@ void Controller::run_head(const HeadTensors& head, PeriodStats& layer) {
       mj.params = pp;
       sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
       send_job(mask_socket, mj, delay);
-      mask_cycles += to_cycles(delay, period_);
+      mask_cycles += mj.work.cycles;
       layer.units["mask_unit"].merge(mj.work);
       mask = &mj.prediction.mask;
     } else {
@@ -148,7 +144,7 @@ void Controller::run_head(const HeadTensors& head, PeriodStats& layer) {
       ej.mask = mask;
       sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
       send_job(encoder_socket, ej, delay);
-      mask_cycles += to_cycles(delay, period_);
+      mask_cycles += ej.work.cycles;
       layer.units["encoder"].merge(ej.work);
     }
     ComputeJob cj;
@@ -161,7 +157,7 @@ void Controller::run_head(const HeadTensors& head, PeriodStats& layer) {
     cj.row0 = row0;
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     send_job(pe_socket, cj, delay);
-    const Cycles compute_cycles = to_cycles(delay, period_);
+    const Cycles compute_cycles = cj.work.cycles;
     layer.units["pe_array"].merge(cj.work);
 
     // DRAM traffic of the tile (own model): the Q tile; K and V once per head

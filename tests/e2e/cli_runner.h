@@ -1,0 +1,49 @@
+#pragma once
+// Runs the attnsim binary as a user would, capturing exit code and output.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace attnsim_test {
+
+inline const std::string kSrc = ATTNSIM_SOURCE_DIR;
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A fresh scratch directory per test process.
+inline std::string scratch() {
+  static const std::string dir = [] {
+    const auto d = std::filesystem::temp_directory_path() / ("attnsim_e2e_" + std::to_string(getpid()));
+    std::filesystem::create_directories(d);
+    return d.string();
+  }();
+  return dir;
+}
+
+inline CliResult run_attnsim(const std::string& args) {
+  const std::string out = scratch() + "/stdout.txt", err = scratch() + "/stderr.txt";
+  const std::string cmd = "cd " + kSrc + " && " + std::string(ATTNSIM_BIN) + " " + args + " >" + out + " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+}  // namespace attnsim_test

@@ -1,0 +1,52 @@
+#include <gtest/gtest.h>
+
+#include "systolic/systolic_timing.h"
+
+using namespace attnsim;
+
+// SCALE-Sim OS fold: 2R + C + K - 2.
+TEST(SystolicTiming, FoldFormula) {
+  EXPECT_EQ(os_fold_cycles(4, 4, 8), 18);
+  EXPECT_EQ(os_fold_cycles(32, 32, 64), 158);
+  EXPECT_EQ(os_fold_cycles(1, 1, 1), 2);  // one MAC, one drain cycle
+}
+
+TEST(SystolicTiming, PartialFoldsPayTheFullArray) {
+  // M=5 on R=4 -> 2 row folds (4 + 1 rows); N=3 on C=4 -> 1 column fold.
+  const GemmTiming g = os_gemm(5, 3, 2, 4, 4);
+  EXPECT_EQ(g.folds, 2);
+  EXPECT_EQ(g.cycles, 2 * (8 + 4 + 2 - 2));
+  EXPECT_EQ(g.macs, 5 * 3 * 2);
+  EXPECT_EQ(g.pe_slots, g.cycles * 16);
+}
+
+TEST(SystolicTiming, DenseAttentionTileByHand) {
+  // 8 queries x 8 keys, d = 4, 4x4 array, 8 softmax lanes, latency 2, divide 3.
+  const CsrMask m = CsrMask::full(8, 8, false, 0);
+  SystolicParams p;
+  p.rows = p.cols = 4;
+  p.softmax_lanes = 8;
+  p.softmax_latency = 2;
+  p.divide_latency = 3;
+  p.bytes_per_element = 2;
+  const UnitWork w = systolic_attention(m, 4, p);
+  EXPECT_EQ(w.stages.at("qk"), 4 * (8 + 4 + 4 - 2));    // 4 folds of K = d = 4
+  EXPECT_EQ(w.stages.at("pv"), 2 * (8 + 4 + 8 - 2));    // per row block, 1 fold over 8 keys
+  EXPECT_EQ(w.stages.at("softmax"), 64 / 8 + 2);
+  EXPECT_EQ(w.stages.at("normalise"), 3 + 8 * 4 / 8);
+  EXPECT_EQ(w.cycles, 56 + 36 + 10 + 7);
+  EXPECT_EQ(w.macs, 2 * 8 * 8 * 4);
+  EXPECT_EQ(w.sram_read_bytes.at("k"), 4 * 4 * 4 * 2);  // 4 folds x 4 keys x d x 2 B
+}
+
+TEST(SystolicTiming, EmptyMaskBlocksAreSkipped) {
+  CsrMask m;
+  m.cols = 8;
+  for (int r = 0; r < 8; ++r) m.add_row({r < 4 ? 0 : 1});  // only key block 0 is used
+  SystolicParams p;
+  p.rows = p.cols = 4;
+  const UnitWork w = systolic_attention(m, 4, p);
+  EXPECT_EQ(w.stages.at("qk"), 2 * os_fold_cycles(4, 4, 4));
+  EXPECT_EQ(w.stages.at("pv"), 2 * os_fold_cycles(4, 4, 4));  // 4 active keys per row block
+  EXPECT_EQ(w.counts.at("folds_computed"), 2);
+}

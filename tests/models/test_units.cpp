@@ -1,0 +1,149 @@
+// Each unit behind its TLM socket: the values are the functional kernels'
+// and the annotated delay is the latency formula's, at the unit's clock.
+#include <gtest/gtest.h>
+
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include "sanger/pack_split_encoder.h"
+#include "sanger/sanger_predictor.h"
+#include "sanger/sanger_timing.h"
+#include "sanger/score_stationary_array.h"
+#include "systolic/systolic_array.h"
+#include "systolic/systolic_timing.h"
+
+using namespace attnsim;
+
+namespace {
+
+template <class Job>
+struct Driver : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<Driver> socket;
+  Job* job = nullptr;
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  SC_HAS_PROCESS(Driver);
+  explicit Driver(sc_core::sc_module_name n) : sc_module(n), socket("socket") { SC_THREAD(run); }
+  void run() { send_job(socket, *job, delay); }
+};
+
+struct Data {
+  MatF q, k, v;
+  Data(int s, int d) {
+    std::srand(5);
+    q = MatF::Random(s, d) * 2;
+    k = MatF::Random(s, d) * 2;
+    v = MatF::Random(s, d);
+  }
+};
+
+PeArrayConfig ss_config() {
+  PeArrayConfig c;
+  c.kind = "score_stationary";
+  c.rows = 8;
+  c.pes_per_row = 4;
+  c.number_format = NumberFormat::parse("fixed16.8");
+  c.prob_format = NumberFormat::parse("fixed16.14");
+  c.exp = ExpUnit::parse("pwl6");
+  return c;
+}
+
+}  // namespace
+
+TEST(Units, ScoreStationaryArrayComputesValuesAndAnnotatesItsFormula) {
+  const Data d(32, 8);
+  const PeArrayConfig c = ss_config();
+  CsrMask mask;
+  mask.cols = 32;
+  for (int r = 0; r < 16; ++r) mask.add_row({r, r + 1, 20, 31});
+  const PackSplitSchedule s = pack_split(mask, 16, c.pes_per_row);
+  const MatF q_tile = d.q.topRows(16);
+  const HeadOperands kv = prepare_operands(d.k, d.v, c.number_format);
+  ComputeJob job;
+  job.q_tile = &q_tile;
+  job.kv = &kv;
+  job.mask = &mask;
+  job.schedule = &s;
+  job.numerics = {c.number_format, c.prob_format, c.exp, 0.35};
+  ScoreStationaryArray unit("pe_array", c, 16, 0.5);  // 2 ns per cycle
+  Driver<ComputeJob> drv("drv");
+  drv.job = &job;
+  drv.socket.bind(unit.socket);
+  sc_core::sc_start();
+
+  ScoreStationaryParams p;
+  p.rows = 8;
+  p.pes_per_row = 4;
+  p.segment_width = 16;
+  p.head_dim = 8;
+  const UnitWork want = score_stationary_tile(s, 16, p);
+  EXPECT_EQ(job.work.cycles, want.cycles);
+  EXPECT_EQ(drv.delay, sc_core::sc_time(2.0 * static_cast<double>(want.cycles), sc_core::SC_NS));
+  const auto values = masked_attention(q_tile, kv, mask, job.numerics);
+  EXPECT_EQ(job.result.output, values.output);
+  EXPECT_EQ(job.result.scores, values.scores);
+  EXPECT_EQ(unit.busy_cycles(), want.cycles);
+  EXPECT_EQ(job.score_buffer_bytes, 16 * 32 / 8);  // only the mask bits
+}
+
+TEST(Units, SystolicArrayComputesValuesAndAnnotatesItsFormula) {
+  const Data d(16, 8);
+  PeArrayConfig c;
+  c.kind = "systolic_os";
+  c.rows = c.cols = 4;
+  c.number_format = NumberFormat::parse("fp32");
+  c.prob_format = c.number_format;
+  const CsrMask mask = CsrMask::full(16, 16, true, 0);
+  const HeadOperands kv = prepare_operands(d.k, d.v, c.number_format);
+  ComputeJob job;
+  job.q_tile = &d.q;
+  job.kv = &kv;
+  job.mask = &mask;
+  job.numerics = {c.number_format, c.prob_format, c.exp, 0.35};
+  SystolicArray unit("pe_array", c, 1.0);
+  Driver<ComputeJob> drv("drv");
+  drv.job = &job;
+  drv.socket.bind(unit.socket);
+  sc_core::sc_start();
+  SystolicParams p;
+  p.rows = p.cols = 4;
+  const UnitWork want = systolic_attention(mask, 8, p);
+  EXPECT_EQ(job.work.cycles, want.cycles);
+  EXPECT_EQ(drv.delay, sc_core::sc_time(static_cast<double>(want.cycles), sc_core::SC_NS));
+  const auto ref = dense_reference(d.q, d.k, d.v, 0.35, true, 0);
+  EXPECT_LT((job.result.output - ref.output).cwiseAbs().maxCoeff(), 1e-5);
+  // Causal: the upper-right key blocks of the first row blocks are skipped.
+  EXPECT_EQ(want.counts.at("folds_computed"), 1 + 2 + 3 + 4);
+}
+
+TEST(Units, PredictorAndEncoderFollowTheirFormulas) {
+  const Data d(64, 16);
+  MaskUnitConfig mc;
+  mc.kind = "sanger_predictor";
+  mc.array_rows = mc.array_cols = 16;
+  mc.softmax_lanes = 16;
+  const HeadQuant hq = quantize_head(d.q, d.k, 4);
+  MaskJob mj;
+  mj.quant = &hq;
+  mj.row0 = 16;
+  mj.rows = 16;
+  mj.params.threshold = 0.02;
+  mj.params.scale = 0.25;
+  SangerPredictor pred("pred", mc, 1.0);
+  Driver<MaskJob> drv("drv");
+  drv.job = &mj;
+  drv.socket.bind(pred.socket);
+  EncoderConfig ec;
+  ec.kind = "pack_split";
+  ec.segment_width = 16;
+  PackSplitEncoder enc("enc", ec, 4, 1.0);
+  EncodeJob ej;
+  ej.mask = &mj.prediction.mask;
+  Driver<EncodeJob> drv2("drv2");
+  drv2.job = &ej;
+  drv2.socket.bind(enc.socket);
+  sc_core::sc_start();
+  EXPECT_EQ(mj.work.cycles, predictor_tile(16, 16 * 64, 64, 16, 16, 16, 16, 8).cycles);
+  const Prediction want = predict_tile(hq, 16, 16, mj.params);
+  EXPECT_EQ(mj.prediction.mask.indices, want.mask.indices);
+  EXPECT_EQ(ej.schedule.subrows, pack_split(want.mask, 16, 4).subrows);
+  EXPECT_EQ(ej.work.cycles, 16 * 4);  // 16 rows x 4 segments, one per cycle
+}

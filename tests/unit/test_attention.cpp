@@ -1,0 +1,121 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kernels/attention.h"
+#include "kernels/metrics.h"
+
+using namespace attnsim;
+
+namespace {
+MatF random_matrix(int r, int c, unsigned seed) {
+  std::srand(seed);
+  return MatF::Random(r, c);
+}
+AttentionNumerics fp32(double scale) {
+  return {NumberFormat::parse("fp32"), NumberFormat::parse("fp32"), ExpUnit::parse("exact"), scale};
+}
+}  // namespace
+
+TEST(Attention, FullMaskFp32EqualsDenseReference) {
+  const MatF q = random_matrix(8, 16, 1), k = random_matrix(20, 16, 2), v = random_matrix(20, 16, 3);
+  const CsrMask mask = CsrMask::full(8, 20, false, 0);
+  const auto out = masked_attention(q, prepare_operands(k, v, NumberFormat::parse("fp32")), mask, fp32(0.25));
+  const auto ref = dense_reference(q, k, v, 0.25, false, 0);
+  EXPECT_LT((out.output - ref.output).cwiseAbs().maxCoeff(), 1e-5);
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 20; ++j) EXPECT_NEAR(out.probs[i * 20 + j], ref.probs(i, j), 1e-6);
+}
+
+TEST(Attention, CausalFullMaskMatchesCausalReference) {
+  const MatF q = random_matrix(6, 8, 4), k = random_matrix(10, 8, 5), v = random_matrix(10, 8, 6);
+  const CsrMask mask = CsrMask::full(6, 10, true, 4);  // queries 4..9
+  EXPECT_EQ(mask.row_nnz(0), 5);
+  EXPECT_EQ(mask.row_nnz(5), 10);
+  const auto out = masked_attention(q, prepare_operands(k, v, NumberFormat::parse("fp32")), mask, fp32(0.5));
+  const auto ref = dense_reference(q, k, v, 0.5, true, 4);
+  EXPECT_LT((out.output - ref.output).cwiseAbs().maxCoeff(), 1e-5);
+}
+
+TEST(Attention, SparseRowRenormalisesOverKeptKeys) {
+  MatF q(1, 2), k(3, 2), v(3, 2);
+  q << 1, 0;
+  k << 1, 0, 0, 0, 2, 0;  // scores 1, 0, 2
+  v << 1, 0, 0, 1, 10, 10;
+  CsrMask mask;
+  mask.cols = 3;
+  mask.add_row({0, 1});
+  const auto out = masked_attention(q, prepare_operands(k, v, NumberFormat::parse("fp32")), mask, fp32(1.0));
+  const double e0 = 1.0, e1 = std::exp(-1.0), z = e0 + e1;
+  EXPECT_NEAR(out.probs[0], e0 / z, 1e-7);
+  EXPECT_NEAR(out.probs[1], e1 / z, 1e-7);
+  EXPECT_NEAR(out.output(0, 0), e0 / z, 1e-6);
+  EXPECT_NEAR(out.output(0, 1), e1 / z, 1e-6);
+}
+
+TEST(Attention, EmptyRowOutputsZeros) {
+  const MatF q = random_matrix(2, 4, 7), k = random_matrix(5, 4, 8), v = random_matrix(5, 4, 9);
+  CsrMask mask;
+  mask.cols = 5;
+  mask.add_row({});
+  mask.add_row({1, 3});
+  const auto out = masked_attention(q, prepare_operands(k, v, NumberFormat::parse("fp32")), mask, fp32(0.5));
+  EXPECT_EQ(out.output.row(0).cwiseAbs().maxCoeff(), 0.0f);
+  EXPECT_GT(out.output.row(1).cwiseAbs().maxCoeff(), 0.0f);
+  EXPECT_EQ(out.scores.size(), 2u);
+}
+
+TEST(Attention, FixedPointFollowsTheDatapathRounding) {
+  const auto fmt = NumberFormat::parse("fixed8.2"), prob = NumberFormat::parse("fixed8.6");
+  MatF q(1, 1), k(2, 1), v(2, 1);
+  q << 1.1f;   // -> 1.0
+  k << 2.0f, 0.9f;  // -> 2.0, 1.0
+  v << 3.3f, -1.0f;  // -> 3.25, -1.0
+  CsrMask mask;
+  mask.cols = 2;
+  mask.add_row({0, 1});
+  const AttentionNumerics num{fmt, prob, ExpUnit::parse("exact"), 0.5};
+  const auto out = masked_attention(q, prepare_operands(k, v, fmt), mask, num);
+  // scores: round(2 * 0.5) = 1.0, round(1 * 0.5) = 0.5
+  EXPECT_FLOAT_EQ(out.scores[0], 1.0f);
+  EXPECT_FLOAT_EQ(out.scores[1], 0.5f);
+  // e: 1 and round_1/64(exp(-0.5) = 0.6065) = 39/64
+  const double e1 = 39.0 / 64, z = 1 + e1;
+  EXPECT_FLOAT_EQ(out.probs[0], static_cast<float>(prob.round(1 / z)));
+  EXPECT_FLOAT_EQ(out.output(0, 0), static_cast<float>(fmt.round((3.25 - e1) / z)));
+}
+
+TEST(Attention, SparseAndGemmPathsAgreeBitExactlyInFixedPoint) {
+  const auto fmt = NumberFormat::parse("fixed16.8"), prob = NumberFormat::parse("fixed16.14");
+  const MatF q = random_matrix(4, 8, 10) * 4, k = random_matrix(64, 8, 11) * 4, v = random_matrix(64, 8, 12);
+  const AttentionNumerics num{fmt, prob, ExpUnit::parse("pwl6"), 1 / std::sqrt(8.0)};
+  const HeadOperands kv = prepare_operands(k, v, fmt);
+  CsrMask sparse, dense = CsrMask::full(4, 64, false, 0);
+  sparse.cols = 64;
+  for (int r = 0; r < 4; ++r) sparse.add_row({r, 10 + r, 40});  // 3 of 64 keys: dot-product path
+  const auto a = masked_attention(q, kv, sparse, num);
+  const auto b = masked_attention(q, kv, dense, num);  // GEMM path
+  for (int r = 0; r < 4; ++r)
+    for (int t = 0; t < 3; ++t) EXPECT_EQ(a.scores[r * 3 + t], b.scores[r * 64 + sparse.indices[r * 3 + t]]);
+}
+
+TEST(Metrics, DensityRecallAndError) {
+  const MatF q = random_matrix(4, 4, 13), k = random_matrix(4, 4, 14), v = random_matrix(4, 4, 15);
+  const auto ref = dense_reference(q, k, v, 0.5, false, 0);
+  CsrMask half;
+  half.cols = 4;
+  for (int r = 0; r < 4; ++r) half.add_row({0, 1});
+  AccuracyStats s;
+  s.add_tile(ref.output, ref, half, false, 0);
+  EXPECT_DOUBLE_EQ(s.density(), 0.5);
+  double recall = 0;
+  for (int r = 0; r < 4; ++r) recall += ref.probs(r, 0) + ref.probs(r, 1);
+  EXPECT_NEAR(s.recall(), recall / 4, 1e-6);
+  EXPECT_EQ(s.relative_error(), 0.0);
+  MatF off = ref.output;
+  off(0, 0) += 0.5f;
+  AccuracyStats t;
+  t.add_tile(off, ref, half, false, 0);
+  EXPECT_NEAR(t.max_abs_error, 0.5, 1e-6);
+  EXPECT_GT(t.relative_error(), 0.0);
+}

@@ -1,0 +1,104 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "util/error.h"
+#include "util/npy.h"
+
+using namespace attnsim;
+namespace fs = std::filesystem;
+
+namespace {
+std::string tmp(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("attnsim_npy_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+// Writes an .npy with a hand-made header (as numpy would).
+void write_raw(const std::string& path, const std::string& descr, const std::string& shape, const void* data,
+               size_t bytes) {
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + dict.size() + 1) % 64) dict += ' ';
+  dict += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t len = static_cast<uint16_t>(dict.size());
+  out.put(static_cast<char>(len & 0xff));
+  out.put(static_cast<char>(len >> 8));
+  out << dict;
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+}
+}  // namespace
+
+TEST(Npy, RoundTripsFloat32) {
+  const std::string p = tmp("a.npy");
+  const float data[6] = {1, -2, 3.5f, 0, 1e-8f, 7};
+  write_npy(p, DType::f32, {2, 3}, data);
+  const auto h = read_npy_header(p);
+  EXPECT_EQ(h.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(h.dtype, DType::f32);
+  const auto v = read_npy_floats(p, h, 0, 6);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(v[i], data[i]);
+  EXPECT_EQ(read_npy_floats(p, h, 4, 2)[0], 1e-8f);
+}
+
+TEST(Npy, ReadsFloat16Exactly) {
+  const std::string p = tmp("h.npy");
+  const uint16_t halves[5] = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x3555};
+  write_raw(p, "<f2", "(5,)", halves, sizeof halves);
+  const auto h = read_npy_header(p);
+  const auto v = read_npy_floats(p, h, 0, 5);
+  EXPECT_EQ(v[0], 1.0f);
+  EXPECT_EQ(v[1], -2.0f);
+  EXPECT_EQ(v[2], 65504.0f);
+  EXPECT_EQ(v[3], std::ldexp(1.0f, -24));
+  EXPECT_NEAR(v[4], 1.0f / 3, 1e-3);
+}
+
+TEST(Npy, RejectsNaNNamingFileAndElement) {
+  const std::string p = tmp("nan.npy");
+  const float data[3] = {1, NAN, 2};
+  write_npy(p, DType::f32, {3}, data);
+  const auto h = read_npy_header(p);
+  try {
+    read_npy_floats(p, h, 0, 3);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(p), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("element 1"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos);
+  }
+}
+
+TEST(Npy, RejectsInfAndBadFiles) {
+  const std::string p = tmp("inf.npy");
+  const float data[2] = {INFINITY, 2};
+  write_npy(p, DType::f32, {2}, data);
+  EXPECT_THROW(read_npy_floats(p, read_npy_header(p), 0, 2), InputError);
+  EXPECT_THROW(read_npy_header(tmp("missing.npy")), InputError);
+  std::ofstream(tmp("junk.npy")) << "not numpy";
+  EXPECT_THROW(read_npy_header(tmp("junk.npy")), InputError);
+  const int32_t ints[2] = {1, 2};
+  write_raw(tmp("i.npy"), "<i4", "(2,)", ints, sizeof ints);
+  EXPECT_THROW(read_npy_floats(tmp("i.npy"), read_npy_header(tmp("i.npy")), 0, 2), InputError);
+  write_raw(tmp("short.npy"), "<f4", "(4,)", ints, sizeof ints);  // 8 of 16 bytes
+  EXPECT_THROW(read_npy_header(tmp("short.npy")), InputError);
+}
+
+TEST(Npy, StreamWriterFixesLeadingDimensionAtClose) {
+  const std::string p = tmp("s.npy");
+  {
+    NpyStreamWriter w(p, DType::i32, {2});
+    const int32_t a[4] = {1, 2, 3, 4}, b[2] = {5, 6};
+    w.append(a, 4);
+    w.append(b, 2);
+    w.close();
+  }
+  const auto h = read_npy_header(p);
+  EXPECT_EQ(h.shape, (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(h.dtype, DType::i32);
+  EXPECT_EQ(fs::file_size(p), h.data_offset + 6 * 4);
+}
