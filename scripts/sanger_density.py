@@ -8,7 +8,7 @@ Definition (per workload, layer, head; Q, K are the stored float16 tensors,
 [seq, 32], widened to float64 for the prediction):
   * symmetric 4-bit quantisation per head tensor:
         scale_q = 7 / max|Q|   (separately scale_k = 7 / max|K|)
-        q^ = clip(round_half_away_from_zero(Q * scale_q), -7, 7)   (same for k^)
+        q^ = clip(round_half_to_even(Q * scale_q), -7, 7)   (same for k^; torch.round, as attnsim)
   * S^ = (q^ k^T) / (scale_q * scale_k) / sqrt(32)
   * P^ = row softmax of S^ (float64)
   * mask = P^ > T, and in every row the argmax of P^ (first index on ties)
@@ -48,7 +48,7 @@ def quantise4(x: np.ndarray):
     absmax = float(np.abs(x).max())
     scale = 7.0 / absmax if absmax > 0 else 1.0
     y = x * scale
-    codes = np.clip(np.sign(y) * np.floor(np.abs(y) + 0.5), -7, 7)
+    codes = np.clip(np.rint(y), -7, 7)  # ties to even, as torch.round and attnsim
     return codes, scale
 
 

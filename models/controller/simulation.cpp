@@ -62,6 +62,7 @@ struct Top : sc_core::sc_module {
                                                                 arch.encoder.segment_width, arch.clock_ghz);
       controller.pe_socket.bind(score_stationary->socket);
       stats.unit_pes["pe_array"] = score_stationary->pe_count();
+      stats.pes_per_row = arch.pe_array.pes_per_row;
     } else {
       systolic = std::make_unique<SystolicArray>("pe_array", arch.pe_array, arch.clock_ghz);
       controller.pe_socket.bind(systolic->socket);

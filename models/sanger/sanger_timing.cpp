@@ -45,7 +45,7 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
   w.cycles = sddmm + spmm + overhead + normalise;
   w.macs = 2 * s.nnz * p.head_dim;
   w.pe_slots = (sddmm + spmm) * static_cast<int64_t>(p.rows) * p.pes_per_row;
-  w.counts = {{"passes", passes}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}};
+  w.counts = {{"passes", passes}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", s.nnz}};
   return w;
 }
 

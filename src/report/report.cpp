@@ -36,6 +36,10 @@ nlohmann::json period_json(const PeriodStats& p, const RunStats& run, double clo
       u["overall_utilisation"] =
           ratio(static_cast<double>(w.macs), static_cast<double>(p.cycles) * run.unit_pes.at(name));
     }
+    // Sanger's load-balance metric: Σ(nnz / P) / sub-rows (REFERENCE.md).
+    if (w.counts.count("subrows") && w.counts.count("nonzeros") && run.unit_pes.count(name) && w.counts.at("subrows"))
+      u["pack_split_utilisation"] = ratio(static_cast<double>(w.counts.at("nonzeros")),
+                                          static_cast<double>(w.counts.at("subrows")) * run.pes_per_row);
     simulated_macs += w.macs;
     units[name] = u;
   }

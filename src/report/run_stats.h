@@ -45,6 +45,7 @@ struct RunStats {
   std::map<std::string, std::string> unit_kinds;  // unit -> kind from the arch
   std::map<std::string, int64_t> unit_pes;        // unit -> multipliers
   int query_rows = 0;                             // the tile height actually used
+  int pes_per_row = 0;                            // score-stationary array, for pack_split_utilisation
   bool kv_resident = false;                       // K and V of a head fit on chip
   std::vector<PeriodStats> layers;
   PeriodStats total;

@@ -1,0 +1,34 @@
+#include "common/error.h"
+
+#include <cstring>
+
+namespace gpu_ref {
+
+namespace {
+// "cudaMalloc(&p, n)" -> "cudaMalloc": the call's name leads the one-line message.
+std::string call_name(const char* call) {
+  const char* paren = std::strchr(call, '(');
+  return paren ? std::string(call, paren) : std::string(call);
+}
+std::string where(const char* call, const char* file, int line) {
+  const char* base = std::strrchr(file, '/');
+  return std::string(call) + " at " + (base ? base + 1 : file) + ":" + std::to_string(line);
+}
+}  // namespace
+
+void throw_cuda(cudaError_t e, const char* call, const char* file, int line) {
+  throw GpuError(call_name(call), std::string(cudaGetErrorName(e)) + " (" + cudaGetErrorString(e) + ") in " +
+                                      where(call, file, line));
+}
+
+void throw_cublas(cublasStatus_t s, const char* call, const char* file, int line) {
+  throw GpuError(call_name(call), std::string(cublasGetStatusName(s)) + " (" + cublasGetStatusString(s) + ") in " +
+                                      where(call, file, line));
+}
+
+void throw_cusparse(cusparseStatus_t s, const char* call, const char* file, int line) {
+  throw GpuError(call_name(call), std::string(cusparseGetErrorName(s)) + " (" + cusparseGetErrorString(s) +
+                                      ") in " + where(call, file, line));
+}
+
+}  // namespace gpu_ref

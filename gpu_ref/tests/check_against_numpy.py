@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Checks a gpu_ref output directory against numpy.
+
+usage: check_against_numpy.py DUMP_DIR GPU_OUT_DIR [--json REPORT.json]
+
+Recomputes, in numpy, the exact path of the dump's algorithm from its q/k/v
+(docs/dump_format.md) and compares it with what gpu_ref wrote:
+
+dense   output vs a float64 softmax(Q K^T * scale) V.
+sanger  q_quant / k_quant / quant_scales bit for bit (the numpy quantiser is
+        the simulator's formula); the GPU's mask vs the numpy fp32 prediction
+        (an entry may differ only where the predicted probability lies within
+        rounding of the threshold); scores / probs / output vs float64 on the
+        GPU's own mask; the CSR structure (indptr from 0 per head, offsets,
+        sorted in-range columns); pred_scores / pred_probs when present (--full).
+
+Also reports, for information only, how the simulator's own results in the
+dump differ from the GPU's (for a fixed-point dump: the precision loss of the
+simulated hardware). Exit status 0 when every check passes, 1 otherwise.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+# Tolerances of the fp32 GPU path against float64 (relative to the norm of the
+# reference, or to max(|ref|, 1) per element).
+TOL_REL_NORM = 1e-5
+TOL_ELEM = 1e-5
+# A mask entry may differ from the numpy prediction only where the predicted
+# probability is within this relative distance of the threshold.
+TOL_MASK_REL = 1e-5
+
+
+class Report:
+    def __init__(self):
+        self.lines = []
+        self.failures = []
+        self.data = {}
+
+    def check(self, name, ok, detail):
+        self.lines.append(f"  [{'ok' if ok else 'FAIL'}] {name}: {detail}")
+        self.data[name] = {"ok": bool(ok), "detail": detail}
+        if not ok:
+            self.failures.append(name)
+
+    def info(self, name, detail):
+        self.lines.append(f"  [info] {name}: {detail}")
+        self.data[name] = {"info": detail}
+
+
+def load(d, name):
+    return np.load(os.path.join(d, name + ".npy"))
+
+
+def rel_norm(a, ref):
+    a = np.asarray(a, np.float64)
+    ref = np.asarray(ref, np.float64)
+    den = np.linalg.norm(ref)
+    num = np.linalg.norm(a - ref)
+    return float(num / den) if den > 0 else float(num)
+
+
+def elem_err(a, ref):
+    a = np.asarray(a, np.float64)
+    ref = np.asarray(ref, np.float64)
+    if a.size == 0:
+        return 0.0, 0.0
+    diff = np.abs(a - ref)
+    return float(diff.max()), float((diff / np.maximum(np.abs(ref), 1.0)).max())
+
+
+def compare_float(rep, name, got, ref, expect_shape=None):
+    got = np.asarray(got)
+    if expect_shape is not None and tuple(got.shape) != tuple(expect_shape):
+        rep.check(name, False, f"shape {got.shape}, expected {tuple(expect_shape)}")
+        return
+    if got.dtype != np.float32:
+        rep.check(name, False, f"dtype {got.dtype}, expected float32")
+        return
+    nonfinite = int(np.count_nonzero(~np.isfinite(got)))
+    mx, me = elem_err(got, ref)
+    rn = rel_norm(got, ref)
+    ok = nonfinite == 0 and rn <= TOL_REL_NORM and me <= TOL_ELEM
+    rep.check(name, ok, f"max abs err {mx:.3e}, max err/max(|ref|,1) {me:.3e}, rel norm err {rn:.3e}"
+              + (f", {nonfinite} non-finite" if nonfinite else ""))
+
+
+def softmax64(x, valid):
+    x = np.where(valid, x, -np.inf)
+    m = x.max(axis=-1, keepdims=True)
+    e = np.where(valid, np.exp(x - m), 0.0)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def causal_valid(S):
+    return np.tril(np.ones((S, S), dtype=bool))
+
+
+# ---------------------------------------------------------------- dense
+def check_dense(meta, dump, out, rep):
+    L, G, S, D = meta["layers"], meta["groups"], meta["seq_len"], meta["head_dim"]
+    p = meta["params"]
+    q, k, v = (load(dump, n).astype(np.float64) for n in ("q", "k", "v"))
+    s = np.einsum("lgid,lgjd->lgij", q, k) * p["scale"]
+    valid = causal_valid(S) if p["causal"] else np.ones((S, S), dtype=bool)
+    probs = softmax64(s, valid)
+    ref = np.einsum("lgij,lgjd->lgid", probs, v)
+    got = load(out, "output")
+    compare_float(rep, "output", got, ref, (L, G, S, D))
+    sim = os.path.join(dump, "output.npy")
+    if os.path.exists(sim):
+        so = np.load(sim)
+        rep.info("simulator output vs gpu", f"rel norm err {rel_norm(so, got):.3e}, max abs err {elem_err(so, got)[0]:.3e}")
+
+
+# ---------------------------------------------------------------- sanger
+def quantise(x, bits):
+    """The simulator's quantiser: per head, double scale = qmax / absmax."""
+    qmax = float(2 ** (bits - 1) - 1)
+    absmax = np.abs(x).max(axis=(-2, -1)).astype(np.float64)  # float32 max, exact
+    scale = np.where(absmax > 0, qmax / np.where(absmax > 0, absmax, 1.0), 1.0)
+    vals = np.rint(x.astype(np.float64) * scale[..., None, None])
+    return np.clip(vals, -qmax, qmax).astype(np.int8), scale
+
+
+def predict(qq, kq, sq, sk, scale, causal):
+    """pred_scores and pred_probs in fp32, as the simulator computes them."""
+    S = qq.shape[-2]
+    acc = np.einsum("lgid,lgjd->lgij", qq.astype(np.int64), kq.astype(np.int64)).astype(np.float32)
+    rescale = (scale / (sq * sk)).astype(np.float32)
+    pred = acc * rescale[..., None, None]
+    valid = causal_valid(S) if causal else np.ones((S, S), dtype=bool)
+    m = np.where(valid, pred, np.float32(-np.inf)).max(axis=-1, keepdims=True)
+    e = np.where(valid, np.exp(pred - m), np.float32(0)).astype(np.float32)
+    z = e.sum(axis=-1, keepdims=True, dtype=np.float32)
+    return pred, (e / z).astype(np.float32), valid
+
+
+def csr_to_dense(indptr, indices, offsets, L, G, S):
+    mask = np.zeros((L, G, S, S), dtype=bool)
+    pos = np.full((L, G, S, S), -1, dtype=np.int64)  # where each kept entry sits in the flat arrays
+    h = 0
+    for l in range(L):
+        for g in range(G):
+            base = int(offsets[h])
+            ip = indptr[l, g].astype(np.int64)
+            rows = np.repeat(np.arange(S), np.diff(ip))
+            cols = indices[base + ip[0]: base + ip[-1]]
+            mask[l, g, rows, cols] = True
+            pos[l, g, rows, cols] = base + np.arange(ip[-1])
+            h += 1
+    return mask, pos
+
+
+def check_csr_structure(rep, indptr, indices, offsets, L, G, S, causal):
+    H = L * G
+    problems = []
+    if indptr.dtype != np.int32 or indptr.shape != (L, G, S + 1):
+        problems.append(f"mask_indptr {indptr.dtype} {indptr.shape}")
+    if indices.dtype != np.int32 or indices.ndim != 1:
+        problems.append(f"mask_indices {indices.dtype} {indices.shape}")
+    if offsets.dtype != np.int64 or offsets.shape != (H + 1,):
+        problems.append(f"mask_offsets {offsets.dtype} {offsets.shape}")
+    if problems:
+        rep.check("csr structure", False, "; ".join(problems))
+        return False
+    ip = indptr.reshape(H, S + 1).astype(np.int64)
+    if (ip[:, 0] != 0).any():
+        problems.append("indptr does not start at 0 in every head")
+    if (np.diff(ip, axis=1) < 0).any():
+        problems.append("indptr decreases")
+    if offsets[0] != 0 or (offsets[1:] - offsets[:-1] != ip[:, -1]).any() or offsets[-1] != indices.size:
+        problems.append("offsets disagree with indptr / nnz")
+    if not problems:
+        if indices.size and (indices.min() < 0 or indices.max() >= S):
+            problems.append("column out of range")
+        for h in range(H):
+            base = offsets[h]
+            for i in range(S):
+                c = indices[base + ip[h, i]: base + ip[h, i + 1]]
+                if c.size > 1 and (np.diff(c) <= 0).any():
+                    problems.append(f"head {h} row {i}: columns not strictly increasing")
+                    break
+                if causal and c.size and c.max() > i:
+                    problems.append(f"head {h} row {i}: a causal key j > i is kept")
+                    break
+            if len(problems) > 5:
+                break
+    rep.check("csr structure", not problems, "; ".join(problems) if problems else
+              f"{H} heads, nnz {indices.size}, indptr/offsets consistent, columns sorted and in range")
+    return not problems
+
+
+def check_sanger(meta, dump, out, rep):
+    L, G, S, D = meta["layers"], meta["groups"], meta["seq_len"], meta["head_dim"]
+    p = meta["params"]
+    bits, thr, keep_row_max = p["bits"], float(p["threshold"]), p.get("keep_row_max", True)
+    scale, causal = float(p["scale"]), bool(p["causal"])
+    q, k, v = (load(dump, n) for n in ("q", "k", "v"))
+
+    # 1. quantisation, bit for bit
+    qq, sq = quantise(q, bits)
+    kq, sk = quantise(k, bits)
+    for name, ref in (("q_quant", qq), ("k_quant", kq)):
+        got = load(out, name)
+        ok = got.dtype == np.int8 and got.shape == ref.shape and np.array_equal(got, ref)
+        ndiff = int(np.count_nonzero(got != ref)) if got.shape == ref.shape else -1
+        rep.check(name, ok, f"{got.dtype} {got.shape}, {ndiff} of {ref.size} values differ")
+    scales = load(out, "quant_scales")
+    ref_scales = np.stack([sq, sk], axis=-1).astype(np.float32)
+    rep.check("quant_scales", scales.dtype == np.float32 and scales.shape == ref_scales.shape
+              and np.array_equal(scales, ref_scales),
+              f"max rel diff {float(np.max(np.abs(scales.astype(np.float64) / ref_scales - 1))):.3e}"
+              if scales.shape == ref_scales.shape else f"shape {scales.shape}")
+
+    # 2. prediction and mask
+    pred, pprobs, valid = predict(qq, kq, sq, sk, scale, causal)
+    if os.path.exists(os.path.join(out, "pred_scores.npy")):
+        compare_float(rep, "pred_scores", load(out, "pred_scores"), pred, pred.shape)
+        compare_float(rep, "pred_probs", load(out, "pred_probs"), pprobs, pprobs.shape)
+    np_mask = (pprobs.astype(np.float64) > thr) & valid  # compared in double, as the simulator
+    if keep_row_max:
+        empty = ~np_mask.any(axis=-1)
+        am = np.argmax(np.where(valid, pprobs, -1.0), axis=-1)  # first index on ties
+        li, gi, ii = np.nonzero(empty)
+        np_mask[li, gi, ii, am[li, gi, ii]] = True
+
+    indptr, indices, offsets = load(out, "mask_indptr"), load(out, "mask_indices"), load(out, "mask_offsets")
+    if not check_csr_structure(rep, indptr, indices, offsets, L, G, S, causal):
+        return
+    gpu_mask, pos = csr_to_dense(indptr, indices, offsets, L, G, S)
+    both = int(np.count_nonzero(gpu_mask & np_mask))
+    only_gpu = gpu_mask & ~np_mask
+    only_np = np_mask & ~gpu_mask
+    ndiff = int(np.count_nonzero(only_gpu) + np.count_nonzero(only_np))
+    # Differences are acceptable only at probabilities within rounding of the
+    # threshold (or where a row's argmax is a near tie).
+    diff_p = pprobs[only_gpu | only_np].astype(np.float64)
+    borderline = np.abs(diff_p - thr) <= TOL_MASK_REL * thr
+    unexplained = int(np.count_nonzero(~borderline))
+    union = both + ndiff
+    rep.check("mask vs numpy prediction", unexplained == 0,
+              f"gpu nnz {int(gpu_mask.sum())}, numpy nnz {int(np_mask.sum())}, identical {both} of {union} "
+              f"(agreement {both / union if union else 1.0:.6f}); {ndiff} differ, {ndiff - unexplained} of them "
+              f"within {TOL_MASK_REL:g} of the threshold")
+
+    # 3. the exact pass on the GPU's own mask
+    q64, k64, v64 = (x.astype(np.float64) for x in (q, k, v))
+    s64 = np.einsum("lgid,lgjd->lgij", q64, k64) * scale
+    probs64 = softmax64(s64, gpu_mask)
+    probs64 = np.nan_to_num(probs64)  # rows with an empty mask
+    out64 = np.einsum("lgij,lgjd->lgid", probs64, v64)
+    flat = pos[gpu_mask]  # positions in CSR order of the dense (l, g, i, j) walk = CSR order
+    ref_scores = np.empty(indices.size)
+    ref_scores[flat] = s64[gpu_mask]
+    ref_probs = np.empty(indices.size)
+    ref_probs[flat] = probs64[gpu_mask]
+    compare_float(rep, "scores", load(out, "scores"), ref_scores, (indices.size,))
+    compare_float(rep, "probs", load(out, "probs"), ref_probs, (indices.size,))
+    compare_float(rep, "output", load(out, "output"), out64, (L, G, S, D))
+
+    # 4. information: the simulator's results in the dump against the GPU's
+    try:
+        s_indptr, s_indices, s_offsets = (load(dump, n) for n in ("mask_indptr", "mask_indices", "mask_offsets"))
+        sim_mask, _ = csr_to_dense(s_indptr, s_indices, s_offsets, L, G, S)
+        agree = int(np.count_nonzero(sim_mask & gpu_mask))
+        un = int(np.count_nonzero(sim_mask | gpu_mask))
+        so = load(dump, "output")
+        rep.info("simulator vs gpu",
+                 f"mask identical {agree} of {un} (agreement {agree / un if un else 1.0:.6f}); output rel norm err "
+                 f"{rel_norm(so, load(out, 'output')):.3e}, max abs err {elem_err(so, load(out, 'output'))[0]:.3e}")
+    except FileNotFoundError:
+        pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dump_dir")
+    ap.add_argument("gpu_out_dir")
+    ap.add_argument("--json", help="also write the report as JSON")
+    a = ap.parse_args()
+    with open(os.path.join(a.dump_dir, "meta.json")) as f:
+        meta = json.load(f)
+    rep = Report()
+    gm = os.path.join(a.gpu_out_dir, "meta.json")
+    if os.path.exists(gm):
+        with open(gm) as f:
+            gmeta = json.load(f)
+        rep.check("meta", gmeta.get("format") == "attnsim-gpu" and gmeta.get("algorithm") == meta["algorithm"]
+                  and gmeta.get("dump_meta") == meta,
+                  f"format {gmeta.get('format')}, algorithm {gmeta.get('algorithm')}, dump_meta verbatim: "
+                  f"{gmeta.get('dump_meta') == meta}")
+    algo = meta["algorithm"]
+    if algo == "dense":
+        check_dense(meta, a.dump_dir, a.gpu_out_dir, rep)
+    elif algo == "sanger":
+        check_sanger(meta, a.dump_dir, a.gpu_out_dir, rep)
+    else:
+        rep.check("algorithm", False, f"no numpy reference for '{algo}'")
+    status = "PASS" if not rep.failures else "FAIL (" + ", ".join(rep.failures) + ")"
+    print(f"check {a.gpu_out_dir} ({algo}, {meta['layers']}x{meta['groups']} heads, S={meta['seq_len']}, "
+          f"D={meta['head_dim']}): {status}")
+    print("\n".join(rep.lines))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"dump": a.dump_dir, "gpu_out": a.gpu_out_dir, "algorithm": algo,
+                       "pass": not rep.failures, "checks": rep.data}, f, indent=2)
+    return 0 if not rep.failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
