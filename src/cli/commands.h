@@ -3,4 +3,5 @@
 namespace attnsim {
 int cmd_run(int argc, char** argv);
 int cmd_compare(int argc, char** argv);
+int cmd_validate(int argc, char** argv);
 }  // namespace attnsim

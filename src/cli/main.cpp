@@ -19,7 +19,8 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run       simulate one architecture on one workload -> JSON report\n"
-    "  compare   reports side by side (terminal table, Markdown or CSV)\n";
+    "  compare   reports side by side (terminal table, Markdown or CSV)\n"
+    "  validate  a run's dumped tensors against the GPU reference's (gpu_ref/)\n";
 
 }  // namespace
 
@@ -45,6 +46,7 @@ int sc_main(int argc, char** argv) {
   try {
     if (cmd == "run") return attnsim::cmd_run(argc - 1, argv + 1);
     if (cmd == "compare") return attnsim::cmd_compare(argc - 1, argv + 1);
+    if (cmd == "validate") return attnsim::cmd_validate(argc - 1, argv + 1);
     std::cerr << "attnsim: unknown command '" << cmd << "'\n" << kUsage;
     return 2;
   } catch (const attnsim::InputError& e) {

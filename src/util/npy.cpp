@@ -125,6 +125,29 @@ std::vector<float> read_npy_floats(const std::string& path, const NpyHeader& h, 
   return out;
 }
 
+std::vector<double> read_npy_doubles(const std::string& path, NpyHeader* header) {
+  const NpyHeader h = read_npy_header(path);
+  if (header) *header = h;
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(h.data_offset));
+  const size_t es = dtype_size(h.dtype), n = static_cast<size_t>(h.count());
+  std::vector<char> raw(n * es);
+  if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) throw InputError(path, "", "truncated data");
+  std::vector<double> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const char* p = &raw[i * es];
+    switch (h.dtype) {
+      case DType::f16: { uint16_t u; std::memcpy(&u, p, 2); out[i] = half_to_float(u); break; }
+      case DType::f32: { float f; std::memcpy(&f, p, 4); out[i] = f; break; }
+      case DType::f64: { std::memcpy(&out[i], p, 8); break; }
+      case DType::i8: { out[i] = static_cast<int8_t>(*p); break; }
+      case DType::i32: { int32_t v; std::memcpy(&v, p, 4); out[i] = v; break; }
+      case DType::i64: { int64_t v; std::memcpy(&v, p, 8); out[i] = static_cast<double>(v); break; }
+    }
+  }
+  return out;
+}
+
 static std::string shape_str(const std::vector<int64_t>& shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);

@@ -30,6 +30,9 @@ std::vector<float> read_npy_floats(const std::string& path, const NpyHeader& h, 
 
 float half_to_float(uint16_t h);
 
+// Reads a whole array of any supported dtype as doubles (for comparisons).
+std::vector<double> read_npy_doubles(const std::string& path, NpyHeader* header = nullptr);
+
 // Writes a whole array at once.
 void write_npy(const std::string& path, DType t, const std::vector<int64_t>& shape, const void* data);
 
