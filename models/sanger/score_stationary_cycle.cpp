@@ -1,0 +1,616 @@
+#include "sanger/score_stationary_cycle.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/quantize.h"
+
+namespace attnsim {
+
+namespace {
+
+// A datum on a wire or in a register, with the index of the element it
+// carries (k < 0: no datum; the register holds zero). The index is what a
+// hardware controller knows implicitly from the schedule; the model carries it
+// to check, every cycle, that the operands meeting in a PE belong together.
+struct Token {
+  double v = 0;
+  int32_t k = -1;
+};
+
+enum class Phase { idle, clear, sddmm, swtch, exp, spmm, drain, normalise, done };
+
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::clear: return "clear";
+    case Phase::sddmm: return "sddmm";
+    case Phase::swtch: return "switch";
+    case Phase::exp: return "exp";
+    case Phase::spmm: return "spmm";
+    case Phase::drain: return "drain";
+    case Phase::normalise: return "normalise";
+    default: return "idle";
+  }
+}
+
+struct Pass {
+  int segment_slot = 0;  // index into schedule.segments
+  int first = 0, count = 0;
+};
+
+}  // namespace
+
+struct ScoreStationaryArrayCycle::Datapath {
+  // Geometry and control latencies.
+  int R = 0, P = 0, W = 0, d = 0;
+  int x = 0;  // operand-fetch stages before the array's own input registers (io_latency - 2)
+  int clear_len = 1, switch_len = 1, exp_len = 2, div_len = 20;
+
+  // The job.
+  ComputeJob* job = nullptr;
+  MatD q;  // the query tile rounded to the data format
+  const MatD* K = nullptr;
+  const MatD* V = nullptr;
+  const CsrMask* mask = nullptr;
+  const PackSplitSchedule* sched = nullptr;
+  AttentionNumerics num;
+  std::vector<double> row_max;
+  std::vector<Pass> passes;
+  size_t pass_i = 0;
+  int group = 0, groups = 0;
+
+  // Configuration registers of the current pass (loaded during clear).
+  std::vector<int> row_q;   // per array row: query row, -1 if the row is idle
+  std::vector<int> pe_col;  // per PE: column tap (c1/c2), -1 if unused
+  std::vector<int> pe_nz;   // per PE: position of its nonzero in mask order
+  std::vector<int> pe_c4;   // per PE: bubble delay on the partial-sum path
+  std::vector<int> row_first;  // per array row: its first used PE (where partial sums start)
+  int feed_cols = 0;        // columns the K/V feeder streams (up to the pass's last column)
+
+  // Registers.
+  std::vector<Token> qpipe, kpipe;  // operand-fetch stages: R*x (Q), W*x (K/V)
+  std::vector<Token> vq, hk;        // R*W: Q shift register, K/V row registers
+  std::vector<Token> acc;           // R*P accumulators (SDDMM: score, SpMM: partial sum)
+  std::vector<int> macs;            // R*P SDDMM MACs done
+  std::vector<char> score_valid;    // R*P result register valid
+  std::vector<double> score, e;     // R*P score register, exp register
+  std::vector<Token> ring;          // R*P*(W-P) bubble delay buffers
+  std::vector<int> ring_pos;        // R*P
+  std::vector<double> ssum;         // R exp partial sums (drain)
+  std::vector<int> captured;        // R outputs captured this SpMM
+  std::vector<char> div_pipe;       // normalise divider pipeline valid bits
+  // Output buffer: Σ e·v per output and Σ e per query row, then the outputs.
+  MatD out_acc;
+  std::vector<double> z;
+  MatF out;
+  std::vector<float> scores, exps;
+
+  // Controller.
+  Phase phase = Phase::idle;
+  Cycles phase_cycle = 0, job_cycle = 0, phase_begin = 0;
+  Cycles st_sddmm = 0, st_spmm = 0, st_ctrl = 0, st_norm = 0;
+  int64_t mac_count = 0, q_reads = 0, k_reads = 0, v_reads = 0, out_rmw = 0, passes_done = 0, placed = 0;
+  std::vector<PhaseSpan> trace;
+  std::string error;
+
+  void fail(const std::string& what) {
+    if (error.empty()) error = what + " (pass " + std::to_string(pass_i) + ", " + phase_name(phase) + " cycle " +
+                               std::to_string(phase_cycle) + ")";
+  }
+
+  const SegmentWork& segment() const { return sched->segments[passes[pass_i].segment_slot]; }
+
+  // ---- configuration -------------------------------------------------------
+
+  void resize_registers() {
+    qpipe.assign(static_cast<size_t>(R) * x, Token{});
+    kpipe.assign(static_cast<size_t>(W) * x, Token{});
+    vq.assign(static_cast<size_t>(R) * W, Token{});
+    hk.assign(static_cast<size_t>(R) * W, Token{});
+    acc.assign(static_cast<size_t>(R) * P, Token{});
+    macs.assign(static_cast<size_t>(R) * P, 0);
+    score_valid.assign(static_cast<size_t>(R) * P, 0);
+    score.assign(static_cast<size_t>(R) * P, 0.0);
+    e.assign(static_cast<size_t>(R) * P, 0.0);
+    ring.assign(static_cast<size_t>(R) * P * std::max(1, W - P), Token{});
+    ring_pos.assign(static_cast<size_t>(R) * P, 0);
+    ssum.assign(R, 0.0);
+    captured.assign(R, 0);
+    row_q.assign(R, -1);
+    pe_col.assign(static_cast<size_t>(R) * P, -1);
+    pe_nz.assign(static_cast<size_t>(R) * P, -1);
+    pe_c4.assign(static_cast<size_t>(R) * P, 0);
+    row_first.assign(R, P);
+  }
+
+  // Places a sub-row's nonzeros (column offsets c[0..n-1]) on the row's PEs so
+  // that the partial sums of SpMM meet each PE's V exactly when V arrives:
+  // between consecutive nonzeros t, t+1 held by PEs p_t < p_{t+1}, the path
+  // p_t -> p_{t+1} must take c_{t+1} - c_t cycles, one per PE register plus
+  // the configured bubble delays c4 (each at most W - P). The last nonzero
+  // sits on the last PE with no delay, so each row's outputs leave the array
+  // right after its last MAC (the early exit the fast formula assumes); going
+  // left, each step uses as few PEs as the bubble buffers allow. Such a
+  // placement always exists: Σ ceil(gap / (W-P+1)) <= P - 1.
+  bool place(int r, const int32_t* cols, int n, int nz0) {
+    const int L = W - P + 1;
+    int* col = &pe_col[static_cast<size_t>(r) * P];
+    int* nz = &pe_nz[static_cast<size_t>(r) * P];
+    int* c4 = &pe_c4[static_cast<size_t>(r) * P];
+    int p = P - 1;
+    col[p] = cols[n - 1];
+    nz[p] = nz0 + n - 1;
+    c4[p] = 0;
+    for (int t = n - 2; t >= 0; --t) {
+      const int gap = cols[t + 1] - cols[t];
+      const int m = (gap + L - 1) / L;
+      const int pt = p - m;
+      if (pt < 0) return false;
+      int extra = gap - m;
+      for (int u = pt; u < p; ++u) {
+        c4[u] = std::min(W - P, extra);
+        extra -= c4[u];
+      }
+      col[pt] = cols[t];
+      nz[pt] = nz0 + t;
+      p = pt;
+    }
+    row_first[r] = p;
+    return true;
+  }
+
+  // Clear: every data register to zero; the pass's configuration (column taps,
+  // bubble delays) into the configuration registers.
+  void clear_and_configure() {
+    std::fill(qpipe.begin(), qpipe.end(), Token{});
+    std::fill(kpipe.begin(), kpipe.end(), Token{});
+    std::fill(vq.begin(), vq.end(), Token{});
+    std::fill(hk.begin(), hk.end(), Token{});
+    std::fill(acc.begin(), acc.end(), Token{});
+    std::fill(macs.begin(), macs.end(), 0);
+    std::fill(score_valid.begin(), score_valid.end(), 0);
+    std::fill(score.begin(), score.end(), 0.0);
+    std::fill(e.begin(), e.end(), 0.0);
+    std::fill(ring.begin(), ring.end(), Token{});
+    std::fill(ring_pos.begin(), ring_pos.end(), 0);
+    std::fill(ssum.begin(), ssum.end(), 0.0);
+    std::fill(captured.begin(), captured.end(), 0);
+    std::fill(row_q.begin(), row_q.end(), -1);
+    std::fill(pe_col.begin(), pe_col.end(), -1);
+    std::fill(pe_nz.begin(), pe_nz.end(), -1);
+    std::fill(pe_c4.begin(), pe_c4.end(), 0);
+    std::fill(row_first.begin(), row_first.end(), P);
+    const Pass& ps = passes[pass_i];
+    const SegmentWork& seg = segment();
+    const int base = seg.segment * W;
+    feed_cols = 0;
+    for (int r = 0; r < ps.count; ++r) {
+      const SubRow& sr = seg.subrows[ps.first + r];
+      if (sr.nnz < 1 || sr.nnz > P) return fail("sub-row with " + std::to_string(sr.nnz) + " nonzeros");
+      std::vector<int32_t> cols(sr.nnz);
+      for (int t = 0; t < sr.nnz; ++t) cols[t] = mask->indices[sr.idx_begin + t] - base;
+      if (cols.front() < 0 || cols.back() >= W) return fail("sub-row outside its segment");
+      if (!place(r, cols.data(), sr.nnz, sr.idx_begin)) return fail("no PE placement for a sub-row");
+      row_q[r] = sr.row;
+      placed += sr.nnz;
+      feed_cols = std::max(feed_cols, cols.back() + 1);
+    }
+  }
+
+  // ---- datapath, one clock cycle per call ----------------------------------
+
+  // The operand-fetch stages of one lane: returns what leaves the last stage
+  // this cycle and shifts `in` in.
+  Token through(std::vector<Token>& pipe, int lane, const Token& in) {
+    if (x == 0) return in;
+    Token* s = &pipe[static_cast<size_t>(lane) * x];
+    const Token out = s[x - 1];
+    for (int i = x - 1; i > 0; --i) s[i] = s[i - 1];
+    s[0] = in;
+    return out;
+  }
+
+  // K (SDDMM) or V (SpMM) of segment column c, element t - c: the top of the
+  // array is skewed one cycle per column offset.
+  Token kv_feed(int c, Cycles t, const MatD& M, int64_t& reads) {
+    const Cycles k = t - c;
+    if (c >= feed_cols || k < 0 || k >= d) return {};
+    ++reads;
+    const int key = segment().segment * W + c;
+    const double v = (key < mask->cols && key < M.rows()) ? M(key, k) : 0.0;  // past the last key: padding
+    return {v, static_cast<int32_t>(k)};
+  }
+
+  // The K/V registers pass one row down; row 0 takes the feeder's output.
+  void shift_down(const MatD& M, int64_t& reads) {
+    const Cycles t = phase_cycle;
+    for (int r = R - 1; r > 0; --r)
+      std::copy(hk.begin() + static_cast<size_t>(r - 1) * W, hk.begin() + static_cast<size_t>(r) * W,
+                hk.begin() + static_cast<size_t>(r) * W);
+    for (int c = 0; c < W; ++c) hk[c] = through(kpipe, c, kv_feed(c, t, M, reads));
+  }
+
+  bool sddmm_cycle() {
+    const Cycles t = phase_cycle;
+    bool all_valid = true;
+    for (int r = 0; r < R; ++r) {
+      if (row_q[r] < 0) continue;
+      const Token* qrow = &vq[static_cast<size_t>(r) * W];
+      const Token* krow = &hk[static_cast<size_t>(r) * W];
+      for (int p = 0; p < P; ++p) {
+        const size_t i = static_cast<size_t>(r) * P + p;
+        const int c = pe_col[i];
+        if (c < 0 || score_valid[i]) continue;
+        if (macs[i] == d) {  // result stage: scale and round the finished dot product
+          score[i] = num.data.round(acc[i].v * num.scale);
+          score_valid[i] = 1;
+          scores[pe_nz[i]] = static_cast<float>(score[i]);
+          continue;
+        }
+        all_valid = false;
+        const Token& a = qrow[c];
+        const Token& b = krow[c];
+        if (a.k != b.k) fail("Q element " + std::to_string(a.k) + " met K element " + std::to_string(b.k));
+        if (a.k >= 0) {
+          if (a.k != macs[i]) fail("SDDMM element out of order");
+          acc[i].v += a.v * b.v;
+          ++macs[i];
+          ++mac_count;
+        }
+      }
+    }
+    // Q moves one column right (the row's skew is in its feed); K one row down.
+    for (int r = 0; r < R; ++r) {
+      Token in;
+      const Cycles k = t - r;
+      if (row_q[r] >= 0 && k >= 0 && k < d) {
+        in = {q(row_q[r], k), static_cast<int32_t>(k)};
+        ++q_reads;
+      }
+      Token* row = &vq[static_cast<size_t>(r) * W];
+      std::copy_backward(row, row + W - 1, row + W);
+      row[0] = through(qpipe, r, in);
+    }
+    shift_down(*K, k_reads);
+    return all_valid;
+  }
+
+  Token o_out(size_t i) const {
+    const int c4 = pe_c4[i];
+    return c4 == 0 ? acc[i] : ring[i * std::max(1, W - P) + ring_pos[i]];
+  }
+
+  bool spmm_cycle() {
+    bool all_captured = true;
+    const size_t depth = std::max(1, W - P);
+    for (int r = 0; r < R; ++r) {
+      const int qr = row_q[r];
+      if (qr < 0) continue;
+      const size_t base = static_cast<size_t>(r) * P;
+      // The output buffer takes the row's output (the last PE's) this cycle.
+      const Token o = o_out(base + P - 1);
+      if (o.k >= 0) {
+        if (o.k != captured[r]) fail("output element out of order");
+        out_acc(qr, o.k) += o.v;
+        ++captured[r];
+        ++out_rmw;
+      }
+      if (captured[r] < d) all_captured = false;
+      // PEs right to left: each reads its left neighbour's registered output.
+      const Token* vrow = &hk[static_cast<size_t>(r) * W];
+      for (int p = P - 1; p >= 0; --p) {
+        const size_t i = base + p;
+        const Token in = p == 0 ? Token{} : o_out(i - 1);
+        if (pe_c4[i] > 0) {
+          ring[i * depth + ring_pos[i]] = acc[i];
+          ring_pos[i] = (ring_pos[i] + 1) % pe_c4[i];
+        }
+        const int c = pe_col[i];
+        if (c < 0) {  // unused PE: passes the partial sum on (its operands are the constant 0)
+          acc[i] = in;
+          continue;
+        }
+        const Token& b = vrow[c];
+        const bool first = p == row_first[r];
+        if (b.k >= 0) {
+          if (first ? in.k >= 0 : in.k != b.k)
+            fail("partial sum " + std::to_string(in.k) + " met V element " + std::to_string(b.k));
+          acc[i] = {in.v + e[i] * b.v, b.k};
+          ++mac_count;
+        } else {
+          if (in.k >= 0) fail("partial sum " + std::to_string(in.k) + " met no V");
+          acc[i] = {in.v, -1};
+        }
+      }
+    }
+    shift_down(*V, v_reads);
+    return all_captured;
+  }
+
+  // Drain: the P exp values shift right through the row into the row's
+  // exp-sum register (P cycles), which is then added to the query row's Σe.
+  bool drain_cycle() {
+    const Cycles t = phase_cycle;
+    for (int r = 0; r < R; ++r) {
+      if (row_q[r] < 0) continue;
+      double* er = &e[static_cast<size_t>(r) * P];
+      if (t < P) {
+        ssum[r] += er[P - 1];
+        for (int p = P - 1; p > 0; --p) er[p] = er[p - 1];
+        er[0] = 0;
+      } else {
+        z[row_q[r]] += ssum[r];
+        ssum[r] = 0;
+      }
+    }
+    return t == P;
+  }
+
+  // Normalise one group of R query rows: the rows' exp sums enter a divider
+  // pipeline of div_len stages; then each row's P PEs produce P outputs per
+  // cycle, out = round(Σ e·v / Σ e).
+  bool normalise_cycle() {
+    const Cycles t = phase_cycle;
+    bool ready = div_len == 0;
+    if (div_len > 0) {
+      ready = div_pipe[div_len - 1];
+      for (int s = div_len - 1; s > 0; --s) div_pipe[s] = div_pipe[s] || div_pipe[s - 1];
+      div_pipe[0] = 1;  // loaded at the group's first cycle and held
+    }
+    if (!ready) return false;
+    const Cycles chunk = t - div_len;
+    for (int r = 0; r < R; ++r) {
+      const int qr = group * R + r;
+      if (qr >= mask->rows) break;
+      for (int p = 0; p < P; ++p) {
+        const Cycles k = chunk * P + p;
+        if (k >= d) break;
+        out(qr, k) = z[qr] > 0 ? static_cast<float>(num.data.round(out_acc(qr, k) / z[qr])) : 0.0f;
+      }
+    }
+    return (chunk + 1) * P >= d;
+  }
+
+  // Exp: every used PE's score minus its query row's maximum through the exp
+  // unit, rounded to the probability format; unused PEs hold 0.
+  void exp_action() {
+    for (int r = 0; r < R; ++r) {
+      for (int p = 0; p < P; ++p) {
+        const size_t i = static_cast<size_t>(r) * P + p;
+        if (row_q[r] < 0 || pe_col[i] < 0) {
+          e[i] = 0;
+          continue;
+        }
+        e[i] = num.prob.round(num.exp(score[i] - row_max[row_q[r]]));
+        exps[pe_nz[i]] = static_cast<float>(e[i]);
+      }
+    }
+  }
+
+  // ---- controller ----------------------------------------------------------
+
+  Cycles fixed_length(Phase p) const {
+    switch (p) {
+      case Phase::clear: return clear_len;
+      case Phase::swtch: return switch_len;
+      case Phase::exp: return exp_len;
+      default: return -1;
+    }
+  }
+
+  void end_action(Phase p) {
+    if (p == Phase::clear) clear_and_configure();
+    if (p == Phase::exp) exp_action();
+  }
+
+  Phase after(Phase p) {
+    switch (p) {
+      case Phase::clear: return Phase::sddmm;
+      case Phase::sddmm: return Phase::swtch;
+      case Phase::swtch: return Phase::exp;
+      case Phase::exp: return Phase::spmm;
+      case Phase::spmm: return Phase::drain;
+      case Phase::drain:
+        ++passes_done;
+        if (++pass_i < passes.size()) return Phase::clear;
+        return groups ? Phase::normalise : Phase::done;
+      case Phase::normalise: return ++group < groups ? Phase::normalise : Phase::done;
+      default: return Phase::done;
+    }
+  }
+
+  void enter(Phase p) {
+    for (;;) {
+      phase = p;
+      phase_cycle = 0;
+      phase_begin = job_cycle;
+      if (p == Phase::normalise) div_pipe.assign(div_len, 0);
+      if (fixed_length(p) != 0) return;
+      end_action(p);  // a phase of no cycles acts at the edge that ended the previous one
+      p = after(p);
+    }
+  }
+
+  void start() {
+    pass_i = 0;
+    group = 0;
+    groups = static_cast<int>(ceil_div(mask->rows, R));
+    enter(!passes.empty() ? Phase::clear : groups ? Phase::normalise : Phase::done);
+  }
+
+  // One rising clock edge: the current phase's register updates, then the
+  // controller's decision.
+  void cycle() {
+    bool end = false;
+    switch (phase) {
+      case Phase::clear:
+      case Phase::swtch:
+      case Phase::exp: break;
+      case Phase::sddmm: end = sddmm_cycle(); break;
+      case Phase::spmm: end = spmm_cycle(); break;
+      case Phase::drain: end = drain_cycle(); break;
+      case Phase::normalise: end = normalise_cycle(); break;
+      default: return;
+    }
+    ++phase_cycle;
+    ++job_cycle;
+    switch (phase) {
+      case Phase::sddmm: ++st_sddmm; break;
+      case Phase::spmm: ++st_spmm; break;
+      case Phase::normalise: ++st_norm; break;
+      default: ++st_ctrl;
+    }
+    if (fixed_length(phase) > 0) end = phase_cycle == fixed_length(phase);
+    if (!error.empty()) {  // a broken invariant ends the job
+      phase = Phase::done;
+      return;
+    }
+    if (!end) return;
+    trace.push_back({phase_name(phase), phase_begin, phase_cycle});
+    end_action(phase);
+    enter(after(phase));
+  }
+};
+
+ScoreStationaryArrayCycle::ScoreStationaryArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config,
+                                                     int segment_width, double clock_ghz)
+    : JobUnit<ComputeJob>(name, clock_ghz),
+      config_(config),
+      segment_width_(segment_width),
+      clk_("clk", period()),
+      dp_(std::make_unique<Datapath>()) {
+  SC_METHOD(tick);  // runs once at start-up, then sleeps until a job arrives
+}
+
+ScoreStationaryArrayCycle::~ScoreStationaryArrayCycle() = default;
+
+void ScoreStationaryArrayCycle::reconfigure(const PeArrayConfig& config, int segment_width) {
+  if (active_) throw std::logic_error("reconfigure during a job");
+  config_ = config;
+  segment_width_ = segment_width;
+}
+
+void ScoreStationaryArrayCycle::tick() {
+  using namespace sc_core;
+  if (!active_) {
+    next_trigger(start_ev_);
+    return;
+  }
+  // The job's first cycle begins at start_time_; the edge that ends it is the
+  // first rising edge after that.
+  if (sc_time_stamp() > start_time_) {
+    dp_->cycle();
+    ++clocked_;
+    if (dp_->phase == Phase::done) {
+      active_ = false;
+      done_ev_.notify();
+      next_trigger(start_ev_);
+      return;
+    }
+  }
+  next_trigger(clk_.posedge_event());
+}
+
+void ScoreStationaryArrayCycle::run(ComputeJob& job) {
+  using namespace sc_core;
+  if (!job.q_tile || !job.kv || !job.mask || !job.schedule)
+    throw std::invalid_argument("score-stationary array: job without query tile, operands, mask or schedule");
+  const PackSplitSchedule& s = *job.schedule;
+  const CsrMask& mask = *job.mask;
+  Datapath& dp = *dp_;
+  dp = Datapath{};
+  dp.R = config_.rows;
+  dp.P = config_.pes_per_row;
+  dp.W = segment_width_;
+  dp.d = static_cast<int>(job.q_tile->cols());
+  // io_latency counts the array's operand registers (one) and the PE result
+  // register (one); more are operand-fetch stages in front of the array. The
+  // two registers exist whatever io_latency says (docs/fidelity.md).
+  dp.x = std::max(0, config_.io_latency_cycles - 2);
+  dp.clear_len = config_.clear_cycles;
+  dp.switch_len = config_.switch_cycles;
+  dp.exp_len = config_.exp_latency_cycles;
+  dp.div_len = config_.divide_latency_cycles;
+  if (dp.R < 1 || dp.P < 1 || dp.P > dp.W || dp.d < 1)
+    throw std::invalid_argument("score-stationary array: needs rows >= 1, 1 <= pes_per_row <= segment_width, d >= 1");
+  if (s.segment_width != dp.W || s.pes_per_row != dp.P)
+    throw std::invalid_argument("score-stationary array: schedule made for segment width " +
+                                std::to_string(s.segment_width) + " / " + std::to_string(s.pes_per_row) +
+                                " PEs per row, array has " + std::to_string(dp.W) + " / " + std::to_string(dp.P));
+  if (job.q_tile->rows() != mask.rows) throw std::invalid_argument("score-stationary array: mask rows != tile rows");
+
+  dp.job = &job;
+  dp.mask = &mask;
+  dp.sched = &s;
+  dp.num = job.numerics;
+  dp.K = &job.kv->k;
+  dp.V = &job.kv->v;
+  dp.q = job.q_tile->cast<double>();
+  if (dp.num.data.is_fixed()) round_to_format(dp.q, dp.num.data);
+  dp.resize_registers();
+  dp.out_acc = MatD::Zero(mask.rows, dp.d);
+  dp.z.assign(mask.rows, 0.0);
+  dp.out = MatF::Zero(mask.rows, dp.d);
+  dp.scores.assign(mask.nnz(), 0.0f);
+  dp.exps.assign(mask.nnz(), 0.0f);
+  // The row maximum that exp(s - max) subtracts is handed to the array: no
+  // phase of the pass-by-pass control sequence can compute it, because a
+  // query row's scores come from several passes (docs/fidelity.md, "row
+  // maximum"). It is the maximum of the rounded scores the PEs compute, each
+  // summed in the same order as a PE does.
+  dp.row_max.assign(mask.rows, -INFINITY);
+  for (int r = 0; r < mask.rows; ++r)
+    for (int t = mask.indptr[r]; t < mask.indptr[r + 1]; ++t) {
+      double a = 0;
+      for (int k = 0; k < dp.d; ++k) a += dp.q(r, k) * (*dp.K)(mask.indices[t], k);
+      dp.row_max[r] = std::max(dp.row_max[r], dp.num.data.round(a * dp.num.scale));
+    }
+  for (size_t g = 0; g < s.segments.size(); ++g) {
+    const int n = static_cast<int>(s.segments[g].subrows.size());
+    for (int first = 0; first < n; first += dp.R) dp.passes.push_back({static_cast<int>(g), first, std::min(dp.R, n - first)});
+  }
+
+  dp.start();
+  if (dp.phase != Phase::done) {
+    const sc_time now = sc_time_stamp();
+    const auto p = period().value();
+    start_time_ = sc_time::from_value((now.value() + p - 1) / p * p);  // the cycle boundary at or after now
+    active_ = true;
+    start_ev_.notify(SC_ZERO_TIME);
+    wait(done_ev_);
+    const Cycles elapsed = static_cast<Cycles>((sc_time_stamp() - start_time_).value() / p);
+    if (dp.error.empty() && elapsed != dp.job_cycle)
+      dp.fail("simulated time " + std::to_string(elapsed) + " cycles, counted " + std::to_string(dp.job_cycle));
+  }
+  trace_ = dp.trace;
+  if (!dp.error.empty()) throw std::runtime_error("score-stationary cycle model: " + dp.error);
+
+  // Results: the scores the PEs registered, the outputs the normalise stage
+  // wrote; probabilities (e / Σe) for validation, as the functional kernel
+  // reports them.
+  job.result.scores = dp.scores;
+  job.result.probs.resize(mask.nnz());
+  for (int r = 0; r < mask.rows; ++r)
+    for (int t = mask.indptr[r]; t < mask.indptr[r + 1]; ++t)
+      job.result.probs[t] = static_cast<float>(dp.num.prob.round(dp.exps[t] / dp.z[r]));
+  job.result.output = dp.out;
+
+  UnitWork& w = job.work;
+  w = UnitWork{};
+  w.stages = {{"sddmm", dp.st_sddmm}, {"exp_and_control", dp.st_ctrl}, {"spmm", dp.st_spmm}, {"normalise", dp.st_norm}};
+  w.cycles = dp.job_cycle;
+  w.macs = dp.mac_count;
+  w.pe_slots = (dp.st_sddmm + dp.st_spmm) * static_cast<int64_t>(dp.R) * dp.P;
+  int64_t bubbles = 0;
+  for (const auto& seg : s.segments)
+    for (const auto& sr : seg.subrows) bubbles += sr.bubbles();
+  w.counts = {{"passes", dp.passes_done}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", dp.placed}};
+  const int64_t b = dp.num.data.bytes();
+  w.sram_read_bytes = {{"q", dp.q_reads * b}, {"k", dp.k_reads * b}, {"v", dp.v_reads * b}, {"output", dp.out_rmw * b}};
+  w.sram_write_bytes = {{"output", dp.out_rmw * b}};
+  job.score_buffer_bytes = ceil_div(static_cast<int64_t>(mask.rows) * mask.cols, 8);
+}
+
+}  // namespace attnsim

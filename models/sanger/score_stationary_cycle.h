@@ -1,0 +1,70 @@
+#pragma once
+// Cycle-accurate reference of Sanger's score-stationary array (MICRO'21 §4.3;
+// structure of pe_row.scala in the public code hatsu3/Sanger): a clocked,
+// register-level model that exists to prove the loosely-timed
+// ScoreStationaryArray's cycle counts (sanger_timing.h) and values
+// (masked_attention) exact. Small sizes only: it updates every register of the
+// array at every clock edge. docs/fidelity.md describes the dataflow.
+//
+// Per array row: a width-long Q shift register fed from the left (skewed one
+// cycle per row), a width-wide K/V register row passing the operands down to
+// the next row (skewed one cycle per column offset), and pes_per_row PEs, each
+// with a column tap (the c1/c2 muxes), an accumulator, a score register, an
+// exp register and a bubble delay buffer of width - pes_per_row entries on the
+// SpMM partial-sum path. A controller FSM runs each pass of the pack-and-split
+// schedule (clear, SDDMM, switch, exp, SpMM, drain of the exp partial sums),
+// then the normalise stage. Phases end when the datapath says so (every PE's
+// result register valid, every row's outputs captured), not by formula.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/compute_unit.h"
+#include "config/arch_config.h"
+
+namespace attnsim {
+
+class ScoreStationaryArrayCycle : public JobUnit<ComputeJob> {
+ public:
+  SC_HAS_PROCESS(ScoreStationaryArrayCycle);
+  // Same signature as ScoreStationaryArray.
+  ScoreStationaryArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config, int segment_width,
+                            double clock_ghz);
+  ~ScoreStationaryArrayCycle() override;
+  int64_t pe_count() const { return static_cast<int64_t>(config_.rows) * config_.pes_per_row; }
+
+  // Changes the array's geometry and latencies between jobs (SystemC
+  // elaborates once per process: tests sweep many shapes through one module).
+  void reconfigure(const PeArrayConfig& config, int segment_width);
+
+  // The control sequence of the last job, phase by phase.
+  struct PhaseSpan {
+    std::string phase;  // clear, sddmm, switch, exp, spmm, drain, normalise
+    Cycles begin = 0, cycles = 0;
+  };
+  const std::vector<PhaseSpan>& last_trace() const { return trace_; }
+  // Clock edges at which the array did work, over all jobs (a cross-check of
+  // the counters against simulated time).
+  Cycles clocked_cycles() const { return clocked_; }
+
+  struct Datapath;  // registers and controller, in the .cpp
+
+ protected:
+  void run(ComputeJob& job) override;
+  bool annotates_delay() const override { return false; }
+
+ private:
+  void tick();
+
+  PeArrayConfig config_;
+  int segment_width_;
+  sc_core::sc_clock clk_;
+  sc_core::sc_event start_ev_, done_ev_;
+  std::unique_ptr<Datapath> dp_;
+  bool active_ = false;
+  sc_core::sc_time start_time_;
+  std::vector<PhaseSpan> trace_;
+  Cycles clocked_ = 0;
+};
+
+}  // namespace attnsim
