@@ -9,17 +9,21 @@
 #include "kernels/pack_split.h"
 #include "kernels/sanger_predict.h"
 #include "report/run_stats.h"
+#include "workload/workload.h"
 
 namespace attnsim {
 
 struct MaskJob {
   // in
-  const HeadQuant* quant = nullptr;
-  int row0 = 0, rows = 0;
+  const HeadTensors* head = nullptr;  // the head's Q, K, V (full precision)
+  const HeadQuant* quant = nullptr;   // Sanger: the head's quantised Q and K
+  int layer = 0, head_index = 0;      // position of the head (head_index = batch * heads + head)
+  int row0 = 0, rows = 0;             // the tile's query rows
   PredictorParams params;
   // out
-  Prediction prediction;
+  Prediction prediction;              // prediction.mask is the tile's mask (rows x keys)
   UnitWork work;
+  nlohmann::json head_info;           // per-head facts for the report (e.g. the chosen pattern), set on row0 == 0
 };
 
 struct EncodeJob {

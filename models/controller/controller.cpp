@@ -78,7 +78,7 @@ void append_rows(CsrMask& into, const CsrMask& rows) {
 
 }  // namespace
 
-void Controller::run_head(const HeadTensors& head, PeriodStats& layer) {
+void Controller::run_head(const HeadTensors& head, int layer_index, int head_index, PeriodStats& layer) {
   const int S = workload_.seq_len, d = workload_.head_dim, QT = stats_.query_rows;
   const bool causal = workload_.causal;
   const bool predictor = arch_.mask_unit.kind == "sanger_predictor";
@@ -127,6 +127,9 @@ void Controller::run_head(const HeadTensors& head, PeriodStats& layer) {
     CsrMask full;
     const CsrMask* mask = &full;
     if (predictor) {
+      mj.head = &head;
+      mj.layer = layer_index;
+      mj.head_index = head_index;
       mj.quant = &hq;
       mj.row0 = row0;
       mj.rows = rows;
@@ -136,6 +139,11 @@ void Controller::run_head(const HeadTensors& head, PeriodStats& layer) {
       mask_cycles += mj.work.cycles;
       layer.units["mask_unit"].merge(mj.work);
       mask = &mj.prediction.mask;
+      if (row0 == 0 && !mj.head_info.is_null()) {
+        nlohmann::json info = mj.head_info;
+        info["head"] = head_index;
+        layer.heads.push_back(info);
+      }
     } else {
       full = CsrMask::full(rows, S, causal, row0);
     }
@@ -221,8 +229,11 @@ void Controller::run() {
     const int layers = workload_.simulated_layers();
     for (int l = 0; l < layers; ++l) {
       PeriodStats layer;
-      for (int b = 0; b < workload_.batch; ++b)
-        for (const auto& head : source_.layer(b, l)) run_head(head, layer);
+      for (int b = 0; b < workload_.batch; ++b) {
+        const std::vector<HeadTensors> heads = source_.layer(b, l);
+        for (size_t h = 0; h < heads.size(); ++h)
+          run_head(heads[h], l, b * workload_.heads + static_cast<int>(h), layer);
+      }
       const Cycles horizon = pipeline_.horizon();
       layer.cycles = horizon - previous_horizon;
       previous_horizon = horizon;

@@ -40,7 +40,7 @@ class Controller : public sc_core::sc_module {
 
  private:
   void run();
-  void run_head(const HeadTensors& head, PeriodStats& layer);
+  void run_head(const HeadTensors& head, int layer_index, int head_index, PeriodStats& layer);
   Cycles dram_burst(bool write, uint64_t address, int64_t bytes, PeriodStats& layer);
   void advance(Cycles horizon);
 

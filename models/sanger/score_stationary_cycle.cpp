@@ -83,6 +83,7 @@ struct ScoreStationaryArrayCycle::Datapath {
   std::vector<char> div_pipe;       // normalise divider pipeline valid bits
   // Output buffer: Σ e·v per output and Σ e per query row, then the outputs.
   MatD out_acc;
+  std::vector<Cycles> written_at;  // per output: the cycle of its last update (port check)
   std::vector<double> z;
   MatF out;
   std::vector<float> scores, exps;
@@ -293,6 +294,11 @@ struct ScoreStationaryArrayCycle::Datapath {
       const Token o = o_out(base + P - 1);
       if (o.k >= 0) {
         if (o.k != captured[r]) fail("output element out of order");
+        // One read-modify-write port per array row; two rows never hit the
+        // same output in one cycle (sub-rows of a query row finish in order).
+        Cycles& stamp = written_at[static_cast<size_t>(qr) * d + o.k];
+        if (stamp == job_cycle) fail("two partial sums for one output in one cycle");
+        stamp = job_cycle;
         out_acc(qr, o.k) += o.v;
         ++captured[r];
         ++out_rmw;
@@ -515,6 +521,7 @@ void ScoreStationaryArrayCycle::tick() {
 
 void ScoreStationaryArrayCycle::run(ComputeJob& job) {
   using namespace sc_core;
+  if (active_) throw std::logic_error("score-stationary cycle model: one job at a time");
   if (!job.q_tile || !job.kv || !job.mask || !job.schedule)
     throw std::invalid_argument("score-stationary array: job without query tile, operands, mask or schedule");
   const PackSplitSchedule& s = *job.schedule;
@@ -551,6 +558,7 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
   if (dp.num.data.is_fixed()) round_to_format(dp.q, dp.num.data);
   dp.resize_registers();
   dp.out_acc = MatD::Zero(mask.rows, dp.d);
+  dp.written_at.assign(static_cast<size_t>(mask.rows) * dp.d, -1);
   dp.z.assign(mask.rows, 0.0);
   dp.out = MatF::Zero(mask.rows, dp.d);
   dp.scores.assign(mask.nnz(), 0.0f);

@@ -384,6 +384,10 @@ void SystolicArrayCycle::execute() {
 
 namespace {
 
+void check_idle(bool active) {
+  if (active) throw std::logic_error("systolic cycle model: one job at a time");
+}
+
 void check_shape(const PeArrayConfig& c) {
   if (c.rows < 1 || c.cols < 1 || c.softmax_lanes < 1)
     throw std::invalid_argument("systolic array: rows, cols and softmax_lanes must be >= 1");
@@ -392,6 +396,7 @@ void check_shape(const PeArrayConfig& c) {
 }  // namespace
 
 SystolicArrayCycle::GemmResult SystolicArrayCycle::gemm(const MatD& a, const MatD& b) {
+  check_idle(active_);
   check_shape(config_);
   if (a.cols() != b.rows()) throw std::invalid_argument("gemm: inner dimensions differ");
   Datapath& dp = *dp_;
@@ -412,6 +417,7 @@ SystolicArrayCycle::GemmResult SystolicArrayCycle::gemm(const MatD& a, const Mat
 }
 
 void SystolicArrayCycle::run(ComputeJob& job) {
+  check_idle(active_);
   check_shape(config_);
   if (!job.q_tile || !job.kv || !job.mask) throw std::invalid_argument("systolic array: incomplete job");
   const CsrMask& mask = *job.mask;

@@ -67,6 +67,7 @@ nlohmann::json period_json(const PeriodStats& p, const RunStats& run, double clo
                {"allowed", p.accuracy.allowed}};
   j["accuracy"] = {{"max_abs_error", p.accuracy.max_abs_error},
                    {"relative_error", p.accuracy.relative_error()}};
+  if (!p.heads.empty()) j["heads"] = p.heads;
   return j;
 }
 

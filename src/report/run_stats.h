@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "kernels/metrics.h"
 
 namespace attnsim {
@@ -38,6 +40,7 @@ struct PeriodStats {
   std::map<std::string, BufferStats> sram;
   int64_t dense_macs = 0;  // MACs of dense (or causal) attention for the same work
   AccuracyStats accuracy;
+  nlohmann::json heads = nlohmann::json::array();  // per-head facts from the mask unit (layers only)
   void merge(const PeriodStats& o);
 };
 
