@@ -81,7 +81,8 @@ void append_rows(CsrMask& into, const CsrMask& rows) {
 void Controller::run_head(const HeadTensors& head, int layer_index, int head_index, PeriodStats& layer) {
   const int S = workload_.seq_len, d = workload_.head_dim, QT = stats_.query_rows;
   const bool causal = workload_.causal;
-  const bool predictor = arch_.mask_unit.kind == "sanger_predictor";
+  const bool mask_unit = arch_.mask_unit.kind != "none";
+  const bool sanger = arch_.mask_unit.kind == "sanger_predictor";  // quantised prediction
   const bool encoder = arch_.encoder.kind == "pack_split";
   const int64_t eb = arch_.pe_array.number_format.bytes();
   const int64_t head_bytes = static_cast<int64_t>(S) * d * eb;
@@ -89,13 +90,13 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
 
   HeadQuant hq;
   PredictorParams pp;
-  if (predictor) {
+  pp.causal = causal;
+  pp.scale = workload_.scale();
+  if (sanger) {
     hq = quantize_head(head.q, head.k, arch_.mask_unit.bits);
     pp.bits = arch_.mask_unit.bits;
     pp.threshold = arch_.mask_unit.threshold;
     pp.keep_row_max = arch_.mask_unit.keep_row_max;
-    pp.causal = causal;
-    pp.scale = workload_.scale();
   }
   const AttentionNumerics num{arch_.pe_array.number_format, arch_.pe_array.prob_format, arch_.pe_array.exp,
                               workload_.scale()};
@@ -107,7 +108,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     hd.v = &head.v;
     hd.mask.cols = S;
     hd.output.resize(S, d);
-    if (predictor) {
+    if (sanger) {
       hd.q_quant = &hq.q.values;
       hd.k_quant = &hq.k.values;
       hd.q_scale = hq.q.scale;
@@ -126,7 +127,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     MaskJob mj;
     CsrMask full;
     const CsrMask* mask = &full;
-    if (predictor) {
+    if (mask_unit) {
       mj.head = &head;
       mj.layer = layer_index;
       mj.head_index = head_index;
@@ -170,7 +171,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
 
     // DRAM traffic of the tile (own model): the Q tile; K and V once per head
     // when both fit on chip, else the key blocks the mask needs (and all of K
-    // for the predictor) for every tile; output rows; spills of the score and
+    // for the mask unit) for every tile; output rows; spills of the score and
     // output buffers, written and read back.
     const int64_t q_bytes = static_cast<int64_t>(rows) * d * eb;
     int64_t k_bytes = 0, v_bytes = 0;
@@ -178,7 +179,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       if (row0 == 0) k_bytes = v_bytes = head_bytes;
     } else {
       k_bytes = v_bytes = needed_keys(*mask, key_block) * d * eb;
-      if (predictor) k_bytes += head_bytes;
+      if (mask_unit) k_bytes += head_bytes;
     }
     const int64_t score_spill = sram_.at("score").excess(cj.score_buffer_bytes);
     const int64_t out_spill = sram_.at("output").excess(q_bytes);
@@ -212,7 +213,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       hd.scores.insert(hd.scores.end(), cj.result.scores.begin(), cj.result.scores.end());
       hd.probs.insert(hd.probs.end(), cj.result.probs.begin(), cj.result.probs.end());
       hd.output.middleRows(row0, rows) = cj.result.output;
-      if (predictor) {
+      if (sanger) {
         hd.pred_scores.middleRows(row0, rows) = mj.prediction.scores;
         hd.pred_probs.middleRows(row0, rows) = mj.prediction.probs;
       }

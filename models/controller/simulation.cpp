@@ -23,7 +23,8 @@ nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload) {
     params["threshold"] = arch.mask_unit.threshold;
     params["keep_row_max"] = arch.mask_unit.keep_row_max;
   }
-  return {{"algorithm", predictor ? "sanger" : "dense"},
+  const std::string& kind = arch.mask_unit.kind;
+  return {{"algorithm", predictor ? "sanger" : kind == "none" ? "dense" : kind},
           {"params", params},
           {"arch", arch.name},
           {"workload", workload.to_json()},
