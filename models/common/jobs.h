@@ -20,6 +20,14 @@ struct MaskJob {
   int layer = 0, head_index = 0;      // position of the head (head_index = batch * heads + head)
   int row0 = 0, rows = 0;             // the tile's query rows
   PredictorParams params;
+  // The tile's mask when a previous run already computed it (functional
+  // cache): the unit may skip its functional work and only time the job.
+  const CsrMask* known_mask = nullptr;
+  // Observation instead of prediction: the tile the PE array just computed
+  // (its mask and values), for mask units that learn from results (SpAtten's
+  // importance scores). Such a job has rows == 0 and produces no mask.
+  const CsrMask* observed_mask = nullptr;
+  const MaskedAttention* observed = nullptr;
   // out
   Prediction prediction;              // prediction.mask is the tile's mask (rows x keys)
   UnitWork work;
@@ -38,13 +46,18 @@ struct ComputeJob {
   const HeadOperands* kv = nullptr;
   const CsrMask* mask = nullptr;
   const PackSplitSchedule* schedule = nullptr;  // score_stationary only
+  const std::vector<char>* row_active = nullptr;  // rows pruned away (0) cost nothing; null: all active
   AttentionNumerics numerics;
   bool causal = false;
   int row0 = 0;
+  bool timing_only = false;  // values known from the functional cache: skip computing them
   // out
   MaskedAttention result;
   UnitWork work;
   int64_t score_buffer_bytes = 0;  // what the tile keeps in the score buffer
+  // Share of the K and V bytes the tile really fetches (progressive
+  // quantisation, local V pruning); 1 = all of the needed keys at full width.
+  double k_fetch_scale = 1.0, v_fetch_scale = 1.0;
 };
 
 }  // namespace attnsim

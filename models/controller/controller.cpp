@@ -6,8 +6,15 @@
 
 namespace attnsim {
 
+int effective_query_rows(const ArchConfig& arch, const WorkloadSpec& workload) {
+  const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
+  const int64_t q_slot = static_cast<int64_t>(arch.memory.q_kib) * 1024 / (arch.memory.double_buffer ? 2 : 1);
+  return static_cast<int>(std::min<int64_t>({arch.tiling.query_rows, workload.seq_len, q_slot / row_bytes}));
+}
+
 Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
-                       WorkloadSource& source, DumpWriter* dump, Progress progress)
+                       WorkloadSource& source, DumpWriter* dump, Progress progress, FunctionalCache* cache,
+                       int accuracy_rows)
     : sc_module(name),
       dram_socket("dram_socket"),
       mask_socket("mask_socket"),
@@ -17,6 +24,8 @@ Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, con
       workload_(workload),
       source_(source),
       dump_(dump),
+      cache_(dump ? nullptr : cache),  // a dump needs every value: no reuse
+      accuracy_rows_(accuracy_rows),
       progress_(std::move(progress)),
       period_(1.0 / arch.clock_ghz, sc_core::SC_NS),
       pipeline_(arch.memory.double_buffer) {
@@ -24,10 +33,8 @@ Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, con
   for (const auto& [name_, kib] : std::map<std::string, int>{
            {"q", m.q_kib}, {"k", m.k_kib}, {"v", m.v_kib}, {"score", m.score_kib}, {"output", m.output_kib}})
     sram_.emplace(name_, SramBuffer(static_cast<int64_t>(kib) * 1024, m.double_buffer));
-  const int64_t eb = arch.pe_array.number_format.bytes();
-  const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * eb;
-  stats_.query_rows = static_cast<int>(std::min<int64_t>(
-      {arch.tiling.query_rows, workload.seq_len, sram_.at("q").slot_bytes() / row_bytes}));
+  stats_.query_rows = effective_query_rows(arch, workload);
+  const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
   const int64_t head_bytes = static_cast<int64_t>(workload.seq_len) * row_bytes;
   stats_.kv_resident = sram_.at("k").fits(head_bytes) && sram_.at("v").fits(head_bytes);
   SC_THREAD(run);
@@ -83,6 +90,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
   const bool causal = workload_.causal;
   const bool mask_unit = arch_.mask_unit.kind != "none";
   const bool sanger = arch_.mask_unit.kind == "sanger_predictor";  // quantised prediction
+  const bool learns = arch_.mask_unit.kind == "spatten_pruner";    // gets each computed tile back
   const bool encoder = arch_.encoder.kind == "pack_split";
   const int64_t eb = arch_.pe_array.number_format.bytes();
   const int64_t head_bytes = static_cast<int64_t>(S) * d * eb;
@@ -117,11 +125,21 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       hd.pred_probs.resize(S, S);
     }
   }
+  // Functional results of an earlier run with the same values, if any.
+  std::optional<CachedHead> cached;
+  if (cache_) {
+    cached = cache_->load(layer_index, head_index);
+    if (cached && static_cast<int>(cached->tiles.size()) != (S + QT - 1) / QT) cached.reset();
+    if (cached) ++cache_hits_;
+  }
+  CachedHead record;
+  const int stride = accuracy_rows_ > 0 ? (S + accuracy_rows_ - 1) / accuracy_rows_ : 1;
   const uint64_t head_address = static_cast<uint64_t>(stats_.total.dram_bursts + layer.dram_bursts) << 20;
 
-  for (int row0 = 0; row0 < S; row0 += QT) {
+  for (int row0 = 0, tile = 0; row0 < S; row0 += QT, ++tile) {
     const int rows = std::min(QT, S - row0);
     const MatF q_tile = head.q.middleRows(row0, rows);
+    const CachedTile* known = cached ? &cached->tiles[tile] : nullptr;
 
     Cycles mask_cycles = 0;
     MaskJob mj;
@@ -135,11 +153,14 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       mj.row0 = row0;
       mj.rows = rows;
       mj.params = pp;
+      if (known) mj.known_mask = &known->mask;
       sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
       send_job(mask_socket, mj, delay);
       mask_cycles += mj.work.cycles;
       layer.units["mask_unit"].merge(mj.work);
       mask = &mj.prediction.mask;
+      if (known && row0 == 0) mj.head_info = cached->head_info;
+      if (row0 == 0) record.head_info = mj.head_info;
       if (row0 == 0 && !mj.head_info.is_null()) {
         nlohmann::json info = mj.head_info;
         info["head"] = head_index;
@@ -164,28 +185,50 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     cj.numerics = num;
     cj.causal = causal;
     cj.row0 = row0;
+    cj.timing_only = known != nullptr;
+    const std::vector<char>* row_active = mj.prediction.row_active.empty() ? nullptr : &mj.prediction.row_active;
+    cj.row_active = row_active;
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     send_job(pe_socket, cj, delay);
     const Cycles compute_cycles = cj.work.cycles;
     layer.units["pe_array"].merge(cj.work);
+    if (learns && !known) {  // the mask unit learns from the computed tile (SpAtten's importance)
+      MaskJob observe;
+      observe.layer = layer_index;
+      observe.head_index = head_index;
+      observe.row0 = row0;
+      observe.observed_mask = mask;
+      observe.observed = &cj.result;
+      sc_core::sc_time none = sc_core::SC_ZERO_TIME;
+      send_job(mask_socket, observe, none);
+    }
 
     // DRAM traffic of the tile (own model): the Q tile; K and V once per head
     // when both fit on chip, else the key blocks the mask needs (and all of K
     // for the mask unit) for every tile; output rows; spills of the score and
     // output buffers, written and read back.
-    const int64_t q_bytes = static_cast<int64_t>(rows) * d * eb;
-    int64_t k_bytes = 0, v_bytes = 0;
+    // Rows a pruning mask unit removed are neither fetched nor written; a
+    // datapath fetching fewer bits or V rows scales K and V (k/v_fetch_scale).
+    const int64_t active_rows =
+        row_active ? std::count(row_active->begin(), row_active->end(), 1) : static_cast<int64_t>(rows);
+    const int64_t q_bytes = active_rows * d * eb;
+    int64_t k_bytes = 0, v_bytes = 0, kv_dense = 0;
     if (stats_.kv_resident) {
-      if (row0 == 0) k_bytes = v_bytes = head_bytes;
+      if (row0 == 0) k_bytes = v_bytes = kv_dense = head_bytes;
     } else {
       k_bytes = v_bytes = needed_keys(*mask, key_block) * d * eb;
+      kv_dense = head_bytes;
       if (mask_unit) k_bytes += head_bytes;
     }
+    k_bytes = static_cast<int64_t>(static_cast<double>(k_bytes) * cj.k_fetch_scale + 0.5);
+    v_bytes = static_cast<int64_t>(static_cast<double>(v_bytes) * cj.v_fetch_scale + 0.5);
     const int64_t score_spill = sram_.at("score").excess(cj.score_buffer_bytes);
     const int64_t out_spill = sram_.at("output").excess(q_bytes);
     const Cycles load = dram_burst(false, head_address + row0 * d * eb, q_bytes + k_bytes + v_bytes, layer);
     const Cycles store =
         dram_burst(true, head_address + (1u << 19) + row0 * d * eb, q_bytes + 2 * (score_spill + out_spill), layer);
+    // The same tile with nothing skipped: every row, all keys, full width.
+    layer.dram_bytes_dense += 2 * static_cast<int64_t>(rows) * d * eb + 2 * kv_dense;
     pipeline_.add(load, mask_cycles, compute_cycles, store);
     layer.dram_busy_cycles += load + store;
     advance(pipeline_.horizon());
@@ -201,12 +244,53 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       for (const auto& [buf, bytes] : w->sram_write_bytes) sr[buf].bytes_written += bytes;
     }
 
-    // Accuracy against dense fp32 attention (not hardware: the report's check).
-    const DenseReference ref = dense_reference(q_tile, head.k, head.v, workload_.scale(), causal, row0);
-    layer.accuracy.add_tile(cj.result.output, ref, *mask, causal, row0);
-    int64_t allowed = 0;
-    for (int i = 0; i < rows; ++i) allowed += causal ? std::min(S, row0 + i + 1) : S;
-    layer.dense_macs += 2 * allowed * d;
+    // Accuracy against dense fp32 attention (not hardware: the report's
+    // check), on every row or on every stride-th row of the head.
+    AccuracyStats tile_accuracy;
+    if (known) {
+      tile_accuracy = known->accuracy;
+    } else {
+      tile_accuracy.add_mask(*mask, causal, row0);
+      if (stride == 1 && !row_active) {
+        tile_accuracy.add_values(cj.result.output, dense_reference(q_tile, head.k, head.v, workload_.scale(), causal, row0),
+                                 *mask);
+      } else if (stride == 1) {  // only the rows still computed (pruning)
+        const DenseReference ref = dense_reference(q_tile, head.k, head.v, workload_.scale(), causal, row0);
+        std::vector<int> keep;
+        for (int i = 0; i < rows; ++i)
+          if ((*row_active)[i]) keep.push_back(i);
+        DenseReference sub_ref;
+        sub_ref.probs.resize(static_cast<Eigen::Index>(keep.size()), S);
+        sub_ref.output.resize(static_cast<Eigen::Index>(keep.size()), d);
+        MatF sub_out(static_cast<Eigen::Index>(keep.size()), d);
+        CsrMask sub_mask;
+        sub_mask.cols = S;
+        for (size_t r = 0; r < keep.size(); ++r) {
+          const int i = keep[r];
+          sub_ref.probs.row(static_cast<Eigen::Index>(r)) = ref.probs.row(i);
+          sub_ref.output.row(static_cast<Eigen::Index>(r)) = ref.output.row(i);
+          sub_out.row(static_cast<Eigen::Index>(r)) = cj.result.output.row(i);
+          sub_mask.add_row(std::vector<int32_t>(mask->indices.begin() + mask->indptr[i],
+                                                mask->indices.begin() + mask->indptr[i + 1]));
+        }
+        tile_accuracy.add_values(sub_out, sub_ref, sub_mask);
+      } else {
+        for (int i = (stride - row0 % stride) % stride; i < rows; i += stride) {
+          if (row_active && !(*row_active)[i]) continue;  // pruned rows have no output to compare
+          CsrMask one;
+          one.cols = S;
+          one.add_row(std::vector<int32_t>(mask->indices.begin() + mask->indptr[i],
+                                           mask->indices.begin() + mask->indptr[i + 1]));
+          const MatF q_row = q_tile.row(i);
+          const MatF out_row = cj.result.output.row(i);
+          tile_accuracy.add_values(out_row, dense_reference(q_row, head.k, head.v, workload_.scale(), causal, row0 + i),
+                                   one);
+        }
+      }
+      if (cache_) record.tiles.push_back({*mask, tile_accuracy});
+    }
+    layer.accuracy.merge(tile_accuracy);
+    layer.dense_macs += 2 * tile_accuracy.allowed * d;
 
     if (dump_) {
       append_rows(hd.mask, *mask);
@@ -220,6 +304,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     }
   }
   if (dump_) dump_->add_head(hd);
+  if (cache_ && !cached) cache_->store(layer_index, head_index, record);
 }
 
 void Controller::run() {

@@ -12,6 +12,7 @@
 #include <tlm_utils/tlm_quantumkeeper.h>
 
 #include "config/arch_config.h"
+#include "dse/functional_cache.h"
 #include "controller/pipeline.h"
 #include "report/dump.h"
 #include "report/run_stats.h"
@@ -19,6 +20,10 @@
 #include "workload/workload.h"
 
 namespace attnsim {
+
+// Query rows per tile: the arch's tiling, capped by the sequence and by what
+// one slot of the Q buffer holds.
+int effective_query_rows(const ArchConfig& arch, const WorkloadSpec& workload);
 
 class Controller : public sc_core::sc_module {
  public:
@@ -31,9 +36,11 @@ class Controller : public sc_core::sc_module {
 
   SC_HAS_PROCESS(Controller);
   Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
-             WorkloadSource& source, DumpWriter* dump, Progress progress);
+             WorkloadSource& source, DumpWriter* dump, Progress progress, FunctionalCache* cache = nullptr,
+             int accuracy_rows = 0);
 
   RunStats& stats() { return stats_; }
+  int64_t cache_hits() const { return cache_hits_; }
   bool finished() const { return finished_; }
   // An exception raised in the controller's thread, rethrown after sc_start.
   std::exception_ptr error() const { return error_; }
@@ -48,6 +55,8 @@ class Controller : public sc_core::sc_module {
   WorkloadSpec workload_;
   WorkloadSource& source_;
   DumpWriter* dump_;
+  FunctionalCache* cache_;
+  int accuracy_rows_;  // rows per head compared with the dense reference (0: all)
   Progress progress_;
   sc_core::sc_time period_;
   tlm_utils::tlm_quantumkeeper qk_;
@@ -55,6 +64,7 @@ class Controller : public sc_core::sc_module {
   std::map<std::string, SramBuffer> sram_;
   RunStats stats_;
   bool finished_ = false;
+  int64_t cache_hits_ = 0;
   std::exception_ptr error_;
 };
 

@@ -3,9 +3,13 @@
 #include <memory>
 
 #include "dram/dram.h"
+#include "dynamiqk/pattern_detector_unit.h"  // DynamiQK
+#include "dynamiqk/static_pattern_unit.h"    // DynamiQK
 #include "sanger/pack_split_encoder.h"
 #include "sanger/sanger_predictor.h"
 #include "sanger/score_stationary_array.h"
+#include "spatten/spatten_datapath.h"
+#include "spatten/spatten_pruner.h"
 #include "systolic/systolic_array.h"
 #include "util/error.h"
 
@@ -37,22 +41,41 @@ namespace {
 struct Top : sc_core::sc_module {
   Dram dram;
   std::unique_ptr<SangerPredictor> predictor;
+  std::unique_ptr<PatternDetectorUnit> detector;   // DynamiQK
+  std::unique_ptr<StaticPatternUnit> static_mask;  // DynamiQK
   std::unique_ptr<PackSplitEncoder> encoder;
   std::unique_ptr<ScoreStationaryArray> score_stationary;
   std::unique_ptr<SystolicArray> systolic;
+  std::unique_ptr<SpattenPruner> pruner;
+  std::unique_ptr<SpattenDatapath> spatten;
   Controller controller;
 
   Top(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload, WorkloadSource& source,
-      DumpWriter* dump, Controller::Progress progress)
+      DumpWriter* dump, Controller::Progress progress, FunctionalCache* cache, int accuracy_rows)
       : sc_module(name),
         dram("dram", arch.memory.dram),
-        controller("controller", arch, workload, source, dump, std::move(progress)) {
+        controller("controller", arch, workload, source, dump, std::move(progress), cache, accuracy_rows) {
     controller.dram_socket.bind(dram.socket);
     auto& stats = controller.stats();
     if (arch.mask_unit.kind == "sanger_predictor") {
       predictor = std::make_unique<SangerPredictor>("predictor", arch.mask_unit, arch.clock_ghz);
       controller.mask_socket.bind(predictor->socket);
       stats.unit_pes["mask_unit"] = predictor->pe_count();
+    }
+    // --- DynamiQK mask units ---
+    if (arch.mask_unit.kind == "pattern_detector") {
+      detector = std::make_unique<PatternDetectorUnit>("detector", arch.mask_unit, workload, arch.clock_ghz);
+      controller.mask_socket.bind(detector->socket);
+      stats.unit_pes["mask_unit"] = detector->pe_count();
+    } else if (arch.mask_unit.kind == "static_pattern") {
+      static_mask = std::make_unique<StaticPatternUnit>("static_mask", arch.mask_unit, workload, arch.clock_ghz);
+      controller.mask_socket.bind(static_mask->socket);
+      stats.unit_pes["mask_unit"] = static_mask->pe_count();
+    }
+    // --- end DynamiQK ---
+    if (arch.mask_unit.kind == "spatten_pruner") {
+      pruner = std::make_unique<SpattenPruner>("pruner", arch.mask_unit, workload, arch.clock_ghz);
+      controller.mask_socket.bind(pruner->socket);
     }
     if (arch.encoder.kind == "pack_split") {
       encoder = std::make_unique<PackSplitEncoder>("encoder", arch.encoder, arch.pe_array.pes_per_row, arch.clock_ghz);
@@ -64,6 +87,10 @@ struct Top : sc_core::sc_module {
       controller.pe_socket.bind(score_stationary->socket);
       stats.unit_pes["pe_array"] = score_stationary->pe_count();
       stats.pes_per_row = arch.pe_array.pes_per_row;
+    } else if (arch.pe_array.kind == "spatten_datapath") {
+      spatten = std::make_unique<SpattenDatapath>("pe_array", arch.pe_array, arch.clock_ghz);
+      controller.pe_socket.bind(spatten->socket);
+      stats.unit_pes["pe_array"] = spatten->pe_count();
     } else {
       systolic = std::make_unique<SystolicArray>("pe_array", arch.pe_array, arch.clock_ghz);
       controller.pe_socket.bind(systolic->socket);
@@ -77,7 +104,8 @@ struct Top : sc_core::sc_module {
 
 }  // namespace
 
-RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const SimulationOptions& options) {
+RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const SimulationOptions& options,
+                  SimulationInfo* info) {
   const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
   const int64_t q_slot = static_cast<int64_t>(arch.memory.q_kib) * 1024 / (arch.memory.double_buffer ? 2 : 1);
   if (q_slot < row_bytes)
@@ -89,11 +117,25 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
     dump = std::make_unique<DumpWriter>(options.dump_dir, dump_meta(arch, workload),
                                         arch.mask_unit.kind == "sanger_predictor", workload.simulated_layers(),
                                         workload.batch * workload.heads, workload.seq_len, workload.head_dim);
-  Top top("top", arch, workload, *source, dump.get(), options.progress);
+  std::unique_ptr<FunctionalCache> cache;
+  std::string key;
+  // SpAtten's timing depends on values the cache does not keep (importance
+  // scores, requantised rows): such runs always compute.
+  const bool cacheable = arch.mask_unit.kind != "spatten_pruner" && arch.pe_array.kind != "spatten_datapath";
+  if (!options.functional_cache_dir.empty() && cacheable) {
+    key = FunctionalCache::functional_key(arch, workload, effective_query_rows(arch, workload),
+                                          options.accuracy_rows);
+    cache = std::make_unique<FunctionalCache>(options.functional_cache_dir, key);
+  }
+  Top top("top", arch, workload, *source, dump.get(), options.progress, cache.get(), options.accuracy_rows);
   sc_core::sc_start();
   if (top.controller.error()) std::rethrow_exception(top.controller.error());
   if (!top.controller.finished()) throw std::runtime_error("simulation ended before the controller finished");
   if (dump) dump->commit();
+  if (info) {
+    info->cache_hits = top.controller.cache_hits();
+    info->cache_key = key;
+  }
   RunStats stats = top.controller.stats();
   // Buffer capacities, for the report.
   const auto& m = arch.memory;

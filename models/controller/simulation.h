@@ -14,9 +14,18 @@ namespace attnsim {
 struct SimulationOptions {
   std::string dump_dir;            // empty: no dump
   Controller::Progress progress;   // may be empty
+  std::string functional_cache_dir; // empty: no reuse across runs
+  int accuracy_rows = 0;            // rows per head compared with dense attention (0: all)
 };
 
-RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const SimulationOptions& options);
+// What a run reused (for sweeps' reuse accounting).
+struct SimulationInfo {
+  int64_t cache_hits = 0;   // heads whose functional results came from the cache
+  std::string cache_key;
+};
+
+RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const SimulationOptions& options,
+                  SimulationInfo* info = nullptr);
 
 // Meta-data describing the algorithm of a dump (docs/dump_format.md).
 nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload);

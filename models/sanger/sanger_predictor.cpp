@@ -8,7 +8,8 @@ SangerPredictor::SangerPredictor(sc_core::sc_module_name name, const MaskUnitCon
     : JobUnit<MaskJob>(name, clock_ghz), config_(config) {}
 
 void SangerPredictor::run(MaskJob& job) {
-  job.prediction = predict_tile(*job.quant, job.row0, job.rows, job.params);
+  if (job.known_mask) job.prediction.mask = *job.known_mask;
+  else job.prediction = predict_tile(*job.quant, job.row0, job.rows, job.params);
   const int seq = static_cast<int>(job.quant->k.values.rows());
   const int d = static_cast<int>(job.quant->k.values.cols());
   int64_t allowed = 0;  // probabilities the softmax unit evaluates

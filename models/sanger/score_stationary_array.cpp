@@ -10,7 +10,7 @@ ScoreStationaryArray::ScoreStationaryArray(sc_core::sc_module_name name, const P
 
 void ScoreStationaryArray::run(ComputeJob& job) {
   const int d = static_cast<int>(job.q_tile->cols());
-  job.result = masked_attention(*job.q_tile, *job.kv, *job.mask, job.numerics);
+  if (!job.timing_only) job.result = masked_attention(*job.q_tile, *job.kv, *job.mask, job.numerics);
   ScoreStationaryParams p;
   p.rows = config_.rows;
   p.pes_per_row = config_.pes_per_row;

@@ -36,6 +36,36 @@ void apply_override(nlohmann::json& arch, const std::string& assignment, const s
   arch[nlohmann::json::json_pointer(pointer)] = value;
 }
 
+// --gpu-timing FILE: a gpu_ref meta.json ("format": "attnsim-gpu"; its GPU's
+// name and timings_ms.total.median) or a small timing JSON
+// {"gpu": "...", "time_us": x, "what": "..."} (gpu_ref/timings/*.json) ->
+// the report's top-level "gpu" object {"name", "time_us", "source"}.
+nlohmann::json read_gpu_timing(const std::string& file) {
+  const nlohmann::json j = JsonReader::load_file(file);
+  auto fail = [&](const std::string& where, const std::string& what) -> nlohmann::json {
+    throw InputError(file, where, what + " (--gpu-timing expects a gpu_ref meta.json or {\"gpu\", \"time_us\", \"what\"})");
+  };
+  if (!j.is_object()) return fail("", "expected a JSON object");
+  nlohmann::json g = nlohmann::json::object();
+  if (j.value("format", "") == "attnsim-gpu") {
+    const auto name = nlohmann::json::json_pointer("/gpu/name");
+    const auto total = nlohmann::json::json_pointer("/timings_ms/total/median");
+    if (!j.contains(name) || !j.at(name).is_string()) return fail("gpu.name", "missing or not a string");
+    if (!j.contains(total) || !j.at(total).is_number()) return fail("timings_ms.total.median", "missing or not a number");
+    g["name"] = j.at(name);
+    g["time_us"] = j.at(total).get<double>() * 1000.0;
+    g["source"] = file + ": gpu_ref " + j.value("algorithm", std::string("?")) + ", timings_ms.total.median";
+  } else {
+    if (!j.contains("gpu") || !j["gpu"].is_string()) return fail("gpu", "missing or not a string");
+    if (!j.contains("time_us") || !j["time_us"].is_number()) return fail("time_us", "missing or not a number");
+    g["name"] = j["gpu"];
+    g["time_us"] = j["time_us"].get<double>();
+    g["source"] = file + (j.contains("what") && j["what"].is_string() ? ": " + j["what"].get<std::string>() : "");
+  }
+  if (!(g["time_us"].get<double>() > 0)) return fail("time_us", "must be positive");
+  return g;
+}
+
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
@@ -48,7 +78,13 @@ int cmd_run(int argc, char** argv) {
       ("workload,w", po::value(&workload_file)->required(), "workload JSON (workloads/*.json)")
       ("out,o", po::value(&out)->required(), "report JSON to write (written atomically, only on success)")
       ("dump", po::value(&dump), "directory for the inputs and every intermediate tensor as .npy + meta.json")
+      ("gpu-timing", po::value<std::string>(),
+       "attach a measured GPU time: a gpu_ref meta.json or gpu_ref/timings/*.json -> the report's \"gpu\" object")
       ("layers", po::value<int>(), "simulate only the first N layers of the workload")
+      ("accuracy-rows", po::value<int>()->default_value(0),
+       "compare only N evenly spaced rows per head with dense attention (0: all rows; for long sequences)")
+      ("functional-cache", po::value<std::string>(),
+       "reuse masks and accuracy counters across runs whose values cannot differ (sweeps); DIR is created")
       ("set", po::value(&sets)->composing(), "override an arch parameter: PATH=VALUE, e.g. --set pe_array.rows=32 (repeatable)")
       ("quiet,q", "no progress bar and no summary");
   po::variables_map vm;
@@ -66,6 +102,8 @@ int cmd_run(int argc, char** argv) {
     if (n < 1) throw InputError("", "--layers", "expected a positive number of layers, got " + std::to_string(n));
     workload.layers_to_simulate = n;
   }
+  const nlohmann::json gpu_timing =
+      vm.count("gpu-timing") ? read_gpu_timing(vm["gpu-timing"].as<std::string>()) : nlohmann::json();
   const auto out_dir = std::filesystem::path(out).parent_path();
   if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
     throw InputError(out, "--out", "directory " + out_dir.string() + " does not exist");
@@ -74,10 +112,14 @@ int cmd_run(int argc, char** argv) {
   ProgressBar bar("simulating " + arch.name + " on " + workload.name, quiet);
   SimulationOptions options;
   options.dump_dir = dump;
+  options.accuracy_rows = vm["accuracy-rows"].as<int>();
+  if (options.accuracy_rows < 0) throw InputError("", "--accuracy-rows", "expected 0 or a positive number of rows");
+  if (vm.count("functional-cache")) options.functional_cache_dir = vm["functional-cache"].as<std::string>();
   options.progress = [&bar](int done, int total) { bar.update(done, total); };
   RunStats stats;
+  SimulationInfo info;
   try {
-    stats = simulate(arch, workload, options);
+    stats = simulate(arch, workload, options, &info);
   } catch (const InputError& e) {
     // Errors from inside the run name the arch file where they lack one.
     const std::string msg = e.what();
@@ -87,7 +129,9 @@ int cmd_run(int argc, char** argv) {
   HostCost host;
   host.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   host.peak_rss_mib = peak_rss_mib();
-  const nlohmann::json report = make_report(arch, workload, stats, host);
+  host.functional_cache_hits = info.cache_hits;
+  nlohmann::json report = make_report(arch, workload, stats, host);
+  if (!gpu_timing.is_null()) report["gpu"] = gpu_timing;
   write_json_atomic(out, report);
   if (!quiet) {
     const auto& t = report["total"];

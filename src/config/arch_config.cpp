@@ -1,5 +1,8 @@
 #include "config/arch_config.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include "util/error.h"
 #include "util/json_reader.h"
 
@@ -20,6 +23,125 @@ int read_int(JsonReader& r, const std::string& key, int def, int lo, int hi) {
   return static_cast<int>(r.integer(key, def, lo, hi));
 }
 
+// --- SpAtten cascade pruning (spatten_pruner; docs/spatten.md) ---
+KeepSchedule read_keep_schedule(JsonReader& m, const std::string& key, const KeepSchedule& def) {
+  auto o = m.object(key);
+  KeepSchedule s = def;
+  s.start_fraction = o.number("start_fraction", def.start_fraction, 0.0, 1.0);
+  s.final_keep = o.number("final_keep", def.final_keep, 0.0, 1.0);
+  if (o.has("per_layer")) {
+    const auto& list = o.raw("per_layer");
+    if (!list.is_array() || list.empty()) o.fail("per_layer", "expected a non-empty array of keep fractions");
+    for (const auto& x : list) {
+      if (!x.is_number() || x.get<double>() < 0 || x.get<double>() > 1)
+        o.fail("per_layer", "expected numbers from 0 to 1, got " + x.dump());
+      s.explicit_keep.push_back(x.get<double>());
+    }
+  }
+  o.finish();
+  return s;
+}
+
+void read_spatten_pruner(JsonReader& m, MaskUnitConfig& c) {
+  c.token_keep = read_keep_schedule(m, "token_keep", c.token_keep);
+  c.head_keep = read_keep_schedule(m, "head_keep", c.head_keep);
+  c.topk_parallelism = static_cast<int>(m.integer("topk_parallelism", 16, 1, 4096));
+}
+
+nlohmann::json keep_schedule_json(const KeepSchedule& s) {
+  nlohmann::json j = {{"start_fraction", s.start_fraction}, {"final_keep", s.final_keep}};
+  if (!s.explicit_keep.empty()) j["per_layer"] = s.explicit_keep;
+  return j;
+}
+
+// --- DynamiQK mask units (pattern_detector, static_pattern; docs/dynamiqk.md) ---
+void read_pattern_detector(JsonReader& m, MaskUnitConfig& c, const std::string& file) {
+  auto& d = c.detector;
+  if (m.has("candidates")) {
+    const auto& a = m.raw("candidates");
+    static const std::vector<std::string> known{"a_shape", "tri_shape", "grid", "block_sparse", "vertical_slash"};
+    if (!a.is_array() || a.empty()) m.fail("candidates", "expected a non-empty array of pattern names");
+    d.candidates.clear();
+    for (const auto& x : a) {
+      if (!x.is_string() || std::find(known.begin(), known.end(), x.get<std::string>()) == known.end())
+        m.fail("candidates", "unknown candidate " + x.dump() +
+                                 " (expected some of: a_shape, tri_shape, grid, block_sparse, vertical_slash)");
+      if (std::find(d.candidates.begin(), d.candidates.end(), x.get<std::string>()) != d.candidates.end())
+        m.fail("candidates", "candidate " + x.dump() + " listed twice");
+      d.candidates.push_back(x.get<std::string>());
+    }
+  }
+  d.budget = m.number("budget", 0.1, 1e-4, 1.0);
+  d.budget_slack = m.number("budget_slack", 0.1, 0.0, 10.0);
+  d.min_mass = m.number("min_mass", 0.5, 0.0, 1.0);
+  d.select_delta = m.number("select_delta", 0.01, 0.0, 1.0);
+  d.skip_mass = m.number("skip_mass", 0.01, 0.0, 1.0);
+  d.vertical_share = m.number("vertical_share", 0.3, 0.0, 1.0);
+  d.block_granular = m.string("granularity", "block", {"block", "exact"}) == "block";
+  d.block = read_int(m, "block_size", 64, 1, 4096);
+  d.last_q = read_int(m, "last_q", 64, 1, 1 << 20);
+  d.eval_groups = read_int(m, "eval_groups", 1, 1, 64);
+  d.init_columns = read_int(m, "init_columns", 30, 0, 1 << 20);
+  d.local_diagonals = read_int(m, "local_diagonals", 100, 1, 1 << 20);
+  d.min_vertical = read_int(m, "min_vertical", 30, 1, 1 << 20);
+  d.min_slash = read_int(m, "min_slash", 50, 1, 1 << 20);
+  d.n_init = read_int(m, "n_init", 64, 0, 1 << 20);
+  d.n_last = read_int(m, "n_last", 64, 1, 1 << 20);
+  d.block_topk = read_int(m, "block_topk", 0, 0, 1 << 20);
+  d.report_indices = m.boolean("report_indices", false);
+  const std::string pf = m.string("pattern_file", "");
+  if (!pf.empty()) {
+    const std::filesystem::path p = pf, base = std::filesystem::path(file).parent_path();
+    c.pattern_file = (p.is_absolute() || base.empty() ? p : base / p).lexically_normal().string();
+    if (!std::filesystem::exists(c.pattern_file))
+      m.fail("pattern_file", "file '" + c.pattern_file + "' does not exist");
+  }
+  auto arr = m.object("array");
+  c.array_rows = read_int(arr, "rows", 32, 1, 4096);
+  c.array_cols = read_int(arr, "cols", 32, 1, 4096);
+  arr.finish();
+  c.softmax_lanes = read_int(m, "softmax_lanes", 32, 1, 4096);
+  c.softmax_latency_cycles = read_int(m, "softmax_latency_cycles", 8, 0, 1000);
+  c.topk_parallelism = read_int(m, "topk_parallelism", 16, 1, 4096);
+  c.index_lanes = read_int(m, "index_lanes", 16, 1, 4096);
+  c.emit_lanes = read_int(m, "emit_lanes", 64, 1, 1 << 16);
+  if (d.min_vertical < d.init_columns)
+    m.fail("min_vertical", "must be at least init_columns (" + std::to_string(d.init_columns) +
+                               "): the forced first columns are part of the top-v");
+}
+
+void read_static_pattern(JsonReader& m, MaskUnitConfig& c) {
+  auto& s = c.static_pattern;
+  s.pattern = m.string("pattern", std::nullopt, {"local_stride", "a_shape", "tri_shape", "modality"});
+  s.block = read_int(m, "block_size", 64, 1, 4096);
+  s.local_blocks = read_int(m, "local_blocks", 16, 1, 1 << 20);
+  s.vert_stride = read_int(m, "vert_stride", 8, 1, 1 << 20);
+  s.head_sliding_offset = read_int(m, "head_sliding_offset", 0, 0, 1 << 20);
+  s.homo_head = m.boolean("homo_head", false);
+  s.n_init = read_int(m, "n_init", 64, 0, 1 << 20);
+  s.n_local = read_int(m, "n_local", 1024, 1, 1 << 20);
+  s.n_last = read_int(m, "n_last", 64, 1, 1 << 20);
+  s.block_granular = m.string("granularity", "exact", {"block", "exact"}) == "block";
+  const std::vector<std::string> rules{"causal", "same_segment", "none"};
+  s.default_rule = m.string("default_rule", "causal", rules);
+  s.modality_rules.clear();
+  if (m.has("modality_rules")) {
+    const auto& a = m.raw("modality_rules");
+    if (!a.is_array()) m.fail("modality_rules", "expected an array of {\"q\", \"k\", \"rule\"} objects");
+    for (size_t i = 0; i < a.size(); ++i) {
+      JsonReader r(a[i], m.file(), m.path_of("modality_rules") + "[" + std::to_string(i) + "]");
+      ModalityRule mr;
+      mr.q = r.string("q", std::nullopt);
+      mr.k = r.string("k", std::nullopt);
+      mr.rule = r.string("rule", std::nullopt, rules);
+      r.finish();
+      s.modality_rules.push_back(mr);
+    }
+  }
+  c.emit_lanes = read_int(m, "emit_lanes", 64, 1, 1 << 16);
+}
+// --- end DynamiQK ---
+
 }  // namespace
 
 ArchConfig ArchConfig::load(const std::string& file) { return from_json(JsonReader::load_file(file), file); }
@@ -35,7 +157,7 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
   {
     auto m = r.object("mask_unit");
     auto& c = a.mask_unit;
-    c.kind = m.string("kind", "none", {"none", "sanger_predictor"});
+    c.kind = m.string("kind", "none", {"none", "sanger_predictor", "pattern_detector", "static_pattern", "spatten_pruner"});
     if (c.kind == "sanger_predictor") {
       c.bits = read_int(m, "bits", 4, 2, 8);
       c.threshold = m.number("threshold", 2e-3, 0.0, 1.0);
@@ -46,7 +168,12 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
       arr.finish();
       c.softmax_lanes = read_int(m, "softmax_lanes", 64, 1, 4096);
       c.softmax_latency_cycles = read_int(m, "softmax_latency_cycles", 8, 0, 1000);
+    } else if (c.kind == "pattern_detector") {  // DynamiQK
+      read_pattern_detector(m, c, file);
+    } else if (c.kind == "static_pattern") {  // DynamiQK
+      read_static_pattern(m, c);
     }
+    if (c.kind == "spatten_pruner") read_spatten_pruner(m, c);
     m.finish();
   }
   {
@@ -62,9 +189,18 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
   {
     auto p = r.object("pe_array");
     auto& c = a.pe_array;
-    c.kind = p.string("kind", std::nullopt, {"score_stationary", "systolic_os"});
-    c.rows = read_int(p, "rows", 64, 1, 4096);
-    if (c.kind == "score_stationary") {
+    c.kind = p.string("kind", std::nullopt, {"score_stationary", "systolic_os", "spatten_datapath"});
+    if (c.kind != "spatten_datapath") c.rows = read_int(p, "rows", 64, 1, 4096);
+    if (c.kind == "spatten_datapath") {
+      c.qk_multipliers = read_int(p, "qk_multipliers", 512, 1, 1 << 20);
+      c.av_multipliers = read_int(p, "av_multipliers", 512, 1, 1 << 20);
+      c.softmax_lanes = read_int(p, "softmax_lanes", 8, 1, 4096);
+      c.msb_bits = read_int(p, "msb_bits", 8, 1, 32);
+      c.requant_threshold = p.number("requant_threshold", 0.1, 0.0, 1.0);
+      c.v_keep = p.number("v_keep", 1.0, 0.0, 1.0);
+      c.topk_parallelism = read_int(p, "topk_parallelism", 16, 1, 4096);
+      c.pipeline_latency_cycles = read_int(p, "pipeline_latency_cycles", 104, 0, 100000);
+    } else if (c.kind == "score_stationary") {
       c.pes_per_row = read_int(p, "pes_per_row", 16, 1, 4096);
       c.clear_cycles = read_int(p, "clear_cycles", 1, 0, 1000);
       c.switch_cycles = read_int(p, "switch_cycles", 1, 0, 1000);
@@ -116,6 +252,11 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
   // Cross-field rules.
   if (a.pe_array.kind == "score_stationary" && a.encoder.kind != "pack_split")
     throw InputError(file, "encoder.kind", "the score_stationary array needs the pack_split encoder");
+  if (a.pe_array.kind == "spatten_datapath" && a.encoder.kind != "none")
+    throw InputError(file, "encoder.kind", "the spatten_datapath takes no encoder (expected \"none\")");
+  if (a.pe_array.kind == "spatten_datapath" && a.pe_array.msb_bits > a.pe_array.number_format.width)
+    throw InputError(file, "pe_array.msb_bits", "exceeds the number format's width (" +
+                                                    std::to_string(a.pe_array.number_format.width) + ")");
   if (a.pe_array.kind == "systolic_os" && a.encoder.kind != "none")
     throw InputError(file, "encoder.kind", "the systolic_os array takes no encoder (expected \"none\")");
   if (a.encoder.kind == "pack_split" && a.pe_array.pes_per_row > a.encoder.segment_width)
@@ -132,6 +273,11 @@ nlohmann::json ArchConfig::to_json() const {
   j["fidelity"] = fidelity;
   auto& m = j["mask_unit"];
   m["kind"] = mask_unit.kind;
+  if (mask_unit.kind == "spatten_pruner") {
+    m["token_keep"] = keep_schedule_json(mask_unit.token_keep);
+    m["head_keep"] = keep_schedule_json(mask_unit.head_keep);
+    m["topk_parallelism"] = mask_unit.topk_parallelism;
+  }
   if (mask_unit.kind == "sanger_predictor") {
     m["bits"] = mask_unit.bits;
     m["threshold"] = mask_unit.threshold;
@@ -139,6 +285,53 @@ nlohmann::json ArchConfig::to_json() const {
     m["array"] = {{"rows", mask_unit.array_rows}, {"cols", mask_unit.array_cols}};
     m["softmax_lanes"] = mask_unit.softmax_lanes;
     m["softmax_latency_cycles"] = mask_unit.softmax_latency_cycles;
+  } else if (mask_unit.kind == "pattern_detector") {  // DynamiQK
+    const auto& d = mask_unit.detector;
+    m["candidates"] = d.candidates;
+    m["budget"] = d.budget;
+    m["budget_slack"] = d.budget_slack;
+    m["min_mass"] = d.min_mass;
+    m["select_delta"] = d.select_delta;
+    m["skip_mass"] = d.skip_mass;
+    m["vertical_share"] = d.vertical_share;
+    m["granularity"] = d.block_granular ? "block" : "exact";
+    m["block_size"] = d.block;
+    m["last_q"] = d.last_q;
+    m["eval_groups"] = d.eval_groups;
+    m["init_columns"] = d.init_columns;
+    m["local_diagonals"] = d.local_diagonals;
+    m["min_vertical"] = d.min_vertical;
+    m["min_slash"] = d.min_slash;
+    m["n_init"] = d.n_init;
+    m["n_last"] = d.n_last;
+    m["block_topk"] = d.block_topk;
+    m["report_indices"] = d.report_indices;
+    // File name only: reports must not depend on where the checkout lives.
+    if (!mask_unit.pattern_file.empty())
+      m["pattern_file"] = std::filesystem::path(mask_unit.pattern_file).filename().string();
+    m["array"] = {{"rows", mask_unit.array_rows}, {"cols", mask_unit.array_cols}};
+    m["softmax_lanes"] = mask_unit.softmax_lanes;
+    m["softmax_latency_cycles"] = mask_unit.softmax_latency_cycles;
+    m["topk_parallelism"] = mask_unit.topk_parallelism;
+    m["index_lanes"] = mask_unit.index_lanes;
+    m["emit_lanes"] = mask_unit.emit_lanes;
+  } else if (mask_unit.kind == "static_pattern") {  // DynamiQK
+    const auto& sp = mask_unit.static_pattern;
+    m["pattern"] = sp.pattern;
+    m["block_size"] = sp.block;
+    m["local_blocks"] = sp.local_blocks;
+    m["vert_stride"] = sp.vert_stride;
+    m["head_sliding_offset"] = sp.head_sliding_offset;
+    m["homo_head"] = sp.homo_head;
+    m["n_init"] = sp.n_init;
+    m["n_local"] = sp.n_local;
+    m["n_last"] = sp.n_last;
+    m["granularity"] = sp.block_granular ? "block" : "exact";
+    m["default_rule"] = sp.default_rule;
+    nlohmann::json rules = nlohmann::json::array();
+    for (const auto& r : sp.modality_rules) rules.push_back({{"q", r.q}, {"k", r.k}, {"rule", r.rule}});
+    m["modality_rules"] = rules;
+    m["emit_lanes"] = mask_unit.emit_lanes;
   }
   auto& e = j["encoder"];
   e["kind"] = encoder.kind;
@@ -148,19 +341,28 @@ nlohmann::json ArchConfig::to_json() const {
   }
   auto& p = j["pe_array"];
   p["kind"] = pe_array.kind;
-  p["rows"] = pe_array.rows;
-  if (pe_array.kind == "score_stationary") {
+  if (pe_array.kind != "spatten_datapath") p["rows"] = pe_array.rows;
+  if (pe_array.kind == "spatten_datapath") {
+    p["qk_multipliers"] = pe_array.qk_multipliers;
+    p["av_multipliers"] = pe_array.av_multipliers;
+    p["softmax_lanes"] = pe_array.softmax_lanes;
+    p["msb_bits"] = pe_array.msb_bits;
+    p["requant_threshold"] = pe_array.requant_threshold;
+    p["v_keep"] = pe_array.v_keep;
+    p["topk_parallelism"] = pe_array.topk_parallelism;
+    p["pipeline_latency_cycles"] = pe_array.pipeline_latency_cycles;
+  } else if (pe_array.kind == "score_stationary") {
     p["pes_per_row"] = pe_array.pes_per_row;
     p["clear_cycles"] = pe_array.clear_cycles;
     p["switch_cycles"] = pe_array.switch_cycles;
     p["exp_latency_cycles"] = pe_array.exp_latency_cycles;
     p["io_latency_cycles"] = pe_array.io_latency_cycles;
-  } else {
+  } else if (pe_array.kind == "systolic_os") {
     p["cols"] = pe_array.cols;
     p["softmax_lanes"] = pe_array.softmax_lanes;
     p["softmax_latency_cycles"] = pe_array.softmax_latency_cycles;
   }
-  p["divide_latency_cycles"] = pe_array.divide_latency_cycles;
+  if (pe_array.kind != "spatten_datapath") p["divide_latency_cycles"] = pe_array.divide_latency_cycles;
   p["number_format"] = pe_array.number_format.name();
   p["prob_format"] = pe_array.prob_format.name();
   p["exp"] = pe_array.exp.name();

@@ -5,7 +5,10 @@
 #include <string>
 
 #include "config/number_format.h"
+#include "kernels/pattern_detect.h"  // DynamiQK pattern_detector parameters
+#include "kernels/pattern_static.h"  // DynamiQK static_pattern parameters
 #include "kernels/softmax.h"
+#include "kernels/spatten.h"
 
 namespace attnsim {
 
@@ -23,13 +26,24 @@ struct MemoryConfig {
 };
 
 struct MaskUnitConfig {
-  std::string kind = "none";  // none | sanger_predictor
+  std::string kind = "none";  // none | sanger_predictor | pattern_detector | static_pattern
   int bits = 4;
   double threshold = 2e-3;
   bool keep_row_max = true;
-  int array_rows = 64, array_cols = 64;  // the low-bit dense array
+  int array_rows = 64, array_cols = 64;  // the low-bit dense array (pattern_detector: its estimation array)
   int softmax_lanes = 64;                // probabilities per cycle
   int softmax_latency_cycles = 8;
+  // --- DynamiQK mask units (docs/dynamiqk.md) ---
+  DetectorParams detector;            // pattern_detector: the functional detector
+  std::string pattern_file;           // pattern_detector: per-head choices (a report, or {"heads": [...]})
+  StaticPatternParams static_pattern; // static_pattern
+  int topk_parallelism = 16;          // pattern_detector: quick-select comparators (SpAtten's P)
+  int index_lanes = 16;               // pattern_detector: indices merged per cycle while building the layout
+  int emit_lanes = 64;                // both: mask entries written per cycle per tile
+  // --- end DynamiQK ---
+  // --- SpAtten cascade pruning (spatten_pruner; docs/spatten.md) ---
+  KeepSchedule token_keep{0.15, 0.5, {}};  // no token pruning in the first 15 % of layers
+  KeepSchedule head_keep{0.30, 0.75, {}};  // no head pruning in the first 30 %
 };
 
 struct EncoderConfig {
@@ -39,7 +53,7 @@ struct EncoderConfig {
 };
 
 struct PeArrayConfig {
-  std::string kind = "systolic_os";  // score_stationary | systolic_os
+  std::string kind = "systolic_os";  // score_stationary | systolic_os | spatten_datapath
   int rows = 64;
   int pes_per_row = 16;  // score_stationary
   int cols = 64;         // systolic_os
@@ -48,8 +62,16 @@ struct PeArrayConfig {
   ExpUnit exp;
   int clear_cycles = 1, switch_cycles = 1, exp_latency_cycles = 2, io_latency_cycles = 2;
   int divide_latency_cycles = 20;
-  int softmax_lanes = 64;  // systolic_os: softmax unit throughput
+  int softmax_lanes = 64;  // systolic_os: softmax unit throughput; spatten_datapath: keys per cycle
   int softmax_latency_cycles = 8;
+  // spatten_datapath (SpAtten §IV): broadcast-reduce multiplier arrays,
+  // progressive quantisation, local V pruning (docs/spatten.md)
+  int qk_multipliers = 512, av_multipliers = 512;
+  int msb_bits = 8;                   // bits fetched first
+  double requant_threshold = 0.1;     // τ
+  double v_keep = 1.0;                // local V pruning: fraction of each row's V rows used
+  int topk_parallelism = 16;
+  int pipeline_latency_cycles = 104;  // fill + drain per tile: 11 + (7+21+23+29+7+1) + 5 (bert.cpp)
 };
 
 struct TilingConfig {

@@ -44,31 +44,41 @@ MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, con
   out.probs.resize(mask.nnz());
   out.output = MatF::Zero(q_tile.rows(), kv.v.cols());
 
-  std::vector<double> s, e;
-  Eigen::VectorXd acc(kv.v.cols());
+  // Exponentials per kept entry; then SpMM Σ e·v, as a GEMM over the tile
+  // when the mask is dense (fixed point: exact either way, the products and
+  // sums of fixed-point values being exact in double).
+  std::vector<double> z(mask.rows, 0.0);
+  MatD e_dense;
+  if (!sparse) e_dense = MatD::Zero(mask.rows, mask.cols);
+  std::vector<double> e(mask.nnz());
   for (int i = 0; i < mask.rows; ++i) {
     const int b = mask.indptr[i], n = mask.row_nnz(i);
     if (n == 0) continue;
-    s.resize(n);
-    e.resize(n);
     double m = -INFINITY;
-    for (int t = 0; t < n; ++t) {
-      const int j = mask.indices[b + t];
+    for (int t = b; t < b + n; ++t) {
+      const int j = mask.indices[t];
       const double dot = sparse ? q.row(i).dot(kv.k.row(j)) : raw(i, j);
-      s[t] = num.data.round(dot * num.scale);
-      m = std::max(m, s[t]);
+      out.scores[t] = static_cast<float>(num.data.round(dot * num.scale));
+      m = std::max(m, static_cast<double>(out.scores[t]));
     }
-    double z = 0;
-    for (int t = 0; t < n; ++t) z += (e[t] = num.prob.round(num.exp(s[t] - m)));
-    // As the array computes it: SpMM accumulates exp·V unnormalised (exact in
-    // fixed point), then each output is divided by the row's exp sum.
-    acc.setZero();
-    for (int t = 0; t < n; ++t) {
-      out.scores[b + t] = static_cast<float>(s[t]);
-      out.probs[b + t] = static_cast<float>(num.prob.round(e[t] / z));
-      acc += e[t] * kv.v.row(mask.indices[b + t]).transpose();
+    for (int t = b; t < b + n; ++t) {
+      e[t] = num.prob.round(num.exp(static_cast<double>(out.scores[t]) - m));
+      z[i] += e[t];
+      if (!sparse) e_dense(i, mask.indices[t]) = e[t];
     }
-    for (Eigen::Index c = 0; c < acc.size(); ++c) out.output(i, c) = static_cast<float>(num.data.round(acc[c] / z));
+    for (int t = b; t < b + n; ++t) out.probs[t] = static_cast<float>(num.prob.round(e[t] / z[i]));
+  }
+  MatD acc;
+  if (!sparse) {
+    acc = e_dense * kv.v;
+  } else {
+    acc = MatD::Zero(mask.rows, kv.v.cols());
+    for (int i = 0; i < mask.rows; ++i)
+      for (int t = mask.indptr[i]; t < mask.indptr[i + 1]; ++t) acc.row(i) += e[t] * kv.v.row(mask.indices[t]);
+  }
+  for (int i = 0; i < mask.rows; ++i) {
+    if (mask.row_nnz(i) == 0) continue;
+    for (Eigen::Index c = 0; c < acc.cols(); ++c) out.output(i, c) = static_cast<float>(num.data.round(acc(i, c) / z[i]));
   }
   return out;
 }

@@ -4,18 +4,19 @@
 
 namespace attnsim {
 
-void AccuracyStats::add_tile(const MatF& output, const DenseReference& ref, const CsrMask& mask, bool causal,
-                             int row0) {
+void AccuracyStats::add_mask(const CsrMask& mask, bool causal, int row0) {
+  for (int i = 0; i < mask.rows; ++i) allowed += causal ? std::min(mask.cols, row0 + i + 1) : mask.cols;
+  kept += mask.nnz();
+}
+
+void AccuracyStats::add_values(const MatF& output, const DenseReference& ref, const CsrMask& mask) {
   const MatD diff = output.cast<double>() - ref.output.cast<double>();
   if (diff.size()) max_abs_error = std::max(max_abs_error, diff.cwiseAbs().maxCoeff());
   sum_sq_error += diff.squaredNorm();
   sum_sq_ref += ref.output.cast<double>().squaredNorm();
-  for (int i = 0; i < mask.rows; ++i) {
+  for (int i = 0; i < mask.rows; ++i)
     for (int t = mask.indptr[i]; t < mask.indptr[i + 1]; ++t) recall_sum += ref.probs(i, mask.indices[t]);
-    allowed += causal ? std::min(mask.cols, row0 + i + 1) : mask.cols;
-  }
   rows += mask.rows;
-  kept += mask.nnz();
 }
 
 void AccuracyStats::merge(const AccuracyStats& o) {

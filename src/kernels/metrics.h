@@ -10,12 +10,19 @@ namespace attnsim {
 struct AccuracyStats {
   double max_abs_error = 0;
   double sum_sq_error = 0, sum_sq_ref = 0;
-  double recall_sum = 0;  // Σ over rows of the reference probability mass kept by the mask
-  int64_t rows = 0;
-  int64_t kept = 0;     // mask nonzeros
-  int64_t allowed = 0;  // entries a dense (or causal) attention computes
+  double recall_sum = 0;  // Σ over compared rows of the reference probability mass kept by the mask
+  int64_t rows = 0;       // rows compared with the reference (all, or a sample)
+  int64_t kept = 0;       // mask nonzeros (all rows)
+  int64_t allowed = 0;    // entries a dense (or causal) attention computes (all rows)
 
-  void add_tile(const MatF& output, const DenseReference& ref, const CsrMask& mask, bool causal, int row0);
+  // Density counts of a tile's mask (rows row0 ...).
+  void add_mask(const CsrMask& mask, bool causal, int row0);
+  // Error and recall of output rows against the reference; mask row i goes with output row i.
+  void add_values(const MatF& output, const DenseReference& ref, const CsrMask& mask);
+  void add_tile(const MatF& output, const DenseReference& ref, const CsrMask& mask, bool causal, int row0) {
+    add_mask(mask, causal, row0);
+    add_values(output, ref, mask);
+  }
   void merge(const AccuracyStats& o);
   double density() const { return allowed ? static_cast<double>(kept) / static_cast<double>(allowed) : 0; }
   double recall() const { return rows ? recall_sum / static_cast<double>(rows) : 0; }

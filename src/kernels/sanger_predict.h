@@ -26,6 +26,8 @@ struct Prediction {
   MatF scores;  // predicted scores Ŝ, tile rows x keys
   MatF probs;   // predicted probabilities P̂ (fp32 softmax)
   CsrMask mask; // P̂ > threshold
+  // Query rows still computed (0: pruned away, e.g. by SpAtten); empty: all.
+  std::vector<char> row_active;
 };
 
 // Predicts the mask of query rows [row0, row0 + rows) of a head.

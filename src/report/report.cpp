@@ -47,7 +47,9 @@ nlohmann::json period_json(const PeriodStats& p, const RunStats& run, double clo
                    {"busy_fraction", ratio(static_cast<double>(p.dram_busy_cycles), static_cast<double>(p.cycles))},
                    {"bytes_read", p.dram_bytes_read},
                    {"bytes_written", p.dram_bytes_written},
-                   {"bursts", p.dram_bursts}};
+                   {"bursts", p.dram_bursts},
+                   {"bytes_without_skipping", p.dram_bytes_dense},
+                   {"bytes_saved", p.dram_bytes_dense - p.dram_bytes_read - p.dram_bytes_written}};
   j["units"] = units;
   nlohmann::json sram = nlohmann::json::object();
   for (const auto& [name, b] : p.sram)
@@ -66,7 +68,8 @@ nlohmann::json period_json(const PeriodStats& p, const RunStats& run, double clo
                {"kept", p.accuracy.kept},
                {"allowed", p.accuracy.allowed}};
   j["accuracy"] = {{"max_abs_error", p.accuracy.max_abs_error},
-                   {"relative_error", p.accuracy.relative_error()}};
+                   {"relative_error", p.accuracy.relative_error()},
+                   {"compared_rows", p.accuracy.rows}};
   if (!p.heads.empty()) j["heads"] = p.heads;
   return j;
 }
@@ -88,7 +91,8 @@ nlohmann::json make_report(const ArchConfig& arch, const WorkloadSpec& workload,
   const int64_t macs = r["total"]["macs"]["all_units"].get<int64_t>();
   r["simulator"] = {{"wall_time_s", host.wall_time_s},
                     {"peak_rss_mib", host.peak_rss_mib},
-                    {"simulated_macs_per_host_s", ratio(static_cast<double>(macs), host.wall_time_s)}};
+                    {"simulated_macs_per_host_s", ratio(static_cast<double>(macs), host.wall_time_s)},
+                    {"functional_cache_hits", host.functional_cache_hits}};
   return r;
 }
 

@@ -11,6 +11,7 @@ namespace attnsim {
 struct HostCost {
   double wall_time_s = 0;
   double peak_rss_mib = 0;
+  int64_t functional_cache_hits = 0;  // heads whose values an earlier run computed
 };
 
 nlohmann::json make_report(const ArchConfig& arch, const WorkloadSpec& workload, const RunStats& stats,

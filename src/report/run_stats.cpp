@@ -31,6 +31,7 @@ void PeriodStats::merge(const PeriodStats& o) {
   dram_bytes_read += o.dram_bytes_read;
   dram_bytes_written += o.dram_bytes_written;
   dram_bursts += o.dram_bursts;
+  dram_bytes_dense += o.dram_bytes_dense;
   for (const auto& [k, v] : o.sram) sram[k].merge(v);
   dense_macs += o.dense_macs;
   accuracy.merge(o.accuracy);

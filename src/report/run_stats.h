@@ -37,6 +37,7 @@ struct PeriodStats {
   std::map<std::string, UnitWork> units;  // mask_unit, encoder, pe_array
   Cycles dram_busy_cycles = 0;
   int64_t dram_bytes_read = 0, dram_bytes_written = 0, dram_bursts = 0;
+  int64_t dram_bytes_dense = 0;  // what the same tiles would move with no mask, pruning or reduced precision
   std::map<std::string, BufferStats> sram;
   int64_t dense_macs = 0;  // MACs of dense (or causal) attention for the same work
   AccuracyStats accuracy;

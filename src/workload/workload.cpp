@@ -29,8 +29,16 @@ WorkloadSpec WorkloadSpec::from_json(const nlohmann::json& j, const std::string&
   w.batch = static_cast<int>(r.integer("batch", 1, 1, 4096));
   w.causal = r.boolean("causal", false);
   auto d = r.object("data");
-  w.data_kind = d.string("kind", std::nullopt, {"synthetic", "npy"});
-  if (w.data_kind == "synthetic") {
+  w.data_kind = d.string("kind", std::nullopt, {"synthetic", "npy", "long_context", "multimodal"});
+  // --- DynamiQK data kinds (src/workload/long_context.h, multimodal.h) ---
+  if (w.data_kind == "long_context" || w.data_kind == "multimodal") {
+    if (!w.causal) r.fail("causal", "data kind \"" + w.data_kind + "\" is causal attention: set \"causal\": true");
+    if (w.data_kind == "long_context")
+      read_long_context(d, w.seq_len, w.head_dim, w.long_context);
+    else
+      read_multimodal(d, w.seq_len, w.multimodal);
+  // --- end DynamiQK data kinds ---
+  } else if (w.data_kind == "synthetic") {
     auto& s = w.synthetic;
     s.seed = static_cast<uint64_t>(d.integer("seed", 1, 0, INT64_MAX));
     s.sink_tokens = static_cast<int>(d.integer("sink_tokens", s.sink_tokens, 0, w.seq_len));
@@ -71,6 +79,10 @@ nlohmann::json WorkloadSpec::to_json() const {
                  {"clusters", s.clusters},       {"phrase_len", s.phrase_len},
                  {"content_strength", s.content_strength}, {"key_norm_sigma", s.key_norm_sigma},
                  {"noise", s.noise},             {"value_mean", s.value_mean}};
+  } else if (data_kind == "long_context") {  // DynamiQK
+    j["data"] = long_context_to_json(long_context);
+  } else if (data_kind == "multimodal") {  // DynamiQK
+    j["data"] = multimodal_to_json(multimodal);
   } else {
     // File names only: reports must not depend on where the checkout lives.
     j["data"] = {{"kind", "npy"},
@@ -143,9 +155,42 @@ class NpySource : public WorkloadSource {
   std::vector<NpyHeader> headers_;
 };
 
+// --- DynamiQK data kinds ---
+class LongContextSource : public WorkloadSource {
+ public:
+  explicit LongContextSource(const WorkloadSpec& s) : s_(s) {}
+  std::vector<HeadTensors> layer(int b, int l) override {
+    std::vector<HeadTensors> out(s_.heads);
+    for (int h = 0; h < s_.heads; ++h)
+      generate_long_context_head(s_.long_context, s_.seq_len, s_.head_dim, b, l, h, out[h].q, out[h].k, out[h].v);
+    return out;
+  }
+
+ private:
+  WorkloadSpec s_;
+};
+
+class MultimodalSource : public WorkloadSource {
+ public:
+  explicit MultimodalSource(const WorkloadSpec& s) : s_(s), segs_(s.multimodal.segments, s.seq_len) {}
+  std::vector<HeadTensors> layer(int b, int l) override {
+    std::vector<HeadTensors> out(s_.heads);
+    for (int h = 0; h < s_.heads; ++h)
+      generate_multimodal_head(s_.multimodal, segs_, s_.head_dim, b, l, h, out[h].q, out[h].k, out[h].v);
+    return out;
+  }
+
+ private:
+  WorkloadSpec s_;
+  SegmentMap segs_;
+};
+// --- end DynamiQK data kinds ---
+
 }  // namespace
 
 std::unique_ptr<WorkloadSource> open_source(const WorkloadSpec& spec) {
+  if (spec.data_kind == "long_context") return std::make_unique<LongContextSource>(spec);  // DynamiQK
+  if (spec.data_kind == "multimodal") return std::make_unique<MultimodalSource>(spec);      // DynamiQK
   if (spec.data_kind == "npy") return std::make_unique<NpySource>(spec);
   return std::make_unique<SyntheticSource>(spec);
 }

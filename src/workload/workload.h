@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "kernels/tensor.h"
+#include "workload/long_context.h"  // data kind "long_context" (DynamiQK)
+#include "workload/multimodal.h"    // data kind "multimodal" (DynamiQK)
 #include "workload/synthetic.h"
 
 namespace attnsim {
@@ -19,8 +21,10 @@ struct WorkloadSpec {
   int layers = 1, heads = 1, seq_len = 128, head_dim = 64, batch = 1;
   int layers_to_simulate = 0;  // 0: all; else the first N layers (attnsim run --layers)
   bool causal = false;
-  std::string data_kind = "synthetic";  // synthetic | npy
+  std::string data_kind = "synthetic";  // synthetic | npy | long_context | multimodal
   SyntheticParams synthetic;
+  LongContextParams long_context;  // data kind "long_context"
+  MultimodalParams multimodal;     // data kind "multimodal"
   std::string q_path, k_path, v_path;  // npy: resolved against the JSON's folder
 
   static WorkloadSpec load(const std::string& file);

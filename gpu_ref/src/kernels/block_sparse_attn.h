@@ -1,0 +1,142 @@
+#pragma once
+// Fused block-sparse attention forward (FlashAttention-2 style) for sm_80+
+// (built for sm_90): one CTA per (head, q-block); the Q tile is loaded into
+// shared memory (cp.async) and from there into registers; the CTA walks only
+// the kv blocks listed for its q-block (a CSR-like list), streaming K/V tiles
+// of 64 keys through a 2- or 3-stage cp.async ring in XOR-swizzled shared
+// memory; QK^T and PV run on the tensor cores (mma.sync m16n8k16, fp16 or
+// bf16 operands, fp32 accumulation) with an online softmax in fp32 (exp2).
+//
+// Block kinds per (q-block, kv-block):
+//   empty    not listed, never touched
+//   FULL     no per-element mask
+//   CAUSAL   keep key j <= query i (global positions); a causal diagonal block
+//   PARTIAL  per-element bitmask: q_block rows x kv_block bits
+// Keys j >= seq_len are always masked (a ragged last block), and rows with no
+// kept key get output 0 (the dump format's convention, and FlexAttention's).
+//
+// Layout: q, k, v, o are [heads, seq_len, head_dim] row-major (a [B, H, S, D]
+// tensor is that with heads = B * H). Head h uses the block mask of
+// mask head h % mask_heads (a [1, H, ...] mask broadcast over the batch).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+namespace gpu_ref {
+namespace bsa {
+
+constexpr int kFull = -1;    // entry kind: no per-element mask
+constexpr int kCausal = -2;  // entry kind: key <= query
+// kind >= 0: index of the block's bitmask in BlockMaskView::bitmasks
+
+enum class DataType { fp16 = 0, bf16 = 1 };
+
+// Kernel tilings (all with 64-key kv tiles; a 128-key kv block is two tiles).
+//   q64_w4      q-block 64, 4 warps x 16 rows, 2 stages      (q_block 64)
+//   q64_w4_s3   q-block 64, 4 warps x 16 rows, 3 stages      (q_block 64)
+//   q128_w8     q-block 128, 8 warps x 16 rows, 2 stages     (q_block 128)
+//   q128_w4     q-block 128, 4 warps x 32 rows, 2 stages     (q_block 128)
+//   q64_w2      q-block 64, 2 warps x 32 rows, 2 stages      (q_block 64)
+// and on Hopper's warpgroup MMA (wgmma; an sm_90 GPU, head_dim 64 or 128):
+//   wg64        q-block 64, 1 warpgroup (64 rows), 64-key tiles, 2 stages   (q_block 64)
+//   wg64_s3     as wg64 with 3 stages, 2 CTAs/SM asked for                   (q_block 64)
+//   wg64_n128   as wg64 with 128-key tiles, 2 CTAs/SM                        (q_block 64, kv_block 128)
+//   wg128       q-block 128, 2 warpgroups, 64-key tiles, 2 stages            (q_block 128)
+//   wg128_m2    as wg128, registers capped for 2 CTAs/SM                     (q_block 128)
+//   wg128_s3    as wg128 with 3 stages                                       (q_block 128)
+//   wg128_n128  as wg128 with 128-key tiles                                  (q_block 128, kv_block 128)
+//   wg64_p      wg64, 3 stages, software-pipelined (softmax of tile t+1 overlaps the PV of tile t)
+//   wg128_p     wg128, 3 stages, software-pipelined
+enum class Tiling {
+  automatic = 0, q64_w4 = 1, q64_w4_s3 = 2, q128_w8 = 3, q128_w4 = 4, q64_w2 = 5, wg64 = 6, wg128 = 7,
+  wg64_s3 = 8, wg64_n128 = 9, wg128_m2 = 10, wg128_s3 = 11, wg128_n128 = 12, wg64_p = 13, wg128_p = 14
+};
+constexpr int kNumTilings = 15;
+const char* tiling_name(Tiling t);
+int tiling_q_block(Tiling t);
+bool tiling_is_wgmma(Tiling t);
+// The tiling `automatic` stands for (measured on an H200, docs/gpu_kernel.md): with wgmma (an sm_90 GPU,
+// head_dim 64/128) wg128_n128 (head_dim 128, kv_block 128) or wg128_m2 for q_block 128, wg64_p (head_dim 128)
+// or wg64 for q_block 64; else q128_w4, and q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is.
+Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim);
+// Whether the wgmma tilings can run here (built for sm_90a and the current GPU is compute capability 9.0).
+bool wgmma_available();
+// Encoding of the wgmma shared-memory descriptors (0 = the canonical one; for experiments).
+void set_wgmma_desc_variant(int variant);
+
+// Device view of a block mask (pointers to device memory).
+struct BlockMaskView {
+  int seq_len = 0, q_block = 64, kv_block = 64, mask_heads = 1;
+  const int* row_ptr = nullptr;         // [mask_heads * nqb + 1], into entries
+  const int2* entries = nullptr;        // {kv block index, kind}, sorted by kv block within a row
+  const uint32_t* bitmasks = nullptr;   // [n_partial][q_block][kv_block / 32]
+  const int* order = nullptr;           // [mask_heads * nqb] launch order of (mask_head * nqb + qb); may be null
+};
+
+struct ForwardArgs {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  int heads = 0, seq_len = 0, head_dim = 0;
+  float scale = 1.f;  // softmax scale (1/sqrt(head_dim) usually)
+  DataType dtype = DataType::fp16;
+  Tiling tiling = Tiling::automatic;
+};
+
+// Supported: head_dim 32, 64, 128 (wgmma tilings: 64, 128); q_block 64 or 128 (the kernel's q tile);
+// kv_block 64 or 128; heads % mask_heads == 0. Throws InputError on a bad
+// shape, GpuError on a CUDA failure. Asynchronous on `stream`.
+void forward(const ForwardArgs& a, const BlockMaskView& mask, cudaStream_t stream);
+
+// ---- block masks on the host -------------------------------------------------
+
+struct HostBlockMask {
+  int seq_len = 0, q_block = 64, kv_block = 64, mask_heads = 1, nqb = 0, nkb = 0;
+  std::vector<int> row_ptr;          // [mask_heads * nqb + 1]
+  std::vector<int> entries;          // pairs {kv block, kind}
+  std::vector<uint32_t> bitmasks;    // [n_partial][q_block][kv_block / 32]
+  std::vector<int> order;            // heaviest q-blocks first
+  // Statistics (per mask head summed over mask heads).
+  int64_t full_blocks = 0, causal_blocks = 0, partial_blocks = 0;
+  int64_t computed_elements = 0;  // q x k elements inside listed blocks (clipped to seq_len)
+  int64_t kept_elements = 0;      // elements of the element mask
+  int64_t n_entries() const { return static_cast<int64_t>(entries.size() / 2); }
+  int64_t n_partial() const { return partial_blocks; }
+};
+
+// From an element mask in the dump format: indptr [mask_heads][S + 1] (each
+// head's starting at 0), indices (all heads concatenated, local columns),
+// offsets [mask_heads + 1] (where each head's entries start; may be null when
+// the heads' entries are simply concatenated). A block is FULL if all its
+// in-range elements are kept, empty if none, else PARTIAL (CAUSAL when the
+// kept set is exactly the causal triangle and detect_causal).
+HostBlockMask block_mask_from_csr(const int32_t* indptr, const int32_t* indices, const int64_t* offsets,
+                                  int mask_heads, int seq_len, int q_block, int kv_block, bool detect_causal = true);
+
+// From per-block kinds [mask_heads][nqb][nkb] (0 empty, 1 full, 2 causal).
+HostBlockMask block_mask_from_kinds(const int8_t* kinds, int mask_heads, int seq_len, int q_block, int kv_block);
+
+// Fills order (heaviest rows first; stable by index) and the statistics of
+// listed blocks (computed_elements); called by the two builders.
+void finish_block_mask(HostBlockMask& m);
+
+// The block mask on the device (owning).
+class DeviceBlockMask {
+ public:
+  DeviceBlockMask() = default;
+  explicit DeviceBlockMask(const HostBlockMask& h, cudaStream_t stream = nullptr);
+  ~DeviceBlockMask();
+  DeviceBlockMask(const DeviceBlockMask&) = delete;
+  DeviceBlockMask& operator=(const DeviceBlockMask&) = delete;
+  BlockMaskView view() const { return view_; }
+
+ private:
+  void* mem_ = nullptr;
+  BlockMaskView view_;
+};
+
+}  // namespace bsa
+}  // namespace gpu_ref

@@ -1,0 +1,10 @@
+// Instantiations of the fused block-sparse attention kernel: fp16, head_dim 128.
+#include "kernels/bsa_launch.cuh"
+
+namespace gpu_ref {
+namespace bsa {
+void launch_fp16_d128(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, cudaStream_t stream) {
+  detail::launch_tiling<__half, 128>(a, mask, t, stream);
+}
+}  // namespace bsa
+}  // namespace gpu_ref

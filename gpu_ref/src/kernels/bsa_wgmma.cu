@@ -1,0 +1,556 @@
+// The fused block-sparse attention kernel on Hopper's warpgroup MMA (wgmma,
+// sm_90a only: this file is compiled for compute_90a / sm_90a alone, see
+// CMakeLists.txt). Same interface, block masks and online softmax as the
+// mma.sync kernel (bsa_kernel.cuh); the difference is the matrix unit:
+//
+//  * a warpgroup (4 warps, 128 threads) owns 64 query rows; a CTA has 1 or 2
+//    warpgroups (q-block 64 or 128);
+//  * S = Q K^T is one chain of D/16 wgmma.m64n64k16 with both operands in
+//    shared memory (Q and K K-major); O += P V is 4 wgmma.m64nDk16
+//    with P from registers (the S accumulator re-packed as A fragments) and V
+//    from shared memory, MN-major (transposed B);
+//  * shared tiles use the canonical 128-byte-swizzle layout: a [rows][D] tile is
+//    stored as D/64 column blocks of [rows][64 elements], the 16-byte chunk c
+//    of row r at chunk c ^ (r % 8); each block is 1024-byte aligned;
+//  * K/V tiles of 64 (or 128) keys stream through a 2- or 3-stage cp.async
+//    ring; a fence.proxy.async makes the copies visible to the wgmma (async
+//    proxy).
+//
+// The accumulator layout of wgmma.m64nN (per warp: rows 16w + lane/4 (+8),
+// columns 8j + 2(lane%4) + {0,1} in registers 4j..4j+3) equals the mma.sync
+// m16n8 C layout, so masking and softmax are the same code as there.
+#include <cstdint>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "common/error.h"
+#include "kernels/block_sparse_attn.h"
+
+namespace gpu_ref {
+namespace bsa {
+namespace wg {
+
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define GPU_REF_NO_WGMMA 1  // a device pass other than sm_90a: kernels compile to a trap
+#endif
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool pred) {
+  const int n = pred ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+#ifndef GPU_REF_NO_WGMMA
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving reads of an accumulator across wgmma_wait.
+template <int N>
+__device__ __forceinline__ void fence_regs(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+// Keeps A-fragment registers allocated (not reused) until after the wgmma that reads them completed.
+template <int N>
+__device__ __forceinline__ void keep_regs(const uint32_t (&r)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" ::"r"(r[i][0]), "r"(r[i][1]), "r"(r[i][2]), "r"(r[i][3]) : "memory");
+}
+#endif
+
+// Shared-memory matrix descriptor: start address, leading and stride byte
+// offsets (16-byte units), 128-byte swizzle (mode 1 in bits 62-63).
+__device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+  uint64_t d = 0;
+  d |= static_cast<uint64_t>((addr & 0x3FFFFu) >> 4);
+  d |= static_cast<uint64_t>((lbo >> 4) & 0x3FFFu) << 16;
+  d |= static_cast<uint64_t>((sbo >> 4) & 0x3FFFu) << 32;
+  d |= static_cast<uint64_t>(1) << 62;
+  return d;
+}
+
+// Element offset of 16-byte chunk `ch` of row `r` in a [rows][D] tile stored as 128B-swizzled column blocks.
+template <int D>
+__device__ __forceinline__ int sw128(int rows, int r, int ch) {
+  return (ch >> 3) * rows * 64 + r * 64 + (((ch & 7) ^ (r & 7)) << 3);
+}
+
+template <class T>
+struct Pack;
+template <>
+struct Pack<__half> {
+  static __device__ __forceinline__ uint32_t run(float lo, float hi) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+};
+template <>
+struct Pack<__nv_bfloat16> {
+  static __device__ __forceinline__ uint32_t run(float lo, float hi) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+};
+
+template <class T, int N>
+struct Wgmma;
+
+#ifndef GPU_REF_NO_WGMMA
+template <>
+struct Wgmma<__half, 64> {
+  // D[64x64] (+)= A[64x16] (shared, K-major) * B[16x64] (shared, K-major)
+  static __device__ __forceinline__ void ss(float (&d)[32], uint64_t da, uint64_t db, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(da), "l"(db), "r"(accumulate));
+  }
+  // D[64x64] += A[64x16] (registers) * B[16x64] (shared, MN-major: transposed)
+  static __device__ __forceinline__ void rs_trans_b(float (&d)[32], const uint32_t (&a)[4], uint64_t db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+  }
+};
+
+template <>
+struct Wgmma<__half, 128> {
+  // D[64x128] (+)= A[64x16] (shared, K-major) * B[16x128] (shared, K-major)
+  static __device__ __forceinline__ void ss(float (&d)[64], uint64_t da, uint64_t db, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(accumulate));
+  }
+  // D[64x128] += A[64x16] (registers) * B[16x128] (shared, MN-major: transposed)
+  static __device__ __forceinline__ void rs_trans_b(float (&d)[64], const uint32_t (&a)[4], uint64_t db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+  }
+};
+
+template <>
+struct Wgmma<__nv_bfloat16, 64> {
+  // D[64x64] (+)= A[64x16] (shared, K-major) * B[16x64] (shared, K-major)
+  static __device__ __forceinline__ void ss(float (&d)[32], uint64_t da, uint64_t db, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(da), "l"(db), "r"(accumulate));
+  }
+  // D[64x64] += A[64x16] (registers) * B[16x64] (shared, MN-major: transposed)
+  static __device__ __forceinline__ void rs_trans_b(float (&d)[32], const uint32_t (&a)[4], uint64_t db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+  }
+};
+
+template <>
+struct Wgmma<__nv_bfloat16, 128> {
+  // D[64x128] (+)= A[64x16] (shared, K-major) * B[16x128] (shared, K-major)
+  static __device__ __forceinline__ void ss(float (&d)[64], uint64_t da, uint64_t db, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(accumulate));
+  }
+  // D[64x128] += A[64x16] (registers) * B[16x128] (shared, MN-major: transposed)
+  static __device__ __forceinline__ void rs_trans_b(float (&d)[64], const uint32_t (&a)[4], uint64_t db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+  }
+};
+#endif  // GPU_REF_NO_WGMMA
+
+// Descriptor byte offsets (LBO, SBO) of the three operands; `variant` picks
+// among encodings (see WgmmaDesc in block_sparse_attn.h).
+struct DescCfg {
+  uint32_t qk_lbo, qk_sbo, v_lbo, v_sbo;
+};
+
+template <class T, int D, int NWG, int BN, int STAGES>
+struct WCfg {
+  static constexpr int kBM = 64 * NWG;
+  static constexpr int kThreads = 128 * NWG;
+  static constexpr size_t kSmem =
+      (static_cast<size_t>(kBM) * D + 2 * static_cast<size_t>(STAGES) * BN * D) * sizeof(T) + 1024;
+};
+
+// NWG warpgroups (64 query rows each), BN keys per kv tile (64, or 128 for
+// kv blocks of 128), STAGES-deep cp.async ring, MINB CTAs per SM asked of the
+// register allocator, PIPE: software-pipelined loop (QK^T of the next tile
+// issued with the PV of this one; STAGES >= 3).
+template <class T, int D, int NWG, int BN, int STAGES, int MINB, bool PIPE>
+__global__ void __launch_bounds__(128 * NWG, MINB)
+    bsa_wgmma_kernel(const T* __restrict__ Qg, const T* __restrict__ Kg, const T* __restrict__ Vg, T* __restrict__ Og,
+                     int S, int heads, float scale_log2, BlockMaskView mask, DescCfg dc) {
+#ifdef GPU_REF_NO_WGMMA
+  __trap();
+#else
+  using C = WCfg<T, D, NWG, BN, STAGES>;
+  using W = Wgmma<T, BN>;
+  using WO = Wgmma<T, D>;
+  constexpr int BM = C::kBM, THREADS = C::kThreads;
+  constexpr int CH = D / 8;
+  constexpr int KD = D / 16;
+  constexpr int NT = BN / 8;
+  constexpr int DT = D / 8;
+  constexpr int WT = BN / 32;  // bitmask words per row of a tile
+  constexpr int TILE_BYTES = BN * D * static_cast<int>(sizeof(T));
+
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t raw_u32 = smem_u32(smem_raw);
+  const uint32_t base_u32 = (raw_u32 + 1023u) & ~1023u;  // 128B-swizzle atoms repeat every 1024 bytes
+  T* sQ = reinterpret_cast<T*>(smem_raw + (base_u32 - raw_u32));
+  const uint32_t sQ_u32 = base_u32;
+  const uint32_t sK_u32 = sQ_u32 + BM * D * static_cast<int>(sizeof(T));
+  const uint32_t sV_u32 = sK_u32 + STAGES * TILE_BYTES;
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int wgi = warp >> 2;  // warpgroup
+  const int nqb = (S + BM - 1) / BM;
+  const int reps = heads / mask.mask_heads;
+  const int item = blockIdx.x / reps, rep = blockIdx.x % reps;
+  const int mq = mask.order ? mask.order[item] : item;
+  const int mh = mq / nqb, qb = mq % nqb;
+  const int h = rep * mask.mask_heads + mh;
+  const size_t head_off = static_cast<size_t>(h) * S * D;
+  const T* Q = Qg + head_off;
+  const T* K = Kg + head_off;
+  const T* V = Vg + head_off;
+  T* O = Og + head_off;
+  const int q0 = qb * BM;
+  const int e_begin = mask.row_ptr[mq];
+  const int sub = mask.kv_block / BN;  // kv tiles per kv block (the launcher checks kv_block >= BN)
+  const int ntiles = (mask.row_ptr[mq + 1] - e_begin) * sub;
+  const int words = mask.kv_block / 32;
+
+  for (int c = tid; c < BM * CH; c += THREADS) {
+    const int r = c / CH, ch = c % CH;
+    const bool ok = q0 + r < S;
+    cp_async16(sQ_u32 + sw128<D>(BM, r, ch) * static_cast<int>(sizeof(T)),
+               Q + static_cast<size_t>(ok ? q0 + r : 0) * D + ch * 8, ok);
+  }
+  auto load_kv = [&](int t, int stage) {
+    const int2 ent = mask.entries[e_begin + t / sub];
+    const int kv0 = ent.x * mask.kv_block + (t % sub) * BN;
+    const uint32_t dK = sK_u32 + stage * TILE_BYTES, dV = sV_u32 + stage * TILE_BYTES;
+#pragma unroll
+    for (int c = tid; c < BN * CH; c += THREADS) {
+      const int r = c / CH, ch = c % CH;
+      const bool ok = kv0 + r < S;
+      const size_t src = static_cast<size_t>(ok ? kv0 + r : 0) * D + ch * 8;
+      const uint32_t off = sw128<D>(BN, r, ch) * static_cast<int>(sizeof(T));
+      cp_async16(dK + off, K + src, ok);
+      cp_async16(dV + off, V + src, ok);
+    }
+  };
+#pragma unroll
+  for (int st = 0; st < STAGES - 1; ++st) {
+    if (st < ntiles) load_kv(st, st);
+    cp_async_commit();  // group st (group 0 also holds Q)
+  }
+
+  float o[DT * 4];
+#pragma unroll
+  for (int i = 0; i < DT * 4; ++i) o[i] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  const int wrow0 = warp * 16;  // this warp's first row in the q block
+
+  // S = Q K^T of tile t (stage `stage`): D/16 wgmma m64nBNk16, both operands K-major in shared memory.
+  auto issue_qk = [&](float (&sacc)[NT * 4], int stage) {
+    const uint32_t k_st = sK_u32 + stage * TILE_BYTES;
+#pragma unroll
+    for (int kk = 0; kk < KD; ++kk) {
+      const uint32_t koff = (kk & 3) * 32;  // 16 elements further along K inside the 128-byte row
+      const uint64_t da = make_desc(sQ_u32 + (kk >> 2) * BM * 128 + wgi * 64 * 128 + koff, dc.qk_lbo, dc.qk_sbo);
+      const uint64_t db = make_desc(k_st + (kk >> 2) * BN * 128 + koff, dc.qk_lbo, dc.qk_sbo);
+      W::ss(sacc, da, db, kk > 0 ? 1 : 0);
+    }
+    wgmma_commit();
+  };
+  // O += P V of tile t: BN/16 wgmma m64nDk16, P from registers, V MN-major in shared memory.
+  auto issue_pv = [&](const uint32_t (&p)[BN / 16][4], int stage) {
+    const uint32_t v_st = sV_u32 + stage * TILE_BYTES;
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      const uint64_t db = make_desc(v_st + kk * 16 * 128, dc.v_lbo, dc.v_sbo);
+      WO::rs_trans_b(o, p[kk], db);
+    }
+    wgmma_commit();
+  };
+  // Mask + online softmax of tile t's scores (in place: s becomes P, fp32); updates m and l, returns the
+  // rescale factors of O for the two rows of this thread, and packs P into A fragments.
+  auto softmax_tile = [&](float (&sacc)[NT * 4], int t, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
+    const int2 ent = mask.entries[e_begin + t / sub];
+    const int tsub = t % sub;
+    const int kv0 = ent.x * mask.kv_block + tsub * BN;
+    if (ent.y != kFull || kv0 + BN > S) {
+#pragma unroll
+      for (int hh = 0; hh < 2; ++hh) {
+        const int rl = wrow0 + (lane >> 2) + hh * 8;
+        const int gr = q0 + rl;
+        uint32_t wd[WT];
+#pragma unroll
+        for (int x = 0; x < WT; ++x) wd[x] = 0xffffffffu;
+        if (ent.y >= 0) {
+          const uint32_t* bm = mask.bitmasks + (static_cast<size_t>(ent.y) * BM + rl) * words + tsub * WT;
+#pragma unroll
+          for (int x = 0; x < WT; ++x) wd[x] = __ldg(bm + x);
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const int col = nt * 8 + (lane & 3) * 2 + j;
+            const int gc = kv0 + col;
+            bool keep = gc < S;
+            if (ent.y == kCausal) keep = keep && gc <= gr;
+            keep = keep && ((wd[col >> 5] >> (col & 31)) & 1u);  // col >> 5 is a compile-time constant
+            if (!keep) sacc[nt * 4 + hh * 2 + j] = -INFINITY;
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      float rmax = -INFINITY;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) rmax = fmaxf(rmax, fmaxf(sacc[nt * 4 + hh * 2], sacc[nt * 4 + hh * 2 + 1]));
+      rmax = fmaxf(rmax, __shfl_xor_sync(0xffffffffu, rmax, 1));
+      rmax = fmaxf(rmax, __shfl_xor_sync(0xffffffffu, rmax, 2));
+      const float m_new = fmaxf(m[hh], rmax * scale_log2);
+      const float m_use = m_new == -INFINITY ? 0.f : m_new;  // a row with nothing kept so far
+      alpha[hh] = fast_exp2(m[hh] - m_use);                  // 0 when m = -inf
+      m[hh] = m_new;
+      float rsum = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const float pv = fast_exp2(fmaf(sacc[nt * 4 + hh * 2 + j], scale_log2, -m_use));
+          sacc[nt * 4 + hh * 2 + j] = pv;
+          rsum += pv;
+        }
+      }
+      l[hh] = l[hh] * alpha[hh] + rsum;  // per-thread partial sum; reduced over the quad at the end
+    }
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      p[kk][0] = Pack<T>::run(sacc[(2 * kk) * 4 + 0], sacc[(2 * kk) * 4 + 1]);
+      p[kk][1] = Pack<T>::run(sacc[(2 * kk) * 4 + 2], sacc[(2 * kk) * 4 + 3]);
+      p[kk][2] = Pack<T>::run(sacc[(2 * kk + 1) * 4 + 0], sacc[(2 * kk + 1) * 4 + 1]);
+      p[kk][3] = Pack<T>::run(sacc[(2 * kk + 1) * 4 + 2], sacc[(2 * kk + 1) * 4 + 3]);
+    }
+  };
+  auto rescale_o = [&](const float (&alpha)[2]) {
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) {
+      o[dt * 4 + 0] *= alpha[0];
+      o[dt * 4 + 1] *= alpha[0];
+      o[dt * 4 + 2] *= alpha[1];
+      o[dt * 4 + 3] *= alpha[1];
+    }
+  };
+
+  if constexpr (!PIPE) {
+    for (int t = 0; t < ntiles; ++t) {
+      cp_async_wait<STAGES - 2>();  // tile t (and Q) landed
+      fence_proxy_async();          // the cp.async writes (generic proxy) -> wgmma reads (async proxy)
+      __syncthreads();              // ... for all threads; stage (t-1) % STAGES is free again
+      if (t + STAGES - 1 < ntiles) load_kv(t + STAGES - 1, (t + STAGES - 1) % STAGES);
+      cp_async_commit();
+      const int stage = t % STAGES;
+      float s[NT * 4];
+      wgmma_fence();
+      issue_qk(s, stage);
+      wgmma_wait<0>();
+      fence_regs(s);
+      float alpha[2];
+      uint32_t pa[BN / 16][4];
+      softmax_tile(s, t, alpha, pa);
+      rescale_o(alpha);
+      fence_regs(o);
+      wgmma_fence();
+      issue_pv(pa, stage);
+      wgmma_wait<0>();
+      fence_regs(o);
+      keep_regs(pa);  // the wgmma read pa asynchronously: its registers stay untouched until here
+    }
+  } else {
+    // Software-pipelined (STAGES >= 3): the QK^T of tile t+1 and the PV of tile t are issued back to back;
+    // the softmax of tile t+1 runs while the PV of tile t is still on the tensor cores.
+    static_assert(!PIPE || STAGES >= 3, "the pipelined loop needs 3 stages");
+    uint32_t pa[BN / 16][4];
+    if (ntiles > 0) {
+      cp_async_wait<STAGES - 2>();  // tile 0 and Q
+      fence_proxy_async();
+      __syncthreads();
+      float s[NT * 4];
+      wgmma_fence();
+      issue_qk(s, 0);
+      wgmma_wait<0>();
+      fence_regs(s);
+      float alpha[2];
+      softmax_tile(s, 0, alpha, pa);  // O is 0: no rescale
+    }
+    for (int t = 0; t + 1 < ntiles; ++t) {
+      // groups committed so far: tiles 0 .. t+STAGES-2; wait for tile t+1
+      cp_async_wait<STAGES - 3>();
+      fence_proxy_async();
+      __syncthreads();  // every warpgroup finished tile t-1 (its PV): stage (t-1) % STAGES is free
+      if (t + STAGES - 1 < ntiles) load_kv(t + STAGES - 1, (t + STAGES - 1) % STAGES);
+      cp_async_commit();
+      float s[NT * 4];
+      fence_regs(o);
+      wgmma_fence();
+      issue_qk(s, (t + 1) % STAGES);
+      issue_pv(pa, t % STAGES);
+      wgmma_wait<1>();  // the QK^T group is done, the PV group may still run
+      fence_regs(s);
+      float alpha[2];
+      uint32_t pn[BN / 16][4];
+      softmax_tile(s, t + 1, alpha, pn);
+      wgmma_wait<0>();
+      fence_regs(o);
+      keep_regs(pa);
+      rescale_o(alpha);
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) pa[kk][i] = pn[kk][i];
+    }
+    if (ntiles > 0) {  // the last tile: its PV alone
+      fence_regs(o);
+      wgmma_fence();
+      issue_pv(pa, (ntiles - 1) % STAGES);
+      wgmma_wait<0>();
+      fence_regs(o);
+      keep_regs(pa);
+    }
+  }
+
+  // ---- epilogue ----
+  cp_async_wait<0>();
+  __syncthreads();
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    float sum = l[hh];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;
+    const int r = wrow0 + (lane >> 2) + hh * 8;
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) {
+      const int col = dt * 8 + (lane & 3) * 2;
+      *reinterpret_cast<uint32_t*>(sQ + sw128<D>(BM, r, col >> 3) + (col & 7)) =
+          Pack<T>::run(o[dt * 4 + hh * 2] * inv, o[dt * 4 + hh * 2 + 1] * inv);
+    }
+  }
+  __syncwarp();
+#pragma unroll
+  for (int c = lane; c < 16 * CH; c += 32) {
+    const int r = wrow0 + c / CH, ch = c % CH;
+    if (q0 + r < S)
+      *reinterpret_cast<uint4*>(O + static_cast<size_t>(q0 + r) * D + ch * 8) =
+          *reinterpret_cast<const uint4*>(sQ + sw128<D>(BM, r, ch));
+  }
+#endif  // GPU_REF_NO_WGMMA
+}
+
+DescCfg desc_cfg(int variant, int bn) {
+  // 0: K-major Q/K: LBO unused (16 B), SBO = 1024 B (8 rows of 128 B); MN-major V: LBO = bn * 128 B (the
+  //    next 64-column block of the tile), SBO = 1024 B (the next 8 keys). Validated on an H200.
+  // 1: as 0 with V's LBO and SBO swapped; 2: as 0 with Q/K LBO = 0 (for experiments)
+  const uint32_t blk = static_cast<uint32_t>(bn) * 128;
+  switch (variant) {
+    case 1: return DescCfg{16, 1024, 1024, blk};
+    case 2: return DescCfg{0, 1024, blk, 1024};
+    default: return DescCfg{16, 1024, blk, 1024};
+  }
+}
+
+template <class T, int D, int NWG, int BN, int STAGES, int MINB, bool PIPE = false>
+void launch(const ForwardArgs& a, const BlockMaskView& mask, int variant, cudaStream_t stream) {
+  using C = WCfg<T, D, NWG, BN, STAGES>;
+  if (mask.kv_block < BN) throw InputError("block-sparse attention", "this wgmma tiling needs kv_block 128");
+  auto kernel = bsa_wgmma_kernel<T, D, NWG, BN, STAGES, MINB, PIPE>;
+  static bool attr_set = false;
+  if (!attr_set) {
+    CHECK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(C::kSmem)));
+    attr_set = true;
+  }
+  const int nqb = (a.seq_len + C::kBM - 1) / C::kBM;
+  const long long blocks = static_cast<long long>(a.heads) * nqb;
+  if (blocks <= 0) return;
+  kernel<<<static_cast<unsigned>(blocks), C::kThreads, C::kSmem, stream>>>(
+      static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o),
+      a.seq_len, a.heads, a.scale * 1.4426950408889634f, mask, desc_cfg(variant, BN));
+  CHECK_LAUNCH(bsa_wgmma_kernel);
+}
+
+template <class T, int D>
+void launch_cfg(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, int variant, cudaStream_t stream) {
+  switch (t) {
+    case Tiling::wg64: launch<T, D, 1, 64, 2, 1>(a, mask, variant, stream); break;
+    case Tiling::wg64_s3: launch<T, D, 1, 64, 3, 2>(a, mask, variant, stream); break;
+    case Tiling::wg64_n128: launch<T, D, 1, 128, 2, 2>(a, mask, variant, stream); break;
+    case Tiling::wg128: launch<T, D, 2, 64, 2, 1>(a, mask, variant, stream); break;
+    case Tiling::wg128_m2: launch<T, D, 2, 64, 2, 2>(a, mask, variant, stream); break;
+    case Tiling::wg128_s3: launch<T, D, 2, 64, 3, 1>(a, mask, variant, stream); break;
+    case Tiling::wg128_n128: launch<T, D, 2, 128, 2, 1>(a, mask, variant, stream); break;
+    case Tiling::wg64_p: launch<T, D, 1, 64, 3, 2, true>(a, mask, variant, stream); break;
+    case Tiling::wg128_p: launch<T, D, 2, 64, 3, 1, true>(a, mask, variant, stream); break;
+    default: throw GpuError("bsa::forward", "internal: not a wgmma tiling");
+  }
+}
+
+}  // namespace wg
+
+void launch_wgmma(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, int variant, cudaStream_t stream) {
+  const bool h = a.dtype == DataType::fp16;
+  if (a.head_dim == 64) {
+    h ? wg::launch_cfg<__half, 64>(a, mask, t, variant, stream)
+      : wg::launch_cfg<__nv_bfloat16, 64>(a, mask, t, variant, stream);
+  } else if (a.head_dim == 128) {
+    h ? wg::launch_cfg<__half, 128>(a, mask, t, variant, stream)
+      : wg::launch_cfg<__nv_bfloat16, 128>(a, mask, t, variant, stream);
+  } else {
+    throw InputError("block-sparse attention", "the wgmma kernel takes head_dim 64 or 128");
+  }
+}
+
+}  // namespace bsa
+}  // namespace gpu_ref

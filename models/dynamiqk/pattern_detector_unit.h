@@ -1,0 +1,44 @@
+#pragma once
+// DynamiQK's pattern detector as a mask unit: on a head's first tile it
+// estimates the head's sparse pattern online (kernels/pattern_detect.h, as
+// MInference / MMInference) and caches the resulting mask plan, keyed by
+// (layer, head_index); every tile of the head then gets its CSR mask from
+// the plan. Latency: dynamiqk_timing.h (detection on the first tile, mask
+// emission on every tile). docs/dynamiqk.md.
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "common/compute_unit.h"
+#include "config/arch_config.h"
+#include "dynamiqk/dynamiqk_timing.h"
+#include "kernels/patterns.h"
+#include "workload/workload.h"
+
+namespace attnsim {
+
+class PatternDetectorUnit : public JobUnit<MaskJob> {
+ public:
+  // Throws InputError for a non-causal workload or a bad pattern file.
+  PatternDetectorUnit(sc_core::sc_module_name name, const MaskUnitConfig& config, const WorkloadSpec& workload,
+                      double clock_ghz);
+  int64_t pe_count() const { return static_cast<int64_t>(config_.array_rows) * config_.array_cols; }
+  size_t cached_heads() const { return plans_.size(); }
+
+  // Per-head choices of a pattern file: a report ("layers"[l]["heads"]) or
+  // {"heads": [{"layer": l, "head": h, "pattern": ..., sizes...}]}.
+  static std::map<std::pair<int, int>, nlohmann::json> load_pattern_file(const std::string& file);
+
+ protected:
+  void run(MaskJob& job) override;
+
+ private:
+  MaskUnitConfig config_;
+  DetectorHw hw_;
+  int seq_ = 0;
+  std::shared_ptr<const SegmentMap> segments_;
+  std::map<std::pair<int, int>, MaskPlan> plans_;
+  std::map<std::pair<int, int>, nlohmann::json> fixed_;
+};
+
+}  // namespace attnsim

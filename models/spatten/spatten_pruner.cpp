@@ -1,0 +1,41 @@
+#include "spatten/spatten_pruner.h"
+
+namespace attnsim {
+
+SpattenPruner::SpattenPruner(sc_core::sc_module_name name, const MaskUnitConfig& config, const WorkloadSpec& workload,
+                             double clock_ghz)
+    : JobUnit<MaskJob>(name, clock_ghz),
+      config_(config),
+      workload_(workload),
+      pruner_(workload.seq_len, workload.batch, workload.heads, workload.layers, config.token_keep, config.head_keep,
+              config.topk_parallelism) {}
+
+void SpattenPruner::run(MaskJob& job) {
+  job.work = UnitWork{};
+  if (job.observed) {  // importance accumulation rides on the softmax and AV outputs: no extra cycles
+    pruner_.observe(job.head_index, *job.observed_mask, *job.observed);
+    return;
+  }
+  // Top-k of tokens and heads at the layer boundary (SpAtten §IV-B): the
+  // quick-select cycles on the real importance scores.
+  const Cycles topk = job.row0 == 0 ? pruner_.begin_layer(job.layer) : 0;
+  if (job.known_mask) {
+    job.prediction.mask = *job.known_mask;
+    job.prediction.row_active.assign(job.rows, 0);
+    for (int i = 0; i < job.rows; ++i) job.prediction.row_active[i] = job.known_mask->row_nnz(i) > 0;
+  } else {
+    job.prediction.mask = pruner_.tile_mask(job.head_index, job.row0, job.rows, job.params.causal,
+                                            job.prediction.row_active);
+  }
+  job.work.cycles = topk;
+  job.work.stages = {{"topk", topk}};
+  if (job.row0 == 0) {
+    const int batch = job.head_index / workload_.heads;
+    const bool alive = pruner_.head_alive(job.head_index);
+    job.head_info = {{"alive", alive}, {"tokens_kept", alive ? pruner_.tokens_kept(batch) : 0}};
+    job.work.counts = {{"heads_kept", alive ? 1 : 0}, {"heads", 1},
+                       {"tokens_kept", alive ? pruner_.tokens_kept(batch) : 0}};
+  }
+}
+
+}  // namespace attnsim

@@ -1,0 +1,54 @@
+#include "kernels/topk.h"
+
+#include <algorithm>
+
+namespace attnsim {
+
+TopK topk_quickselect(const std::vector<double>& values, int k, int parallelism) {
+  TopK out;
+  const int n = static_cast<int>(values.size());
+  k = std::max(0, std::min(k, n));
+  auto pass = [&](int64_t m) { return (m + parallelism - 1) / parallelism; };
+  if (k == 0 || n == 0) return out;
+  if (k == n) {
+    out.indices.resize(n);
+    for (int i = 0; i < n; ++i) out.indices[i] = i;
+    out.cycles = pass(n);
+    return out;
+  }
+  std::vector<int> cand(n);
+  for (int i = 0; i < n; ++i) cand[i] = i;
+  int want = k;  // how many of the largest the current candidates must supply
+  double kth = 0;
+  std::vector<int> larger, equal, smaller;
+  while (true) {
+    const double pivot = values[cand[cand.size() / 2]];
+    larger.clear();
+    equal.clear();
+    smaller.clear();
+    for (int i : cand) (values[i] > pivot ? larger : values[i] == pivot ? equal : smaller).push_back(i);
+    ++out.rounds;
+    out.cycles += pass(static_cast<int64_t>(cand.size())) + 3;
+    if (static_cast<int>(larger.size()) >= want) {
+      cand.swap(larger);
+    } else if (static_cast<int>(larger.size() + equal.size()) >= want) {
+      kth = pivot;
+      break;
+    } else {
+      want -= static_cast<int>(larger.size() + equal.size());
+      cand.swap(smaller);
+    }
+  }
+  // Emit: everything above the k-th value, then the first ties by index.
+  int greater = 0;
+  for (double v : values) greater += v > kth;
+  int ties_left = k - greater;
+  for (int i = 0; i < n; ++i) {
+    if (values[i] > kth) out.indices.push_back(i);
+    else if (values[i] == kth && ties_left > 0) out.indices.push_back(i), --ties_left;
+  }
+  out.cycles += pass(n);
+  return out;
+}
+
+}  // namespace attnsim

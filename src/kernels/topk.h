@@ -1,0 +1,22 @@
+#pragma once
+// SpAtten's top-k engine (HPCA'21 §IV-B; public code mit-han-lab/spatten):
+// quick-select with a comparator array of parallelism P. Each round
+// partitions the current candidates around a pivot in ceil(n / P) + 3 cycles;
+// when the k-th value is found, a prefix sum over the "equal" flags keeps the
+// first ties in index order, so exactly k indices come out, in index order.
+#include <cstdint>
+#include <vector>
+
+namespace attnsim {
+
+struct TopK {
+  std::vector<int> indices;  // exactly k, ascending
+  int rounds = 0;            // partition rounds the engine ran
+  int64_t cycles = 0;        // Σ (ceil(n_round / P) + 3), plus one ceil(n / P) pass to emit
+};
+
+// Pivot choice (own model of the hardware's): the middle element of the
+// current candidate list. k is clamped to [0, n].
+TopK topk_quickselect(const std::vector<double>& values, int k, int parallelism);
+
+}  // namespace attnsim

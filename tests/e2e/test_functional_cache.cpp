@@ -1,0 +1,46 @@
+// Reuse of functional results across runs (attnsim run --functional-cache):
+// a run that finds the values of an earlier one reports exactly what a fresh
+// run reports.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "report/report.h"
+
+using namespace attnsim_test;
+using nlohmann::json;
+
+namespace {
+json report(const std::string& p) { return json::parse(slurp(p)); }
+}  // namespace
+
+TEST(FunctionalCache, HardwareOnlyChangesReuseValuesAndMatchFreshRuns) {
+  const std::string cache = scratch() + "/fcache";
+  const std::string base = "run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json ";
+  ASSERT_EQ(run_attnsim(base + "-o " + scratch() + "/c1.json --functional-cache " + cache).code, 0);
+  EXPECT_EQ(report(scratch() + "/c1.json")["simulator"]["functional_cache_hits"], 0);
+  // A different array shape: same values, so every head comes from the cache.
+  ASSERT_EQ(run_attnsim(base + "-o " + scratch() + "/c2.json --set pe_array.rows=32 --set memory.dram.bandwidth_gbps=64 "
+                               "--functional-cache " + cache)
+                .code,
+            0);
+  ASSERT_EQ(run_attnsim(base + "-o " + scratch() + "/fresh.json --set pe_array.rows=32 --set memory.dram.bandwidth_gbps=64").code,
+            0);
+  const json cached = report(scratch() + "/c2.json"), fresh = report(scratch() + "/fresh.json");
+  EXPECT_EQ(cached["simulator"]["functional_cache_hits"], 2 * 4);  // 2 layers x 4 heads
+  EXPECT_EQ(attnsim::without_host_fields(cached).dump(), attnsim::without_host_fields(fresh).dump());
+  // A threshold change alters the values: no reuse.
+  ASSERT_EQ(run_attnsim(base + "-o " + scratch() + "/c3.json --set mask_unit.threshold=0.01 --functional-cache " + cache).code,
+            0);
+  EXPECT_EQ(report(scratch() + "/c3.json")["simulator"]["functional_cache_hits"], 0);
+}
+
+TEST(FunctionalCache, AccuracyRowsSampleTheReference) {
+  const std::string out = scratch() + "/sampled.json";
+  ASSERT_EQ(run_attnsim("run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json --accuracy-rows 16 -o " + out).code, 0);
+  const json r = report(out);
+  EXPECT_EQ(r["total"]["accuracy"]["compared_rows"], 2 * 4 * 16);
+  EXPECT_GT(r["total"]["mask"]["recall"].get<double>(), 0.5);
+  EXPECT_EQ(run_attnsim("run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json --accuracy-rows -1 -o " + out).code, 2);
+}

@@ -1,0 +1,79 @@
+// Whole runs with the DynamiQK mask units through simulate(): one
+// elaboration per test process.
+#include <gtest/gtest.h>
+
+#include "controller/simulation.h"
+#include "kernels/pattern_static.h"
+#include "report/report.h"
+
+using namespace attnsim;
+using nlohmann::json;
+
+namespace {
+const std::string kSrc = ATTNSIM_SOURCE_DIR;
+
+WorkloadSpec long_context(int heads, int seq) {
+  const json w = {{"name", "lc"},         {"layers", 1},       {"heads", heads}, {"seq_len", seq},
+                  {"head_dim", 64},       {"causal", true},
+                  {"data", {{"kind", "long_context"}, {"seed", 5}, {"topic_blocks", 4}}}};
+  return WorkloadSpec::from_json(w, "lc.json", "");
+}
+}  // namespace
+
+TEST(DynamiqkSim, DetectorInFrontOfTheSangerArray) {
+  const ArchConfig arch = ArchConfig::load(kSrc + "/configs/arch/dynamiqk_sanger.json");
+  const WorkloadSpec w = long_context(4, 4096);
+  SimulationOptions o;
+  o.accuracy_rows = 128;
+  const RunStats s = simulate(arch, w, o);
+  ASSERT_EQ(s.layers.size(), 1u);
+  const auto& heads = s.layers[0].heads;
+  ASSERT_EQ(heads.size(), 4u);
+  for (const auto& h : heads) {
+    const std::string want = long_context_head_kind(w.long_context, 0, 0, h["head"].get<int>());
+    EXPECT_EQ(h["pattern"], want) << h.dump();
+  }
+  const auto& mask = s.total.units.at("mask_unit");
+  EXPECT_GT(mask.stages.at("estimate_qk"), 0);
+  EXPECT_GT(mask.stages.at("mask_emit"), 0);
+  EXPECT_EQ(mask.counts.at("heads"), 4);
+  EXPECT_EQ(s.unit_pes.at("mask_unit"), 32 * 32);
+  // The PE array computes exactly the kept entries.
+  EXPECT_EQ(s.total.units.at("pe_array").macs, 2 * s.total.accuracy.kept * 64);
+  EXPECT_LT(s.total.accuracy.density(), 0.5);
+  EXPECT_GT(s.total.accuracy.recall(), 0.8);
+  for (const auto& [name, u] : s.total.units) EXPECT_LE(u.cycles, s.total.cycles) << name;
+  const json r = make_report(arch, w, s, {1.0, 10.0});
+  EXPECT_TRUE(r.contains(json::json_pointer("/layers/0/heads/0/mass_kept")));
+  EXPECT_TRUE(r.contains(json::json_pointer("/total/units/mask_unit/stages/index_build")));
+}
+
+TEST(DynamiqkSim, StaticLocalStrideKeepsThePhi3Density) {
+  const ArchConfig arch = ArchConfig::load(kSrc + "/configs/arch/dynamiqk_local_stride.json");
+  const WorkloadSpec w = long_context(2, 2048);
+  SimulationOptions o;
+  o.accuracy_rows = 64;
+  const RunStats s = simulate(arch, w, o);
+  int64_t want = 0;
+  for (int h = 0; h < 2; ++h) want += static_plan(arch.mask_unit.static_pattern, 2048, h, 2, nullptr).count_nnz();
+  EXPECT_EQ(s.total.accuracy.kept, want);
+  EXPECT_EQ(s.total.units.at("mask_unit").counts.at("blocks_partial"), 0);
+  EXPECT_GT(s.total.units.at("mask_unit").counts.at("blocks_full"), 0);
+}
+
+TEST(DynamiqkSim, MultimodalHeadsReportTheirBoundaries) {
+  ArchConfig arch = ArchConfig::load(kSrc + "/configs/arch/dynamiqk_systolic.json");
+  auto& d = arch.mask_unit.detector;  // the small-sequence settings of docs/dynamiqk.md
+  d.budget = 0.3;
+  d.init_columns = d.min_vertical = d.n_init = 4;
+  d.local_diagonals = d.min_slash = 16;
+  const WorkloadSpec w = WorkloadSpec::load(kSrc + "/workloads/multimodal_small.json");
+  const RunStats s = simulate(arch, w, {});
+  ASSERT_EQ(s.layers[0].heads.size(), 8u);
+  for (const auto& h : s.layers[0].heads) {
+    const std::string kind = multimodal_head_kind(w.multimodal, 0, 0, h["head"].get<int>());
+    const std::string want = kind == "no_boundary" ? "none" : kind.substr(0, kind.find('_'));
+    EXPECT_EQ(h["boundary"], want) << h.dump();
+  }
+  EXPECT_GT(s.total.accuracy.recall(), 0.85);
+}

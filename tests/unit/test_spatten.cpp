@@ -1,0 +1,153 @@
+#include <gtest/gtest.h>
+
+#include "kernels/spatten.h"
+#include "kernels/topk.h"
+
+using namespace attnsim;
+
+TEST(TopK, ExactlyKInIndexOrderWithTies) {
+  const std::vector<double> v = {5, 1, 5, 3, 5, 2};
+  const TopK t = topk_quickselect(v, 2, 4);
+  EXPECT_EQ(t.indices, (std::vector<int>{0, 2}));  // three 5s tie: the first two by index
+  EXPECT_EQ(topk_quickselect(v, 4, 4).indices, (std::vector<int>{0, 2, 3, 4}));
+  EXPECT_EQ(topk_quickselect(v, 0, 4).indices.size(), 0u);
+  EXPECT_EQ(topk_quickselect(v, 9, 4).indices.size(), 6u);
+  const std::vector<double> same(7, 1.0);
+  EXPECT_EQ(topk_quickselect(same, 3, 2).indices, (std::vector<int>{0, 1, 2}));
+}
+
+TEST(TopK, MatchesASortOnRandomData) {
+  std::srand(3);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = 1 + std::rand() % 60, k = std::rand() % (n + 1);
+    std::vector<double> v(n);
+    for (auto& x : v) x = std::rand() % 10;  // many ties
+    std::vector<int> order(n);
+    for (int i = 0; i < n; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return v[a] > v[b]; });
+    std::vector<int> want(order.begin(), order.begin() + k);
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(topk_quickselect(v, k, 16).indices, want) << "n " << n << " k " << k;
+  }
+}
+
+TEST(TopK, CyclesCountRoundsOfCeilNOverPPlus3) {
+  // 8 distinct values, k = 4, P = 4. Round 1: pivot v[4] = 4 over {8,7,6,5,4,3,2,1}: 4 larger -> done? 
+  // larger = {8,7,6,5} (4 >= k) -> keep them; round 2 over 4: pivot v[2]=6, larger {8,7} < 4, larger+equal 3 < 4,
+  // so want = 1 from {5}: round 3 over 1: pivot 5, equal -> found. Cycles: (2+3) + (1+3) + (1+3) + emit 2.
+  const std::vector<double> v = {8, 7, 6, 5, 4, 3, 2, 1};
+  const TopK t = topk_quickselect(v, 4, 4);
+  EXPECT_EQ(t.indices, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(t.rounds, 3);
+  EXPECT_EQ(t.cycles, 5 + 4 + 4 + 2);
+}
+
+TEST(KeepSchedule, RampAndExplicit) {
+  KeepSchedule s{0.25, 0.5, {}};
+  EXPECT_DOUBLE_EQ(s.keep(0, 4), 1.0);   // first 25 % of 4 layers: layer 0
+  EXPECT_DOUBLE_EQ(s.keep(1, 4), 1.0 - 0.5 / 3);
+  EXPECT_DOUBLE_EQ(s.keep(3, 4), 0.5);
+  KeepSchedule none{0.0, 1.0, {}};
+  for (int l = 0; l < 6; ++l) EXPECT_DOUBLE_EQ(none.keep(l, 6), 1.0);
+  KeepSchedule e{0, 0, {1.0, 0.8, 0.3}};
+  EXPECT_DOUBLE_EQ(e.keep(1, 5), 0.8);
+  EXPECT_DOUBLE_EQ(e.keep(4, 5), 0.3);  // the list's last value continues
+}
+
+namespace {
+MaskedAttention fake_result(const CsrMask& m, const std::vector<float>& per_col, int d) {
+  MaskedAttention r;
+  for (int i = 0; i < m.rows; ++i)
+    for (int t = m.indptr[i]; t < m.indptr[i + 1]; ++t) r.probs.push_back(per_col[m.indices[t]]);
+  r.scores = r.probs;
+  r.output = MatF::Ones(m.rows, d);
+  return r;
+}
+}  // namespace
+
+TEST(CascadePruner, KeepsTheMostAttendedTokensAndTheyStayPruned) {
+  // 1 batch, 2 heads, 3 layers, 8 tokens; tokens: keep 50 % from layer 1 on.
+  CascadePruner p(8, 1, 2, 3, KeepSchedule{0, 0, {1.0, 0.5, 0.5}}, KeepSchedule{0, 1.0, {}}, 4);
+  EXPECT_EQ(p.begin_layer(0), 0);  // nothing pruned yet: the engine does not run
+  std::vector<char> active;
+  const CsrMask m0 = p.tile_mask(0, 0, 8, false, active);
+  EXPECT_EQ(m0.nnz(), 64);
+  // Tokens 1, 3, 5, 7 receive most attention.
+  p.observe(0, m0, fake_result(m0, {0.01f, 0.2f, 0.01f, 0.2f, 0.01f, 0.2f, 0.01f, 0.2f}, 4));
+  EXPECT_GT(p.begin_layer(1), 0);
+  EXPECT_EQ(p.tokens_kept(0), 4);
+  const CsrMask m1 = p.tile_mask(1, 0, 8, false, active);
+  EXPECT_EQ(active, (std::vector<char>{0, 1, 0, 1, 0, 1, 0, 1}));
+  EXPECT_EQ(m1.row_nnz(0), 0);
+  EXPECT_EQ(m1.row_nnz(1), 4);
+  EXPECT_EQ(m1.indices[0], 1);
+  // Now tokens 0 and 2 would win, but pruned tokens stay pruned.
+  p.observe(1, m1, fake_result(m1, {9, 0, 9, 0, 9, 0, 9, 0}, 4));
+  p.begin_layer(2);
+  EXPECT_EQ(p.tokens_kept(0), 4);
+  p.tile_mask(0, 0, 8, false, active);
+  EXPECT_EQ(active, (std::vector<char>{0, 1, 0, 1, 0, 1, 0, 1}));
+}
+
+TEST(CascadePruner, HeadPruningAndCausalMasks) {
+  CascadePruner p(4, 1, 4, 2, KeepSchedule{0, 1.0, {}}, KeepSchedule{0.5, 0.5, {}}, 16);
+  p.begin_layer(0);
+  std::vector<char> active;
+  for (int h = 0; h < 4; ++h) {
+    const CsrMask m = p.tile_mask(h, 0, 4, true, active);
+    EXPECT_EQ(m.nnz(), 10);  // causal 4x4
+    MaskedAttention r = fake_result(m, {0.1f, 0.1f, 0.1f, 0.1f}, 2);
+    r.output *= static_cast<float>(h == 2 || h == 0 ? 10 : 1);  // heads 0 and 2 matter most
+    p.observe(h, m, r);
+  }
+  p.begin_layer(1);
+  EXPECT_EQ(p.heads_kept(0), 2);
+  EXPECT_TRUE(p.head_alive(0));
+  EXPECT_FALSE(p.head_alive(1));
+  EXPECT_TRUE(p.head_alive(2));
+  const CsrMask dead = p.tile_mask(1, 0, 4, true, active);
+  EXPECT_EQ(dead.nnz(), 0);
+  EXPECT_EQ(std::count(active.begin(), active.end(), 1), 0);
+}
+
+TEST(SpattenAttention, ProgressiveQuantisationRecomputesFlatRows) {
+  const auto fmt = NumberFormat::parse("fixed12.4");
+  MatF q(2, 2), k(4, 2), v(4, 2);
+  q << 4, 0, 0.01f, 0;      // row 0: peaked; row 1: nearly flat
+  k << 3, 0, 0.3f, 0, 0.1f, 0, 0.2f, 0;
+  v.setOnes();
+  const HeadOperands kv = prepare_operands(k, v, fmt);
+  const HeadOperands msb = msb_operands(kv, fmt, 8);  // drops 4 LSBs: K in steps of 1.0
+  SpattenNumerics num;
+  num.base = {fmt, NumberFormat::parse("fixed16.14"), ExpUnit::parse("exact"), 1.0};
+  num.msb_bits = 8;
+  num.msb_operands = &msb;
+  num.requant_threshold = 0.5;
+  const CsrMask m = CsrMask::full(2, 4, false, 0);
+  const SpattenTile t = spatten_attention(q, kv, m, {}, num);
+  EXPECT_EQ(t.rows_requantised, 1);  // row 1's max probability is ~0.25 < 0.5
+  // Row 1 recomputed with full keys equals plain masked attention on that row.
+  const auto full = masked_attention(q, kv, m, num.base);
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(t.attention.probs[4 + j], full.probs[4 + j]);
+  // Row 0 kept its MSB-only scores: 4 * floor(3) = 12, 4 * 0 ...
+  EXPECT_FLOAT_EQ(t.attention.scores[0], 12.0f);
+  EXPECT_FLOAT_EQ(t.attention.scores[1], 0.0f);
+}
+
+TEST(SpattenAttention, LocalVPruningUsesOnlyTheLargestProbabilities) {
+  const auto fp = NumberFormat::parse("fp32");
+  MatF q(1, 1), k(4, 1), v(4, 1);
+  q << 1;
+  k << 3, 2, 1, 0;
+  v << 1, 10, 100, 1000;
+  const HeadOperands kv = prepare_operands(k, v, fp);
+  SpattenNumerics num;
+  num.base = {fp, fp, ExpUnit::parse("exact"), 1.0};
+  num.v_keep = 0.5;  // 2 of 4
+  const SpattenTile t = spatten_attention(q, kv, CsrMask::full(1, 4, false, 0), {}, num);
+  EXPECT_EQ(t.v_rows_used, 2);
+  EXPECT_EQ(t.v_rows_fetched, 2);
+  EXPECT_GT(t.topk_v_cycles, 0);
+  const float p0 = t.attention.probs[0], p1 = t.attention.probs[1];
+  EXPECT_NEAR(t.attention.output(0, 0), p0 * 1 + p1 * 10, 1e-4);  // no renormalisation
+}
