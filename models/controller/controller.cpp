@@ -330,6 +330,7 @@ void Controller::run() {
     advance(pipeline_.finish());
     qk_.sync();
     finished_ = true;
+    sc_core::sc_stop();  // a cycle-accurate unit's clock would otherwise tick forever
   } catch (...) {
     error_ = std::current_exception();
     sc_core::sc_stop();

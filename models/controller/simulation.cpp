@@ -8,7 +8,9 @@
 #include "sanger/pack_split_encoder.h"
 #include "sanger/sanger_predictor.h"
 #include "sanger/score_stationary_array.h"
+#include "sanger/score_stationary_cycle.h"
 #include "spatten/spatten_datapath.h"
+#include "systolic/systolic_cycle.h"
 #include "spatten/spatten_pruner.h"
 #include "systolic/systolic_array.h"
 #include "util/error.h"
@@ -46,6 +48,7 @@ struct Top : sc_core::sc_module {
   std::unique_ptr<PackSplitEncoder> encoder;
   std::unique_ptr<ScoreStationaryArray> score_stationary;
   std::unique_ptr<SystolicArray> systolic;
+  std::unique_ptr<JobUnit<ComputeJob>> cycle_array;  // "fidelity": "cycle"
   std::unique_ptr<SpattenPruner> pruner;
   std::unique_ptr<SpattenDatapath> spatten;
   Controller controller;
@@ -81,7 +84,20 @@ struct Top : sc_core::sc_module {
       encoder = std::make_unique<PackSplitEncoder>("encoder", arch.encoder, arch.pe_array.pes_per_row, arch.clock_ghz);
       controller.encoder_socket.bind(encoder->socket);
     }
-    if (arch.pe_array.kind == "score_stationary") {
+    const bool cycle = arch.fidelity == "cycle";
+    if (cycle && arch.pe_array.kind == "score_stationary") {  // clocked register-level array (docs/fidelity.md)
+      auto a = std::make_unique<ScoreStationaryArrayCycle>("pe_array", arch.pe_array, arch.encoder.segment_width,
+                                                           arch.clock_ghz);
+      stats.unit_pes["pe_array"] = a->pe_count();
+      stats.pes_per_row = arch.pe_array.pes_per_row;
+      controller.pe_socket.bind(a->socket);
+      cycle_array = std::move(a);
+    } else if (cycle && arch.pe_array.kind == "systolic_os") {
+      auto a = std::make_unique<SystolicArrayCycle>("pe_array", arch.pe_array, arch.clock_ghz);
+      stats.unit_pes["pe_array"] = a->pe_count();
+      controller.pe_socket.bind(a->socket);
+      cycle_array = std::move(a);
+    } else if (arch.pe_array.kind == "score_stationary") {
       score_stationary = std::make_unique<ScoreStationaryArray>("pe_array", arch.pe_array,
                                                                 arch.encoder.segment_width, arch.clock_ghz);
       controller.pe_socket.bind(score_stationary->socket);

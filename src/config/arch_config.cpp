@@ -75,6 +75,7 @@ void read_pattern_detector(JsonReader& m, MaskUnitConfig& c, const std::string& 
   d.budget_slack = m.number("budget_slack", 0.1, 0.0, 10.0);
   d.min_mass = m.number("min_mass", 0.5, 0.0, 1.0);
   d.select_delta = m.number("select_delta", 0.01, 0.0, 1.0);
+  d.boundary_delta = m.number("boundary_delta", 0.03, 0.0, 1.0);
   d.skip_mass = m.number("skip_mass", 0.01, 0.0, 1.0);
   d.vertical_share = m.number("vertical_share", 0.3, 0.0, 1.0);
   d.block_granular = m.string("granularity", "block", {"block", "exact"}) == "block";
@@ -152,7 +153,7 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
   a.name = r.string("name", std::nullopt);
   a.description = r.string("description", "");
   a.clock_ghz = r.number("clock_ghz", 1.0, 0.01, 10.0);
-  a.fidelity = r.string("fidelity", "fast", {"fast"});
+  a.fidelity = r.string("fidelity", "fast", {"fast", "cycle"});
 
   {
     auto m = r.object("mask_unit");
@@ -252,6 +253,8 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
   // Cross-field rules.
   if (a.pe_array.kind == "score_stationary" && a.encoder.kind != "pack_split")
     throw InputError(file, "encoder.kind", "the score_stationary array needs the pack_split encoder");
+  if (a.fidelity == "cycle" && a.pe_array.kind == "spatten_datapath")
+    throw InputError(file, "fidelity", "no cycle-accurate model of the spatten_datapath (expected \"fast\")");
   if (a.pe_array.kind == "spatten_datapath" && a.encoder.kind != "none")
     throw InputError(file, "encoder.kind", "the spatten_datapath takes no encoder (expected \"none\")");
   if (a.pe_array.kind == "spatten_datapath" && a.pe_array.msb_bits > a.pe_array.number_format.width)
@@ -292,6 +295,7 @@ nlohmann::json ArchConfig::to_json() const {
     m["budget_slack"] = d.budget_slack;
     m["min_mass"] = d.min_mass;
     m["select_delta"] = d.select_delta;
+    m["boundary_delta"] = d.boundary_delta;
     m["skip_mass"] = d.skip_mass;
     m["vertical_share"] = d.vertical_share;
     m["granularity"] = d.block_granular ? "block" : "exact";

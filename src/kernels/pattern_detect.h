@@ -32,6 +32,7 @@ struct DetectorParams {
   double budget_slack = 0.1;    // a sized candidate may exceed the budget by this fraction before it is shrunk
   double min_mass = 0.5;        // a head whose best candidate keeps less stays dense (own rule; 0 disables)
   double select_delta = 0.01;   // MMInference's minimal_delta
+  double boundary_delta = 0.03; // Q-boundary only with this much more mass than one shared pattern (own choice)
   double skip_mass = 0.01;      // a (query, key) modality region below this share of attention is skipped
   double vertical_share = 0.3;  // share of the vertical-slash budget spent on verticals
   bool block_granular = true;   // MInference block layout (else exact entries)

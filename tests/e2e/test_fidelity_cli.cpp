@@ -1,0 +1,28 @@
+// "fidelity": "cycle" swaps the PE array for its clocked register-level model
+// (docs/fidelity.md); the run must report exactly what the fast model reports.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "report/report.h"
+
+using namespace attnsim_test;
+using nlohmann::json;
+
+TEST(Fidelity, CycleAccurateRunsReportWhatTheFastModelReports) {
+  for (const std::string arch : {"sanger", "dense_systolic"}) {
+    const std::string fast = scratch() + "/fast_" + arch + ".json", cyc = scratch() + "/cycle_" + arch + ".json";
+    const std::string base = "run -q -a configs/arch/" + arch + ".json -w workloads/synthetic_small.json --layers 1 ";
+    ASSERT_EQ(run_attnsim(base + "-o " + fast).code, 0);
+    const CliResult r = run_attnsim(base + "--set fidelity=cycle -o " + cyc);
+    ASSERT_EQ(r.code, 0) << r.err;
+    json a = attnsim::without_host_fields(json::parse(slurp(fast)));
+    json b = attnsim::without_host_fields(json::parse(slurp(cyc)));
+    EXPECT_EQ(b["arch"]["fidelity"], "cycle");
+    a["arch"].erase("fidelity");
+    b["arch"].erase("fidelity");
+    EXPECT_EQ(a["total"]["cycles"], b["total"]["cycles"]) << arch;
+    EXPECT_EQ(a.dump(), b.dump()) << arch;
+  }
+}
