@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bin=${ATTNSIM:-build/attnsim}
 runs=${RUNS:-3}
 mkdir -p out/bench
-for arch in sanger dense_systolic; do
+for arch in sanger spatten dense_systolic; do
   for i in $(seq "$runs"); do
     /usr/bin/time -f "%e %M" -o out/bench/time.txt taskset -c 0 "$bin" run -q \
       -a "configs/arch/$arch.json" -w workloads/synthetic_bert_base_s512.json -o "out/bench/$arch.json"
