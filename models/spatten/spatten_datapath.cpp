@@ -32,19 +32,9 @@ void SpattenDatapath::run(ComputeJob& job) {
     tile = spatten_attention(*job.q_tile, *job.kv, mask, active, num);
     job.result = tile.attention;
   }
-  // Which rows were recomputed and how many V rows each used follow from the
-  // values; a timing-only job (functional cache) assumes neither, so cached
-  // SpAtten runs time requantisation and V pruning as absent.
-  std::vector<char> requant(mask.rows, 0);
-  if (!job.timing_only) {
-    const int dropped = num.base.data.is_fixed() ? num.base.data.width - num.msb_bits : 0;
-    for (int i = 0; i < mask.rows; ++i) {
-      if (!active.empty() && !active[i]) continue;
-      float top = 0;
-      for (int t = mask.indptr[i]; t < mask.indptr[i + 1]; ++t) top = std::max(top, tile.attention.probs[t]);
-      requant[i] = dropped > 0 && mask.row_nnz(i) > 0 && top < num.requant_threshold;
-    }
-  }
+  // Which rows were recomputed and how many V rows each used come from the
+  // values (SpAtten runs never take the functional cache's timing-only path).
+  const std::vector<char> requant = job.timing_only ? std::vector<char>(mask.rows, 0) : tile.row_requantised;
   for (int i = 0; i < mask.rows; ++i) {
     if (!active.empty() && !active[i]) continue;
     rows[i].keys = mask.row_nnz(i);

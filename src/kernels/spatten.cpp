@@ -105,6 +105,7 @@ SpattenTile spatten_attention(const MatF& q_tile, const HeadOperands& kv, const 
   SpattenTile out;
   out.attention = masked_attention(q_tile, dropped > 0 && num.msb_operands ? *num.msb_operands : kv, mask, num.base);
   out.row_topk_cycles.assign(mask.rows, 0);
+  out.row_requantised.assign(mask.rows, 0);
   std::vector<int> redo;
   for (int i = 0; i < mask.rows; ++i) {
     if (!row_active.empty() && !row_active[i]) continue;
@@ -132,6 +133,7 @@ SpattenTile spatten_attention(const MatF& q_tile, const HeadOperands& kv, const 
       out.attention.output.row(i) = full.output.row(static_cast<Eigen::Index>(r));
     }
     out.rows_requantised = static_cast<int>(redo.size());
+    for (int i : redo) out.row_requantised[i] = 1;
   }
   // Local V pruning: each row multiplies only the V rows of its largest
   // probabilities (no renormalisation, as the hardware).

@@ -78,6 +78,7 @@ HeadOperands msb_operands(const HeadOperands& kv, const NumberFormat& fmt, int m
 struct SpattenTile {
   MaskedAttention attention;
   int rows_requantised = 0;
+  std::vector<char> row_requantised;  // per row: recomputed with the LSBs
   int64_t v_rows_used = 0;       // Σ over rows of the V rows multiplied
   int64_t v_rows_fetched = 0;    // distinct V rows the tile needs
   int64_t topk_v_cycles = 0;     // local V pruning on the top-k engine
