@@ -151,3 +151,75 @@ TEST(SpattenAttention, LocalVPruningUsesOnlyTheLargestProbabilities) {
   const float p0 = t.attention.probs[0], p1 = t.attention.probs[1];
   EXPECT_NEAR(t.attention.output(0, 0), p0 * 1 + p1 * 10, 1e-4);  // no renormalisation
 }
+
+TEST(CascadePruner, AllPrunedScheduleFloorsAtOneTokenAndOneHead) {
+  // Keep 0 % from layer 1 on: the hardware still keeps k = 1 (the top-k
+  // engine never emits an empty set), the most important token and head.
+  CascadePruner p(6, 1, 3, 2, KeepSchedule{0, 0, {1.0, 0.0}}, KeepSchedule{0, 0, {1.0, 0.0}}, 4);
+  p.begin_layer(0);
+  std::vector<char> active;
+  for (int h = 0; h < 3; ++h) {
+    const CsrMask m = p.tile_mask(h, 0, 6, false, active);
+    MaskedAttention r = fake_result(m, {0.1f, 0.1f, 0.1f, 0.9f, 0.1f, 0.1f}, 2);  // token 3 wins
+    r.output *= static_cast<float>(h == 1 ? 5 : 1);                             // head 1 wins
+    p.observe(h, m, r);
+  }
+  EXPECT_GT(p.begin_layer(1), 0);
+  EXPECT_EQ(p.tokens_kept(0), 1);
+  EXPECT_EQ(p.heads_kept(0), 1);
+  EXPECT_TRUE(p.head_alive(1));
+  const CsrMask m = p.tile_mask(1, 0, 6, false, active);
+  EXPECT_EQ(m.nnz(), 1);  // the surviving query attends to the surviving key only
+  EXPECT_EQ(m.row_nnz(3), 1);
+  EXPECT_EQ(m.indices[0], 3);
+  EXPECT_EQ(std::count(active.begin(), active.end(), 1), 1);
+  EXPECT_EQ(p.tile_mask(0, 0, 6, false, active).nnz(), 0);  // a pruned head computes nothing
+}
+
+TEST(CascadePruner, NothingPrunedScheduleKeepsEverythingAtEveryLayer) {
+  CascadePruner p(5, 2, 2, 4, KeepSchedule{0, 1.0, {}}, KeepSchedule{0, 1.0, {}}, 4);
+  std::vector<char> active;
+  for (int layer = 0; layer < 4; ++layer) {
+    p.begin_layer(layer);
+    for (int b = 0; b < 2; ++b) {
+      EXPECT_EQ(p.tokens_kept(b), 5);
+      EXPECT_EQ(p.heads_kept(b), 2);
+    }
+    for (int g = 0; g < 4; ++g) {
+      const CsrMask m = p.tile_mask(g, 0, 5, true, active);
+      EXPECT_EQ(m.nnz(), 15);  // causal 5x5, nothing removed
+      p.observe(g, m, fake_result(m, {0.5f, 0.1f, 0.1f, 0.1f, 0.2f}, 2));
+    }
+  }
+}
+
+namespace {
+// One nearly flat row (max probability ~0.25 of 4 keys) under progressive
+// quantisation with threshold tau.
+int rows_requantised_at(double tau) {
+  const auto fmt = NumberFormat::parse("fixed12.4");
+  MatF q(1, 2), k(4, 2), v(4, 2);
+  q << 0.01f, 0;
+  k << 3, 0, 0.3f, 0, 0.1f, 0, 0.2f, 0;
+  v.setOnes();
+  const HeadOperands kv = prepare_operands(k, v, fmt);
+  const HeadOperands msb = msb_operands(kv, fmt, 8);
+  SpattenNumerics num;
+  num.base = {fmt, NumberFormat::parse("fixed16.14"), ExpUnit::parse("exact"), 1.0};
+  num.msb_bits = 8;
+  num.msb_operands = &msb;
+  num.requant_threshold = tau;
+  return spatten_attention(q, kv, CsrMask::full(1, 4, false, 0), {}, num).rows_requantised;
+}
+}  // namespace
+
+TEST(SpattenAttention, RequantThresholdEdges) {
+  EXPECT_EQ(rows_requantised_at(0.0), 0);   // tau = 0: no max probability is below it
+  EXPECT_EQ(rows_requantised_at(0.2), 0);   // the row's max (~0.25) is above tau
+  EXPECT_EQ(rows_requantised_at(0.5), 1);
+  EXPECT_EQ(rows_requantised_at(1.01), 1);  // tau > 1: every row is recomputed
+  // q = 0.01 rounds to 0 in fixed12.4, so all 4 scores are 0: the row is exactly
+  // uniform, max = 0.25; "below tau" is strict, so tau = 0.25 keeps it.
+  EXPECT_EQ(rows_requantised_at(0.25), 0);
+  EXPECT_EQ(rows_requantised_at(0.2500001), 1);
+}
