@@ -201,6 +201,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       observe.observed = &cj.result;
       sc_core::sc_time none = sc_core::SC_ZERO_TIME;
       send_job(mask_socket, observe, none);
+      layer.units["mask_unit"].merge(observe.work);  // no cycles; its operations count for energy
     }
 
     // DRAM traffic of the tile (own model): the Q tile; K and V once per head

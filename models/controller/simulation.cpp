@@ -154,9 +154,7 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
   }
   RunStats stats = top.controller.stats();
   // Buffer capacities, for the report.
-  const auto& m = arch.memory;
-  for (const auto& [name, kib] : std::map<std::string, int>{
-           {"q", m.q_kib}, {"k", m.k_kib}, {"v", m.v_kib}, {"score", m.score_kib}, {"output", m.output_kib}}) {
+  for (const auto& [name, kib] : arch.memory.buffer_kib()) {
     stats.total.sram[name].capacity_bytes = static_cast<int64_t>(kib) * 1024;
     for (auto& l : stats.layers) l.sram[name].capacity_bytes = static_cast<int64_t>(kib) * 1024;
   }

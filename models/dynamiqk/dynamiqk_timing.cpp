@@ -46,7 +46,13 @@ UnitWork detector_head_work(const DetectorActivity& a, int head_dim, const Detec
               {"probabilities", a.probabilities},
               {"topk_selections", static_cast<int64_t>(a.topks.size())},
               {"candidates_evaluated", a.candidates_evaluated},
-              {"index_items", a.index_items}};
+              {"index_items", a.index_items},
+              // Operations for the energy model (own model: the top-k engine's
+              // P comparators busy every cycle it runs; a compare per candidate entry).
+              {"softmax_elements", a.probabilities},
+              {"add_ops", a.sum_updates + a.pooled_tokens * head_dim},
+              {"compare_ops", topk * hw.topk_parallelism + a.candidate_entries},
+              {"index_ops", a.index_items}};
   return w;
 }
 
@@ -54,6 +60,7 @@ UnitWork mask_emit_work(int64_t nnz, int emit_lanes) {
   UnitWork w;
   w.cycles = ceil_div(nnz, emit_lanes);
   w.stages = {{"mask_emit", w.cycles}};
+  w.counts = {{"index_ops", nnz}};  // energy: an index per emitted entry
   return w;
 }
 

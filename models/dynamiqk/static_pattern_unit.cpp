@@ -26,10 +26,10 @@ void StaticPatternUnit::run(MaskJob& job) {
   const CsrMask& mask = job.prediction.mask;
   UnitWork work = mask_emit_work(mask.nnz(), config_.emit_lanes);
   const BlockLabelCounts labels = label_blocks(mask, job.row0, config_.static_pattern.block);
-  work.counts = {{"blocks_empty", labels.empty},
-                 {"blocks_full", labels.full},
-                 {"blocks_causal", labels.causal},
-                 {"blocks_partial", labels.partial}};
+  work.counts["blocks_empty"] = labels.empty;
+  work.counts["blocks_full"] = labels.full;
+  work.counts["blocks_causal"] = labels.causal;
+  work.counts["blocks_partial"] = labels.partial;
   work.sram_write_bytes["score"] = ceil_div(static_cast<int64_t>(mask.rows) * mask.cols, 8);
   if (job.row0 == 0) {
     nlohmann::json info = plan_.by_query[0].to_json();

@@ -12,8 +12,10 @@ void PackSplitEncoder::run(EncodeJob& job) {
   job.schedule = pack_split(*job.mask, config_.segment_width, pes_per_row_);
   job.work = encoder_tile(job.schedule, config_.segments_per_cycle);
   job.work.sram_read_bytes = {{"score", ceil_div(static_cast<int64_t>(job.mask->rows) * job.mask->cols, 8)}};
+  // index_ops (energy): a population count per row segment and an index per kept entry.
   job.work.counts = {{"skipped_row_segments", job.schedule.skipped_row_segments},
-                     {"row_segments", job.schedule.row_segments}};
+                     {"row_segments", job.schedule.row_segments},
+                     {"index_ops", job.schedule.row_segments + job.schedule.nnz}};
 }
 
 }  // namespace attnsim

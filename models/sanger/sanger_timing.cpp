@@ -45,7 +45,8 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
   w.cycles = sddmm + spmm + overhead + normalise;
   w.macs = 2 * s.nnz * p.head_dim;
   w.pe_slots = (sddmm + spmm) * static_cast<int64_t>(p.rows) * p.pes_per_row;
-  w.counts = {{"passes", passes}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", s.nnz}};
+  w.counts = {{"passes", passes}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", s.nnz},
+              {"softmax_elements", s.nnz}, {"normalised_rows", query_rows}};  // an exp per kept score (energy)
   return w;
 }
 
@@ -58,6 +59,8 @@ UnitWork predictor_tile(int query_rows, int keys_per_row_total, int seq_len, int
   w.cycles = g.cycles + softmax;
   w.macs = g.macs;
   w.pe_slots = g.pe_slots;
+  // Operations for the energy model: a probability and a threshold compare per allowed score.
+  w.counts = {{"softmax_elements", keys_per_row_total}, {"compare_ops", keys_per_row_total}};
   return w;
 }
 

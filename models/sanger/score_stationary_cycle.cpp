@@ -618,7 +618,8 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
   int64_t bubbles = 0;
   for (const auto& seg : s.segments)
     for (const auto& sr : seg.subrows) bubbles += sr.bubbles();
-  w.counts = {{"passes", dp.passes_done}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", dp.placed}};
+  w.counts = {{"passes", dp.passes_done}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", dp.placed},
+              {"softmax_elements", dp.placed}, {"normalised_rows", mask.rows}};
   const int64_t b = dp.num.data.bytes();
   w.sram_read_bytes = {{"q", dp.q_reads * b}, {"k", dp.k_reads * b}, {"v", dp.v_reads * b}, {"output", dp.out_rmw * b}};
   w.sram_write_bytes = {{"output", dp.out_rmw * b}};

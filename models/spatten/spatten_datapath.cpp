@@ -66,6 +66,8 @@ void SpattenDatapath::run(ComputeJob& job) {
   // K bits the tile fetches: every distinct key of the mask, MSBs only or full width.
   job.work.counts["k_bits_fetched"] = distinct_keys * d * static_cast<int64_t>(job.k_fetch_scale * width + 0.5);
   job.work.counts["tiles_fetching_lsbs"] = any_requant ? 1 : 0;
+  // The local-V top-k engine's comparisons (energy, own model: all P comparators busy every cycle it runs).
+  job.work.counts["compare_ops"] = job.work.counts["topk_v_cycles"] * config_.topk_parallelism;
   const int64_t b = job.numerics.data.bytes();
   int64_t key_reads = 0, v_reads = 0;
   for (const auto& r : rows) key_reads += r.keys, v_reads += r.v_rows;

@@ -14,6 +14,8 @@ void SpattenPruner::run(MaskJob& job) {
   job.work = UnitWork{};
   if (job.observed) {  // importance accumulation rides on the softmax and AV outputs: no extra cycles
     pruner_.observe(job.head_index, *job.observed_mask, *job.observed);
+    // Energy: a token-score add per probability, a head-score add per output value.
+    job.work.counts["add_ops"] = job.observed_mask->nnz() + job.observed->output.size();
     return;
   }
   // Top-k of tokens and heads at the layer boundary (SpAtten §IV-B): the
@@ -29,12 +31,15 @@ void SpattenPruner::run(MaskJob& job) {
   }
   job.work.cycles = topk;
   job.work.stages = {{"topk", topk}};
+  // Energy (own model): all P comparators of the top-k engine busy every cycle it runs.
+  if (topk) job.work.counts["compare_ops"] = topk * config_.topk_parallelism;
   if (job.row0 == 0) {
     const int batch = job.head_index / workload_.heads;
     const bool alive = pruner_.head_alive(job.head_index);
     job.head_info = {{"alive", alive}, {"tokens_kept", alive ? pruner_.tokens_kept(batch) : 0}};
-    job.work.counts = {{"heads_kept", alive ? 1 : 0}, {"heads", 1},
-                       {"tokens_kept", alive ? pruner_.tokens_kept(batch) : 0}};
+    job.work.counts["heads_kept"] = alive ? 1 : 0;
+    job.work.counts["heads"] = 1;
+    job.work.counts["tokens_kept"] = alive ? pruner_.tokens_kept(batch) : 0;
   }
 }
 

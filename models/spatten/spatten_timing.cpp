@@ -7,7 +7,7 @@ namespace attnsim {
 UnitWork spatten_tile_timing(const std::vector<SpattenRow>& rows, const SpattenTimingParams& p) {
   UnitWork w;
   Cycles pipelined = 0, qk = 0, softmax = 0, av = 0, topk = 0;
-  int64_t macs = 0, active = 0, requantised = 0;
+  int64_t macs = 0, active = 0, requantised = 0, probabilities = 0;
   for (const auto& r : rows) {
     if (r.keys == 0) continue;
     ++active;
@@ -21,12 +21,14 @@ UnitWork spatten_tile_timing(const std::vector<SpattenRow>& rows, const SpattenT
     topk += r.topk_cycles;
     macs += static_cast<int64_t>(r.keys) * p.head_dim * (r.requantised ? 2 : 1) + static_cast<int64_t>(r.v_rows) * p.head_dim;
     requantised += r.requantised;
+    probabilities += static_cast<int64_t>(r.keys) * (r.requantised ? 2 : 1);  // a recomputed row's softmax runs again
   }
   const Cycles fill_drain = active ? p.pipeline_latency : 0;
   w.stages = {{"pipelined_rows", pipelined}, {"fill_drain", fill_drain}};
   w.cycles = pipelined + fill_drain;
   w.counts = {{"qk_cycles", qk},          {"softmax_cycles", softmax}, {"av_cycles", av},
-              {"topk_v_cycles", topk},    {"rows_active", active},     {"rows_requantised", requantised}};
+              {"topk_v_cycles", topk},    {"rows_active", active},     {"rows_requantised", requantised},
+              {"softmax_elements", probabilities}, {"normalised_rows", active}};
   w.macs = macs;
   w.pe_slots = pipelined * (p.qk_multipliers + p.av_multipliers);
   return w;

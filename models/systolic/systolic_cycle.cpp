@@ -498,7 +498,7 @@ void SystolicArrayCycle::run(ComputeJob& job) {
                        {"score", 2 * dp.score_block_writes * b}};
   w.sram_write_bytes = {{"score", 2 * dp.score_block_writes * b},
                         {"output", static_cast<int64_t>(mask.rows) * dp.d * b}};
-  w.counts = {{"folds_computed", dp.qk_folds}};
+  w.counts = {{"folds_computed", dp.qk_folds}, {"softmax_elements", mask.nnz()}, {"normalised_rows", mask.rows}};
   job.score_buffer_bytes = dp.score_block_writes * b;
 }
 

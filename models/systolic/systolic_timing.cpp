@@ -58,7 +58,9 @@ UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicPar
   w.pe_slots = (qk + pv) * rows * cols;
   w.sram_read_bytes = {{"q", q_reads * b}, {"k", k_reads * b}, {"v", v_reads * b}, {"score", 2 * scores * b}};
   w.sram_write_bytes = {{"score", 2 * scores * b}, {"output", static_cast<int64_t>(mask.rows) * head_dim * b}};
-  w.counts = {{"folds_computed", qk ? qk / os_fold_cycles(rows, cols, head_dim) : 0}};
+  w.counts = {{"folds_computed", qk ? qk / os_fold_cycles(rows, cols, head_dim) : 0},
+              {"softmax_elements", mask.nnz()},  // energy: an exp per kept score, a divide per row
+              {"normalised_rows", mask.rows}};
   return w;
 }
 

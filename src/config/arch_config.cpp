@@ -143,6 +143,22 @@ void read_static_pattern(JsonReader& m, MaskUnitConfig& c) {
 }
 // --- end DynamiQK ---
 
+// A relative tech path is looked up next to the arch file, then in the
+// repository (where configs/tech/ lives), so the presets and the default work
+// from any working directory and for arch files written anywhere (sweeps).
+std::string resolve_tech(const JsonReader& r, const std::string& text, const std::string& file) {
+  namespace fs = std::filesystem;
+  const fs::path p = text;
+  std::vector<fs::path> candidates{p};
+  if (!p.is_absolute()) candidates = {fs::path(file).parent_path() / p, fs::path(ATTNSIM_REPO_DIR) / p};
+  std::string looked;
+  for (const auto& c : candidates) {
+    if (fs::is_regular_file(c)) return c.lexically_normal().string();
+    looked += (looked.empty() ? "" : ", ") + c.lexically_normal().string();
+  }
+  r.fail("tech", "technology table '" + text + "' not found (looked for " + looked + ")");
+}
+
 }  // namespace
 
 ArchConfig ArchConfig::load(const std::string& file) { return from_json(JsonReader::load_file(file), file); }
@@ -248,6 +264,9 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
     a.tiling.query_rows = read_int(t, "query_rows", 64, 1, 1 << 20);
     t.finish();
   }
+  a.tech = r.string("tech", a.tech);
+  if (a.tech.empty()) r.fail("tech", "expected the path of a technology table (configs/tech/*.json)");
+  a.tech_table = TechTable::load(resolve_tech(r, a.tech, file));
   r.finish();
 
   // Cross-field rules.
@@ -379,6 +398,7 @@ nlohmann::json ArchConfig::to_json() const {
                      {"score", memory.score_kib}, {"output", memory.output_kib}};
   mem["double_buffer"] = memory.double_buffer;
   j["tiling"] = {{"query_rows", tiling.query_rows}};
+  j["tech"] = tech;
   return j;
 }
 

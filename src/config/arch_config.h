@@ -1,10 +1,12 @@
 #pragma once
 // The accelerator description: which units, with which parameters. Every
 // parameter has a default, a unit in its name and a range check.
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "config/number_format.h"
+#include "energy/tech_table.h"
 #include "kernels/pattern_detect.h"  // DynamiQK pattern_detector parameters
 #include "kernels/pattern_static.h"  // DynamiQK static_pattern parameters
 #include "kernels/softmax.h"
@@ -23,6 +25,9 @@ struct MemoryConfig {
   DramConfig dram;
   int q_kib = 64, k_kib = 64, v_kib = 64, score_kib = 32, output_kib = 32;
   bool double_buffer = true;
+  std::map<std::string, int> buffer_kib() const {
+    return {{"q", q_kib}, {"k", k_kib}, {"v", v_kib}, {"score", score_kib}, {"output", output_kib}};
+  }
 };
 
 struct MaskUnitConfig {
@@ -87,6 +92,11 @@ struct ArchConfig {
   PeArrayConfig pe_array;
   MemoryConfig memory;
   TilingConfig tiling;
+  // The technology table pricing energy and area: a path as written in the
+  // arch JSON (relative: next to the arch file, else in the repository), and
+  // the table loaded from it.
+  std::string tech = "configs/tech/45nm.json";
+  TechTable tech_table;
 
   static ArchConfig load(const std::string& file);
   static ArchConfig from_json(const nlohmann::json& j, const std::string& file);

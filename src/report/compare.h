@@ -1,6 +1,7 @@
 #pragma once
-// Reports side by side: one column per report, one row per metric, with the
-// ratio of each to a baseline report.
+// Reports and sweep points side by side: one column per architecture (a
+// report, or a point of a sweep summary), one row per metric, with the ratio
+// of each to a baseline column.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -8,16 +9,31 @@
 namespace attnsim {
 
 struct CompareInput {
-  std::string label;  // arch name (or file name when the arch has none)
-  nlohmann::json report;
+  std::string label;     // arch name (or file name when the arch has none); sweep points: <sweep>#<index>
+  nlohmann::json report;  // the run's report, or null for a sweep point whose report is not at hand
+  nlohmann::json point;   // a sweep summary's point ({index, status, params, workload, metrics, ...}), or null
 };
 
 enum class TableFormat { text, markdown, csv };
 
-// `baseline` indexes `reports`. Metrics missing from a report show as "-".
+// `baseline` indexes `reports`. Metrics missing from a column show as "—"
+// (empty in CSV); a metric missing from every column has no row.
 std::string compare_reports(const std::vector<CompareInput>& reports, size_t baseline, TableFormat format);
+
+// Rows of cells (the first is the header) as an aligned text table (first
+// column left-aligned, the others right-aligned), Markdown, or CSV. An empty
+// cell shows as "—" in text and Markdown.
+std::string format_table(const std::vector<std::vector<std::string>>& rows, TableFormat format);
+
+// An integer as is, anything else with 4 significant digits.
+std::string format_number(double v);
 
 // Loads a report, with an error naming the file if it is not one.
 CompareInput load_report(const std::string& path);
+
+// A report (one column) or a sweep summary.json (one column per point, or per
+// Pareto-front point with `pareto_only`; a point's report is read when its
+// file is there, else the summary's metrics stand in for it).
+std::vector<CompareInput> load_compare_inputs(const std::string& path, bool pareto_only = false);
 
 }  // namespace attnsim

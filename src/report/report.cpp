@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "energy/energy_model.h"
 #include "util/error.h"
 
 namespace attnsim {
@@ -84,10 +85,16 @@ nlohmann::json make_report(const ArchConfig& arch, const WorkloadSpec& workload,
   r["arch"] = arch.to_json();
   r["workload"] = workload.to_json();
   r["tiling"] = {{"query_rows", stats.query_rows}, {"kv_resident", stats.kv_resident}};
+  const std::string& tech = arch.tech_table.name;
   r["total"] = period_json(stats.total, stats, arch.clock_ghz);
+  r["total"]["energy"] = estimate_energy(arch, stats.total, workload.head_dim).to_json(tech);
   nlohmann::json layers = nlohmann::json::array();
-  for (const auto& l : stats.layers) layers.push_back(period_json(l, stats, arch.clock_ghz));
+  for (const auto& l : stats.layers) {
+    layers.push_back(period_json(l, stats, arch.clock_ghz));
+    layers.back()["energy"] = estimate_energy(arch, l, workload.head_dim).to_json(tech);
+  }
   r["layers"] = layers;
+  r["area"] = estimate_area(arch).to_json(tech);
   const int64_t macs = r["total"]["macs"]["all_units"].get<int64_t>();
   r["simulator"] = {{"wall_time_s", host.wall_time_s},
                     {"peak_rss_mib", host.peak_rss_mib},

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""ctest check of scripts/plots: each script makes a PNG from a small input,
+and bad input fails with one line and exit code 2. Exit 77 (skipped) where
+matplotlib or numpy is missing.
+
+    check_plots.py ATTNSIM_BINARY SOURCE_DIR
+"""
+import csv
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+try:
+    import matplotlib  # noqa: F401
+    import numpy  # noqa: F401
+except ImportError as e:
+    print(f"skipped: {e}")
+    sys.exit(77)
+
+attnsim, src = sys.argv[1], sys.argv[2]
+plots = os.path.join(src, "scripts", "plots")
+failures = []
+
+
+def run(cmd):
+    return subprocess.run(cmd, cwd=src, capture_output=True, text=True)
+
+
+def check_png(name, cmd, out, min_size=(300, 200)):
+    r = run(cmd)
+    if r.returncode != 0:
+        failures.append(f"{name}: exit {r.returncode}: {r.stderr.strip()}")
+        return
+    try:
+        with open(out, "rb") as f:
+            head = f.read(24)
+    except OSError as e:
+        failures.append(f"{name}: no PNG written ({e})")
+        return
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        failures.append(f"{name}: {out} is not a PNG")
+        return
+    w, h = struct.unpack(">II", head[16:24])
+    if w < min_size[0] or h < min_size[1]:
+        failures.append(f"{name}: {out} is only {w}x{h} pixels")
+    else:
+        print(f"ok {name}: {w}x{h}")
+
+
+def check_bad_input(name, cmd, fragment):
+    r = run(cmd)
+    lines = r.stderr.strip().splitlines()
+    if r.returncode != 2 or len(lines) != 1 or fragment not in lines[0]:
+        failures.append(f"{name}: expected exit 2 and one line naming {fragment!r}, got {r.returncode}: {r.stderr!r}")
+    else:
+        print(f"ok {name}: {lines[0]}")
+
+
+with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
+    # A small stand-in for attnsim sweep's summary.csv: a rows x pes_per_row
+    # grid whose latency falls and energy rises with the PE count, one failed point.
+    summary = os.path.join(tmp, "summary.csv")
+    cols = ["point", "hash", "status", "pe_array.rows", "pe_array.pes_per_row", "workload", "cycles", "time_us",
+            "energy_pj", "area_mm2", "pe_utilisation", "dram_bytes", "density", "relative_error", "wall_time_s",
+            "pareto", "error"]
+    points = []
+    for rows in (16, 32, 64):
+        for ppr in (4, 8, 16):
+            pes = rows * ppr
+            cycles = int(4e7 / pes + 2e4)
+            points.append({"point": len(points), "hash": f"{len(points):016x}", "status": "ok",
+                           "pe_array.rows": rows, "pe_array.pes_per_row": ppr, "workload": "minilm-s128",
+                           "cycles": cycles, "time_us": cycles / 1000, "energy_pj": 4e8 + 3e5 * pes,
+                           "area_mm2": 1 + pes * 0.002, "pe_utilisation": 0.9 - 0.01 * ppr - 0.002 * rows,
+                           "dram_bytes": 2359296, "density": 0.48, "relative_error": 0.05, "wall_time_s": 1.5,
+                           "pareto": 0, "error": ""})
+    for p in points:  # the front of (time_us, energy_pj)
+        p["pareto"] = int(not any(q["time_us"] <= p["time_us"] and q["energy_pj"] <= p["energy_pj"] and
+                                  (q["time_us"], q["energy_pj"]) != (p["time_us"], p["energy_pj"]) for q in points))
+    points.append(dict(points[0], point=len(points), hash="f" * 16, status="failed", cycles="", time_us="",
+                       energy_pj="", pareto=0, error="point crashed (signal 11)"))
+    with open(summary, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(points)
+
+    # Two real reports (one layer of the small synthetic workload), one dump.
+    reports = []
+    for arch in ("sanger", "dense_systolic"):
+        out = os.path.join(tmp, f"{arch}.json")
+        cmd = [attnsim, "run", "-q", "-a", f"configs/arch/{arch}.json", "-w", "workloads/synthetic_small.json",
+               "--layers", "1", "-o", out]
+        if arch == "sanger":
+            cmd += ["--dump", os.path.join(tmp, "dump")]
+        r = run(cmd)
+        if r.returncode != 0:
+            print(f"attnsim run failed: {r.stderr}")
+            sys.exit(1)
+        reports.append(out)
+
+    py = sys.executable
+    check_png("pareto_scatter", [py, f"{plots}/pareto_scatter.py", summary, "-o", f"{tmp}/pareto.png",
+                                 "--color", "pe_array.rows"], f"{tmp}/pareto.png")
+    check_png("utilisation_heatmap", [py, f"{plots}/utilisation_heatmap.py", summary, "-o", f"{tmp}/heat.png"],
+              f"{tmp}/heat.png")
+    check_png("unit_breakdown", [py, f"{plots}/unit_breakdown.py", *reports, "-o", f"{tmp}/units.png"],
+              f"{tmp}/units.png")
+    check_png("masks", [py, f"{plots}/masks.py", f"{tmp}/dump", "-o", f"{tmp}/masks.png"], f"{tmp}/masks.png")
+
+    # Bad input: one line naming the file, exit 2, no PNG.
+    no_energy = os.path.join(tmp, "no_energy.csv")
+    with open(summary) as f, open(no_energy, "w") as g:
+        g.write(f.read().replace("energy_pj", "joules"))
+    check_bad_input("pareto_scatter missing column", [py, f"{plots}/pareto_scatter.py", no_energy, "-o",
+                                                       f"{tmp}/bad.png"], "no_energy.csv")
+    check_bad_input("unit_breakdown not a report", [py, f"{plots}/unit_breakdown.py", summary, "-o",
+                                                     f"{tmp}/bad.png"], "summary.csv")
+    check_bad_input("masks not a dump", [py, f"{plots}/masks.py", tmp, "-o", f"{tmp}/bad.png"], "meta.json")
+    if os.path.exists(f"{tmp}/bad.png"):
+        failures.append("a failed script left bad.png behind")
+
+for f in failures:
+    print("FAIL", f)
+sys.exit(1 if failures else 0)
