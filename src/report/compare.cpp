@@ -35,13 +35,6 @@ const Metric kMetrics[] = {
     {"GPU time (us)", "/gpu/time_us", true},
 };
 
-std::string format_number(double v) {
-  std::ostringstream s;
-  if (v == static_cast<double>(static_cast<int64_t>(v)) && std::abs(v) < 1e15) s << static_cast<int64_t>(v);
-  else s << std::setprecision(4) << v;
-  return s.str();
-}
-
 bool lookup(const nlohmann::json& r, const char* pointer, double& out) {
   const nlohmann::json::json_pointer p(pointer);
   if (!r.contains(p) || !r.at(p).is_number()) return false;
@@ -50,6 +43,13 @@ bool lookup(const nlohmann::json& r, const char* pointer, double& out) {
 }
 
 }  // namespace
+
+std::string format_number(double v) {
+  std::ostringstream s;
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && std::abs(v) < 1e15) s << static_cast<int64_t>(v);
+  else s << std::setprecision(4) << v;
+  return s.str();
+}
 
 CompareInput load_report(const std::string& path) {
   CompareInput in;
@@ -92,13 +92,17 @@ std::string compare_reports(const std::vector<CompareInput>& reports, size_t bas
     }
     if (any) rows.push_back(row);
   }
+  return format_table(rows, format);
+}
 
+std::string format_table(const std::vector<std::vector<std::string>>& rows, TableFormat format) {
+  if (rows.empty()) return "";
   std::ostringstream out;
   if (format == TableFormat::csv) {
     for (const auto& r : rows) {
       for (size_t c = 0; c < r.size(); ++c) {
         std::string cell = r[c];
-        if (cell.find_first_of(",\"") != std::string::npos) {
+        if (cell.find_first_of(",\"\n\r") != std::string::npos) {
           std::string q = "\"";
           for (char ch : cell) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
           cell = q + "\"";

@@ -17,6 +17,13 @@ enum class TableFormat { text, markdown, csv };
 // `baseline` indexes `reports`. Metrics missing from a report show as "-".
 std::string compare_reports(const std::vector<CompareInput>& reports, size_t baseline, TableFormat format);
 
+// Rows of cells (the first is the header) as an aligned text table (first
+// column left-aligned, the others right-aligned), Markdown, or CSV.
+std::string format_table(const std::vector<std::vector<std::string>>& rows, TableFormat format);
+
+// An integer as is, anything else with 4 significant digits.
+std::string format_number(double v);
+
 // Loads a report, with an error naming the file if it is not one.
 CompareInput load_report(const std::string& path);
 
