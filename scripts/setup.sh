@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages="g++ cmake make pkg-config libsystemc-dev nlohmann-json3-dev libboost-program-options-dev
-libgtest-dev libeigen3-dev libbenchmark-dev python3 time python3-matplotlib python3-numpy"
+libgtest-dev libeigen3-dev libbenchmark-dev python3 time python3-matplotlib python3-numpy
+slurm-wlm munge"  # slurm-wlm, munge: the Slurm job-array test of attnsim sweep (tests/slurm)
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -6,12 +6,6 @@
 
 namespace attnsim {
 
-int effective_query_rows(const ArchConfig& arch, const WorkloadSpec& workload) {
-  const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
-  const int64_t q_slot = static_cast<int64_t>(arch.memory.q_kib) * 1024 / (arch.memory.double_buffer ? 2 : 1);
-  return static_cast<int>(std::min<int64_t>({arch.tiling.query_rows, workload.seq_len, q_slot / row_bytes}));
-}
-
 Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
                        WorkloadSource& source, DumpWriter* dump, Progress progress, FunctionalCache* cache,
                        int accuracy_rows)
@@ -33,7 +27,7 @@ Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, con
   for (const auto& [name_, kib] : std::map<std::string, int>{
            {"q", m.q_kib}, {"k", m.k_kib}, {"v", m.v_kib}, {"score", m.score_kib}, {"output", m.output_kib}})
     sram_.emplace(name_, SramBuffer(static_cast<int64_t>(kib) * 1024, m.double_buffer));
-  stats_.query_rows = effective_query_rows(arch, workload);
+  stats_.query_rows = arch.query_tile_rows(workload.seq_len, workload.head_dim);
   const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
   const int64_t head_bytes = static_cast<int64_t>(workload.seq_len) * row_bytes;
   stats_.kv_resident = sram_.at("k").fits(head_bytes) && sram_.at("v").fits(head_bytes);

@@ -21,10 +21,6 @@
 
 namespace attnsim {
 
-// Query rows per tile: the arch's tiling, capped by the sequence and by what
-// one slot of the Q buffer holds.
-int effective_query_rows(const ArchConfig& arch, const WorkloadSpec& workload);
-
 class Controller : public sc_core::sc_module {
  public:
   tlm_utils::simple_initiator_socket<Controller> dram_socket;

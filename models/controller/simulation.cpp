@@ -135,11 +135,8 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
                                         workload.batch * workload.heads, workload.seq_len, workload.head_dim);
   std::unique_ptr<FunctionalCache> cache;
   std::string key;
-  // SpAtten's timing depends on values the cache does not keep (importance
-  // scores, requantised rows): such runs always compute.
-  const bool cacheable = arch.mask_unit.kind != "spatten_pruner" && arch.pe_array.kind != "spatten_datapath";
-  if (!options.functional_cache_dir.empty() && cacheable) {
-    key = FunctionalCache::functional_key(arch, workload, effective_query_rows(arch, workload),
+  if (!options.functional_cache_dir.empty() && FunctionalCache::applies_to(arch)) {
+    key = FunctionalCache::functional_key(arch, workload, arch.query_tile_rows(workload.seq_len, workload.head_dim),
                                           options.accuracy_rows);
     cache = std::make_unique<FunctionalCache>(options.functional_cache_dir, key);
   }

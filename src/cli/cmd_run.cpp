@@ -15,27 +15,6 @@ namespace attnsim {
 
 namespace {
 
-// Applies --set PATH=VALUE to the arch JSON (VALUE parsed as JSON, else a string).
-void apply_override(nlohmann::json& arch, const std::string& assignment, const std::string& file) {
-  const auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw InputError(file, "--set " + assignment, "expected PATH=VALUE, e.g. pe_array.rows=32");
-  const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error&) {
-    value = text;
-  }
-  std::string pointer;
-  for (size_t a = 0; a <= path.size();) {
-    const size_t b = std::min(path.find('.', a), path.size());
-    pointer += "/" + path.substr(a, b - a);
-    a = b + 1;
-  }
-  arch[nlohmann::json::json_pointer(pointer)] = value;
-}
-
 // --gpu-timing FILE: a gpu_ref meta.json ("format": "attnsim-gpu"; its GPU's
 // name and timings_ms.total.median) or a small timing JSON
 // {"gpu": "...", "time_us": x, "what": "..."} (gpu_ref/timings/*.json) ->
@@ -94,7 +73,7 @@ int cmd_run(int argc, char** argv) {
   const bool quiet = vm.count("quiet") > 0;
 
   nlohmann::json arch_json = JsonReader::load_file(arch_file);
-  for (const auto& s : sets) apply_override(arch_json, s, arch_file);
+  for (const auto& s : sets) apply_arch_override(arch_json, s, arch_file);
   const ArchConfig arch = ArchConfig::from_json(arch_json, arch_file);
   WorkloadSpec workload = WorkloadSpec::load(workload_file);
   if (vm.count("layers")) {

@@ -19,6 +19,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run       simulate one architecture on one workload -> JSON report\n"
+    "  sweep     run a grid/zip/list/random sweep of arch parameters -> reports, summary, Pareto front\n"
     "  compare   reports side by side (terminal table, Markdown or CSV)\n"
     "  validate  a run's dumped tensors against the GPU reference's (gpu_ref/)\n";
 
@@ -45,6 +46,7 @@ int sc_main(int argc, char** argv) {
   const std::string cmd = argv[1];
   try {
     if (cmd == "run") return attnsim::cmd_run(argc - 1, argv + 1);
+    if (cmd == "sweep") return attnsim::cmd_sweep(argc - 1, argv + 1);
     if (cmd == "compare") return attnsim::cmd_compare(argc - 1, argv + 1);
     if (cmd == "validate") return attnsim::cmd_validate(argc - 1, argv + 1);
     std::cerr << "attnsim: unknown command '" << cmd << "'\n" << kUsage;

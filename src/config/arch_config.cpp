@@ -287,6 +287,42 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
   return a;
 }
 
+int ArchConfig::query_tile_rows(int seq_len, int head_dim) const {
+  const int64_t row_bytes = static_cast<int64_t>(head_dim) * pe_array.number_format.bytes();
+  const int64_t q_slot = static_cast<int64_t>(memory.q_kib) * 1024 / (memory.double_buffer ? 2 : 1);
+  return static_cast<int>(std::min<int64_t>({tiling.query_rows, seq_len, q_slot / row_bytes}));
+}
+
+void apply_arch_override(nlohmann::json& arch, const std::string& path, const nlohmann::json& value,
+                         const std::string& file) {
+  std::string pointer;
+  for (size_t a = 0; a <= path.size();) {
+    const size_t b = std::min(path.find('.', a), path.size());
+    if (b == a) throw InputError(file, path, "bad parameter path (expected names joined by dots, e.g. pe_array.rows)");
+    pointer += "/" + path.substr(a, b - a);
+    a = b + 1;
+  }
+  try {
+    arch[nlohmann::json::json_pointer(pointer)] = value;
+  } catch (const nlohmann::json::exception&) {
+    throw InputError(file, path, "not a parameter: a part of the path is not a JSON object");
+  }
+}
+
+void apply_arch_override(nlohmann::json& arch, const std::string& assignment, const std::string& file) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError(file, "--set " + assignment, "expected PATH=VALUE, e.g. pe_array.rows=32");
+  const std::string text = assignment.substr(eq + 1);
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error&) {
+    value = text;
+  }
+  apply_arch_override(arch, assignment.substr(0, eq), value, file);
+}
+
 nlohmann::json ArchConfig::to_json() const {
   nlohmann::json j;
   j["name"] = name;

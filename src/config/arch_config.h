@@ -101,6 +101,17 @@ struct ArchConfig {
   static ArchConfig load(const std::string& file);
   static ArchConfig from_json(const nlohmann::json& j, const std::string& file);
   nlohmann::json to_json() const;  // with every default filled in
+  // Query rows per tile: the configured tile, capped by the sequence and by
+  // what one slot of the Q buffer holds.
+  int query_tile_rows(int seq_len, int head_dim) const;
 };
+
+// Sets the arch parameter at a dotted JSON path (pe_array.rows) in an arch
+// JSON (attnsim run --set, sweep axes); ArchConfig::from_json then validates
+// it. A path through a non-object is an InputError naming `file`.
+void apply_arch_override(nlohmann::json& arch, const std::string& path, const nlohmann::json& value,
+                         const std::string& file);
+// "PATH=VALUE" with VALUE parsed as JSON, else taken as a string.
+void apply_arch_override(nlohmann::json& arch, const std::string& assignment, const std::string& file);
 
 }  // namespace attnsim

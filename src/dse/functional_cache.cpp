@@ -8,18 +8,13 @@
 #include <sstream>
 
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace attnsim {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
 
 template <class T>
 void put(std::ostream& o, const T& v) {
@@ -65,9 +60,7 @@ std::string FunctionalCache::functional_key(const ArchConfig& arch, const Worklo
                          {"numerics", numerics},
                          {"query_rows", query_rows},
                          {"accuracy_rows", accuracy_rows}};
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(what.dump())));
-  return hex;
+  return hex64(fnv1a(what.dump()));
 }
 
 std::string FunctionalCache::file(int layer, int group) const {

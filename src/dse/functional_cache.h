@@ -33,6 +33,11 @@ class FunctionalCache {
   // A stable 64-bit FNV-1a hash (hex) of everything that determines values.
   static std::string functional_key(const ArchConfig& arch, const WorkloadSpec& workload, int query_rows,
                                     int accuracy_rows);
+  // SpAtten's timing depends on values the cache does not keep (importance
+  // scores, requantised rows): such runs always compute.
+  static bool applies_to(const ArchConfig& arch) {
+    return arch.mask_unit.kind != "spatten_pruner" && arch.pe_array.kind != "spatten_datapath";
+  }
 
   std::optional<CachedHead> load(int layer, int group) const;
   // Written atomically (temporary file, then rename), so concurrent runs are safe.

@@ -1,6 +1,7 @@
 #include "report/report.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -108,12 +109,16 @@ nlohmann::json without_host_fields(nlohmann::json report) {
   return report;
 }
 
-void write_json_atomic(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
+void write_json_atomic(const std::string& path, const nlohmann::json& j) { write_text_atomic(path, j.dump(2) + "\n"); }
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  // One temporary name per process: concurrent writers of the same file (sweep
+  // points run twice) never mix their bytes; the last rename wins whole.
+  const std::string tmp = path + ".tmp" + std::to_string(getpid());
   {
     std::ofstream out(tmp);
     if (!out) throw InputError(path, "", "cannot create file");
-    out << j.dump(2) << "\n";
+    out << text;
     if (!out) {
       std::remove(tmp.c_str());
       throw InputError(path, "", "write failed");
@@ -123,7 +128,7 @@ void write_json_atomic(const std::string& path, const nlohmann::json& j) {
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::remove(tmp.c_str());
-    throw InputError(path, "", "cannot move the report into place: " + ec.message());
+    throw InputError(path, "", "cannot move the file into place: " + ec.message());
   }
 }
 

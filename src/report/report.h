@@ -23,6 +23,7 @@ nlohmann::json without_host_fields(nlohmann::json report);
 
 // Writes JSON to `path` atomically (temporary file, then rename).
 void write_json_atomic(const std::string& path, const nlohmann::json& j);
+void write_text_atomic(const std::string& path, const std::string& text);
 
 // Peak resident memory of this process, MiB.
 double peak_rss_mib();

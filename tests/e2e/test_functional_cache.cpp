@@ -44,3 +44,24 @@ TEST(FunctionalCache, AccuracyRowsSampleTheReference) {
   EXPECT_GT(r["total"]["mask"]["recall"].get<double>(), 0.5);
   EXPECT_EQ(run_attnsim("run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json --accuracy-rows -1 -o " + out).code, 2);
 }
+
+TEST(FunctionalCache, ConcurrentWritersOfOneEntryAreSafe) {
+  // Three runs of one functional class at once (as sweep workers may be):
+  // each computes and stores the same entries; renames keep them whole.
+  const std::string cache = scratch() + "/fcache_concurrent", bin = ATTNSIM_BIN;
+  const std::string base = bin + " run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json --functional-cache " +
+                           cache + " -o " + scratch() + "/cc";
+  const std::string cmd = "cd " + kSrc + " && { " + base + "0.json & a=$!; " + base +
+                          "1.json --set pe_array.rows=32 & b=$!; " + base +
+                          "2.json --set pe_array.rows=16 & c=$!; wait $a && wait $b && wait $c; }";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(cache))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  ASSERT_EQ(run_attnsim("run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json --set pe_array.rows=32 "
+                        "--functional-cache " + cache + " -o " + scratch() + "/cc3.json")
+                .code,
+            0);
+  const json reused = report(scratch() + "/cc3.json");
+  EXPECT_EQ(reused["simulator"]["functional_cache_hits"], 2 * 4);
+  EXPECT_EQ(attnsim::without_host_fields(reused).dump(), attnsim::without_host_fields(report(scratch() + "/cc1.json")).dump());
+}

@@ -1,0 +1,418 @@
+#include "dse/sweep_spec.h"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "config/arch_config.h"
+#include "dse/functional_cache.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/json_reader.h"
+
+namespace attnsim {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+std::vector<SweepObjective> default_objectives() {
+  return {{"total.cycles", false}, {"total.energy.total_pj", false}, {"area.total_mm2", false}};
+}
+
+std::string describe(const ParamSet& params) {
+  std::string s;
+  for (const auto& [path, value] : params)
+    s += (s.empty() ? "" : ", ") + path + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  return s;
+}
+
+namespace {
+
+std::string key_path(const std::string& where, const std::string& key) { return where + "[\"" + key + "\"]"; }
+std::string index_path(const std::string& where, size_t i) { return where + "[" + std::to_string(i) + "]"; }
+
+// Chained FNV-1a over a file's bytes; false when it cannot be read.
+bool hash_file(const std::string& file, uint64_t& h) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return false;
+  std::string chunk(1 << 20, '\0');
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    h = fnv1a(std::string_view(chunk.data(), static_cast<size_t>(in.gcount())), h);
+  }
+  return true;
+}
+
+// One value (or set of values) of an axis and where it is written in the spec.
+struct AxisEntry {
+  ParamSet params;
+  std::string where;
+};
+
+class SpecLoader {
+ public:
+  explicit SpecLoader(SweepSpec& spec) : s_(spec) {}
+
+  void load() {
+    std::ifstream in(s_.file);
+    if (!in) throw InputError(s_.file, "", "cannot open file");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    try {
+      s_.json = nlohmann::json::parse(text);
+      ordered_ = ojson::parse(text);  // keeps the written order of parameters
+    } catch (const nlohmann::json::parse_error& e) {
+      throw InputError(s_.file, "", std::string("malformed JSON: ") + e.what());
+    }
+    JsonReader r(s_.json, s_.file);
+    r.string("name", "");
+    r.string("description", "");
+    s_.arch_file = resolve(r.string("arch", std::nullopt));
+    try {
+      base_arch_ = JsonReader::load_file(s_.arch_file);
+    } catch (const InputError& e) {
+      r.fail("arch", e.what());
+    }
+    read_workloads(r);
+    read_run_options(r);
+    read_objectives(r);
+    if (r.has("timeout_s")) s_.timeout_s = r.number("timeout_s", std::nullopt, 1e-3, 1e7);
+    if (r.has("set")) read_set(r);
+    std::vector<std::vector<AxisEntry>> axes;
+    if (r.has("axes")) {
+      const auto& a = r.raw("axes");
+      if (!a.is_array()) r.fail("axes", "expected an array of axes ({\"grid\"|\"zip\"|\"list\"|\"random\": ...})");
+      for (size_t i = 0; i < a.size(); ++i) axes.push_back(read_axis(a[i], i));
+    }
+    r.finish();
+    expand(axes);
+  }
+
+ private:
+  std::string resolve(const std::string& p) const {
+    const fs::path path = p, base = fs::path(s_.file).parent_path();
+    return (path.is_absolute() || base.empty() ? path : base / path).lexically_normal().string();
+  }
+
+  const ojson& ordered(const std::string& pointer) const { return ordered_.at(ojson::json_pointer(pointer)); }
+
+  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
+    throw InputError(s_.file, where, what);
+  }
+
+  // Applies the fixed set and `params` to the base arch and validates it as
+  // `attnsim run --set` would; an error names the spec location `where`.
+  ArchConfig check(const ParamSet& params, const std::string& where, nlohmann::json* effective = nullptr) const {
+    nlohmann::json arch = base_arch_;
+    try {
+      for (const auto& [path, value] : s_.set) apply_arch_override(arch, path, value, s_.arch_file);
+      for (const auto& [path, value] : params) apply_arch_override(arch, path, value, s_.arch_file);
+      ArchConfig config = ArchConfig::from_json(arch, s_.arch_file);
+      if (effective) *effective = std::move(arch);
+      return config;
+    } catch (const InputError& e) {
+      fail(where, std::string("rejected by the arch: ") + e.what());
+    }
+  }
+
+  void claim(const std::string& path, const std::string& where) {
+    const auto [it, fresh] = claimed_.emplace(path, where);
+    if (!fresh) fail(where, "parameter '" + path + "' is already given by " + it->second);
+  }
+
+  void read_workloads(JsonReader& r) {
+    std::vector<std::pair<std::string, std::string>> files;  // (path as written, where)
+    if (r.has("workload") == r.has("workloads"))
+      r.fail("workloads", "expected either \"workload\": FILE or \"workloads\": [FILE, ...]");
+    if (r.has("workload")) {
+      files.emplace_back(r.string("workload", std::nullopt), "workload");
+    } else {
+      const auto& list = r.raw("workloads");
+      if (!list.is_array() || list.empty()) r.fail("workloads", "expected a non-empty array of workload files");
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (!list[i].is_string()) fail(index_path("workloads", i), "expected a file name, got " + list[i].dump());
+        files.emplace_back(list[i].get<std::string>(), index_path("workloads", i));
+      }
+    }
+    for (const auto& [written, where] : files) {
+      SweepWorkload w;
+      w.file = resolve(written);
+      try {
+        w.spec = WorkloadSpec::load(w.file);
+      } catch (const InputError& e) {
+        fail(where, e.what());
+      }
+      uint64_t h = kFnvOffset;
+      std::vector<std::string> inputs = {w.file};
+      if (w.spec.data_kind == "npy") inputs.insert(inputs.end(), {w.spec.q_path, w.spec.k_path, w.spec.v_path});
+      for (const auto& f : inputs)
+        if (!hash_file(f, h)) fail(where, w.file + ": cannot read " + f);
+      w.content_hash = hex64(h);
+      s_.workloads.push_back(std::move(w));
+    }
+  }
+
+  void read_run_options(JsonReader& r) {
+    auto o = r.object("run_options");
+    s_.run_options.accuracy_rows = static_cast<int>(o.integer("accuracy_rows", 0, 0, 1 << 20));
+    s_.run_options.layers = static_cast<int>(o.integer("layers", 0, 0, 1024));
+    o.finish();
+    if (s_.run_options.layers)
+      for (auto& w : s_.workloads) w.spec.layers_to_simulate = s_.run_options.layers;
+  }
+
+  void read_objectives(JsonReader& r) {
+    if (!r.has("objectives")) {
+      s_.objectives = default_objectives();
+      return;
+    }
+    const auto& list = r.raw("objectives");
+    if (!list.is_array() || list.empty())
+      r.fail("objectives", "expected a non-empty array of {\"metric\": REPORT_PATH, \"goal\": \"min\"|\"max\"}");
+    for (size_t i = 0; i < list.size(); ++i) {
+      JsonReader o(list[i], s_.file, index_path("objectives", i));
+      SweepObjective obj;
+      obj.metric = o.string("metric", std::nullopt);
+      if (obj.metric.empty()) o.fail("metric", "expected a report path such as total.cycles");
+      obj.maximise = o.string("goal", "min", {"min", "max"}) == "max";
+      o.finish();
+      s_.objectives.push_back(obj);
+    }
+  }
+
+  void read_set(JsonReader& r) {
+    const auto& set = r.raw("set");
+    if (!set.is_object()) r.fail("set", "expected an object {\"PATH\": VALUE, ...}");
+    for (const auto& [path, value] : ordered("/set").items()) {
+      claim(path, key_path("set", path));
+      s_.set.emplace_back(path, nlohmann::json::parse(value.dump()));
+    }
+    check({}, "set");
+  }
+
+  // The values of one parameter (grid, zip): a non-empty array, each value
+  // valid on its own.
+  std::vector<nlohmann::json> values_of(const nlohmann::json& list, const std::string& path, const std::string& where) {
+    if (!list.is_array() || list.empty()) fail(where, "empty axis: expected a non-empty array of values");
+    for (size_t k = 0; k < list.size(); ++k) check({{path, list[k]}}, index_path(where, k));
+    return list.get<std::vector<nlohmann::json>>();
+  }
+
+  // The parameter names of an axis object, in written order.
+  std::vector<std::string> keys_of(const std::string& pointer, const std::string& where) {
+    std::vector<std::string> keys;
+    for (const auto& item : ordered(pointer).items()) keys.push_back(item.key());
+    if (keys.empty()) fail(where, "empty axis: expected at least one parameter");
+    for (const auto& k : keys) claim(k, key_path(where, k));
+    return keys;
+  }
+
+  std::vector<AxisEntry> read_axis(const nlohmann::json& axis, size_t index) {
+    const std::string where = index_path("axes", index);
+    static const std::set<std::string> kinds = {"grid", "zip", "list", "random"};
+    if (!axis.is_object() || axis.size() != 1 || !kinds.count(axis.begin().key()))
+      fail(where, "expected an object with one key: \"grid\", \"zip\", \"list\" or \"random\"");
+    const std::string kind = axis.begin().key(), at = where + "." + kind;
+    const nlohmann::json& body = axis.begin().value();
+    const std::string pointer = "/axes/" + std::to_string(index) + "/" + kind;
+    std::vector<AxisEntry> entries;
+    if (kind == "grid" || kind == "zip") {
+      if (!body.is_object()) fail(at, "expected an object {\"PATH\": [VALUES], ...}");
+      const auto keys = keys_of(pointer, at);
+      std::vector<std::vector<nlohmann::json>> values;
+      for (const auto& k : keys) values.push_back(values_of(body.at(k), k, key_path(at, k)));
+      if (kind == "grid") {
+        entries.push_back({{}, at});
+        for (size_t p = 0; p < keys.size(); ++p) {
+          std::vector<AxisEntry> next;
+          for (const auto& e : entries)
+            for (size_t k = 0; k < values[p].size(); ++k) {
+              AxisEntry n = e;
+              n.params.emplace_back(keys[p], values[p][k]);
+              next.push_back(std::move(n));
+            }
+          entries = std::move(next);
+        }
+      } else {
+        for (size_t p = 1; p < keys.size(); ++p)
+          if (values[p].size() != values[0].size())
+            fail(key_path(at, keys[p]), "zip axis of unequal lengths: " + std::to_string(values[p].size()) +
+                                            " values, but " + keys[0] + " has " + std::to_string(values[0].size()));
+        for (size_t k = 0; k < values[0].size(); ++k) {
+          AxisEntry e{{}, index_path(at, k)};
+          for (size_t p = 0; p < keys.size(); ++p) e.params.emplace_back(keys[p], values[p][k]);
+          entries.push_back(std::move(e));
+        }
+      }
+    } else if (kind == "list") {
+      if (!body.is_array() || body.empty()) fail(at, "empty axis: expected a non-empty array of {\"PATH\": VALUE} objects");
+      std::set<std::string> keys;
+      for (size_t k = 0; k < body.size(); ++k) {
+        const std::string w = index_path(at, k);
+        if (!body[k].is_object() || body[k].empty()) fail(w, "expected a non-empty object {\"PATH\": VALUE, ...}");
+        AxisEntry e{{}, w};
+        for (const auto& [path, value] : ordered(pointer + "/" + std::to_string(k)).items()) {
+          check({{path, nlohmann::json::parse(value.dump())}}, key_path(w, path));
+          e.params.emplace_back(path, nlohmann::json::parse(value.dump()));
+          if (keys.insert(path).second) claim(path, key_path(w, path));
+        }
+        entries.push_back(std::move(e));
+      }
+    } else {
+      entries = read_random(body, at, pointer);
+    }
+    // Entries of several values must be valid together (a grid's
+    // combinations are checked as points, with their point index).
+    if (kind != "grid")
+      for (const auto& e : entries) check(e.params, e.where);
+    return entries;
+  }
+
+  // {"n": N, "seed": S, "params": {PATH: {"choices": [...]} | {"int": [lo, hi]} | {"float": [lo, hi]}}}.
+  // mt19937_64 is fully specified by the standard; the mapping to ranges is
+  // done here (not by std::*_distribution) so samples match on every platform.
+  std::vector<AxisEntry> read_random(const nlohmann::json& body, const std::string& at, const std::string& pointer) {
+    JsonReader r(body, s_.file, at);
+    const int n = static_cast<int>(r.integer("n", std::nullopt, 1, 1000000));
+    const uint64_t seed = static_cast<uint64_t>(r.integer("seed", 0, 0, INT64_MAX));
+    const auto& params = r.raw("params");
+    if (!params.is_object()) r.fail("params", "expected an object {\"PATH\": {\"choices\"|\"int\"|\"float\": ...}}");
+    r.finish();
+    struct Range {
+      std::string path, kind;
+      std::vector<nlohmann::json> choices;
+      double lo = 0, hi = 0;
+    };
+    std::vector<Range> ranges;
+    for (const auto& key : keys_of(pointer + "/params", at + ".params")) {
+      const std::string w = key_path(at + ".params", key);
+      const auto& d = params.at(key);
+      if (!d.is_object() || d.size() != 1)
+        fail(w, "expected {\"choices\": [VALUES]}, {\"int\": [LO, HI]} or {\"float\": [LO, HI]}");
+      Range range{key, d.begin().key(), {}, 0, 0};
+      const auto& v = d.begin().value();
+      if (range.kind == "choices") {
+        range.choices = values_of(v, key, w + ".choices");
+      } else if (range.kind == "int" || range.kind == "float") {
+        const bool integer = range.kind == "int";
+        if (!v.is_array() || v.size() != 2 || !(integer ? v[0].is_number_integer() : v[0].is_number()) ||
+            !(integer ? v[1].is_number_integer() : v[1].is_number()) || v[0].get<double>() > v[1].get<double>())
+          fail(w + "." + range.kind, std::string("expected [LO, HI] with LO <= HI") + (integer ? ", integers" : "") +
+                                         ", got " + v.dump());
+        range.lo = v[0].get<double>();
+        range.hi = v[1].get<double>();
+        check({{key, v[0]}}, w + "." + range.kind + "[0]");
+        check({{key, v[1]}}, w + "." + range.kind + "[1]");
+      } else {
+        fail(w, "unknown range '" + range.kind + "' (expected choices, int or float)");
+      }
+      ranges.push_back(std::move(range));
+    }
+    std::mt19937_64 rng(seed);
+    std::vector<AxisEntry> entries;
+    for (int k = 0; k < n; ++k) {
+      AxisEntry e{{}, at + " sample " + std::to_string(k)};
+      for (const auto& range : ranges) {
+        const uint64_t x = rng();
+        nlohmann::json value;
+        if (range.kind == "choices") {
+          value = range.choices[x % range.choices.size()];
+        } else if (range.kind == "int") {
+          const auto lo = static_cast<int64_t>(range.lo), hi = static_cast<int64_t>(range.hi);
+          value = lo + static_cast<int64_t>(x % (static_cast<uint64_t>(hi - lo) + 1));
+        } else {
+          value = range.lo + (range.hi - range.lo) * (static_cast<double>(x >> 11) * 0x1.0p-53);
+        }
+        e.params.emplace_back(range.path, value);
+      }
+      e.where += " (" + describe(e.params) + ")";
+      entries.push_back(std::move(e));
+    }
+    return entries;
+  }
+
+  // The product of the axes (first axis slowest), for each workload.
+  void expand(const std::vector<std::vector<AxisEntry>>& axes) {
+    std::vector<ParamSet> combos = {{}};
+    for (const auto& axis : axes) {
+      std::vector<ParamSet> next;
+      for (const auto& c : combos)
+        for (const auto& e : axis) {
+          ParamSet p = c;
+          p.insert(p.end(), e.params.begin(), e.params.end());
+          next.push_back(std::move(p));
+        }
+      combos = std::move(next);
+    }
+    for (const auto& c : combos)
+      for (const auto& [path, value] : c)
+        if (std::find(s_.parameters.begin(), s_.parameters.end(), path) == s_.parameters.end())
+          s_.parameters.push_back(path);
+    const nlohmann::json run_options = {{"accuracy_rows", s_.run_options.accuracy_rows},
+                                        {"layers", s_.run_options.layers}};
+    struct Arch {
+      nlohmann::json effective;
+      ArchConfig config;
+      std::string files_hash;  // a pattern file's content is an input too (the arch names it by path)
+    };
+    std::vector<Arch> archs;
+    for (size_t c = 0; c < combos.size(); ++c) {
+      Arch a;
+      a.config = check(combos[c], "point " + std::to_string(c) + " (" + describe(combos[c]) + ")", &a.effective);
+      uint64_t h = kFnvOffset;
+      if (!a.config.mask_unit.pattern_file.empty() && !hash_file(a.config.mask_unit.pattern_file, h))
+        fail("arch", "cannot read " + a.config.mask_unit.pattern_file);
+      a.files_hash = hex64(h);
+      archs.push_back(std::move(a));
+    }
+    for (size_t w = 0; w < s_.workloads.size(); ++w) {
+      const auto& wl = s_.workloads[w];
+      for (size_t c = 0; c < combos.size(); ++c) {
+        SweepPoint p;
+        p.index = static_cast<int>(s_.points.size());
+        p.workload = w;
+        p.params = combos[c];
+        p.arch = archs[c].effective;
+        const nlohmann::json inputs = {{"attnsim_version", ATTNSIM_VERSION},
+                                       {"arch", p.arch},
+                                       {"arch_files", archs[c].files_hash},
+                                       {"workload", wl.content_hash},
+                                       {"run_options", run_options}};
+        p.hash = hex64(fnv1a(inputs.dump()));
+        const ArchConfig& config = archs[c].config;
+        if (FunctionalCache::applies_to(config))
+          p.functional_class = FunctionalCache::functional_key(
+              config, wl.spec, config.query_tile_rows(wl.spec.seq_len, wl.spec.head_dim), s_.run_options.accuracy_rows);
+        s_.points.push_back(std::move(p));
+      }
+    }
+  }
+
+  SweepSpec& s_;
+  ojson ordered_;
+  nlohmann::json base_arch_;
+  std::map<std::string, std::string> claimed_;  // parameter path -> where it is given
+};
+
+}  // namespace
+
+SweepSpec SweepSpec::load(const std::string& file) {
+  SweepSpec spec;
+  spec.file = file;
+  SpecLoader(spec).load();
+  return spec;
+}
+
+std::vector<std::string> SweepSpec::run_args(const SweepPoint& point, const std::string& report_file,
+                                             const std::string& functional_cache_dir) const {
+  std::vector<std::string> args = {"run", "-q", "-a", arch_file, "-w", workloads[point.workload].file, "-o",
+                                   report_file};
+  for (const ParamSet* overrides : {&set, &point.params})
+    for (const auto& [path, value] : *overrides) args.insert(args.end(), {"--set", path + "=" + value.dump()});
+  if (run_options.accuracy_rows) args.insert(args.end(), {"--accuracy-rows", std::to_string(run_options.accuracy_rows)});
+  if (run_options.layers) args.insert(args.end(), {"--layers", std::to_string(run_options.layers)});
+  if (!functional_cache_dir.empty()) args.insert(args.end(), {"--functional-cache", functional_cache_dir});
+  return args;
+}
+
+}  // namespace attnsim

@@ -1,0 +1,71 @@
+#pragma once
+// A sweep: a base architecture, workloads, and axes of arch parameters
+// (addressed by dotted JSON path, as `attnsim run --set`), expanded into
+// points. Loading validates everything before anything runs: each axis value
+// and each point's whole arch is applied to the base arch and checked by
+// ArchConfig::from_json; errors name the spec file and the JSON path in it.
+// Format: docs/dse.md.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "workload/workload.h"
+
+namespace attnsim {
+
+// Arch overrides, applied in order: (dotted path, value).
+using ParamSet = std::vector<std::pair<std::string, nlohmann::json>>;
+
+struct SweepObjective {
+  std::string metric;  // dotted path into a report, e.g. total.cycles
+  bool maximise = false;
+};
+
+// Default Pareto objectives: cycles, energy, area, all minimised.
+std::vector<SweepObjective> default_objectives();
+
+struct SweepWorkload {
+  std::string file;          // resolved against the spec's folder
+  WorkloadSpec spec;         // with run_options.layers applied
+  std::string content_hash;  // of the workload file and its tensor files
+};
+
+struct SweepRunOptions {
+  int accuracy_rows = 0;  // attnsim run --accuracy-rows (0: all rows)
+  int layers = 0;         // attnsim run --layers (0: all layers)
+};
+
+struct SweepPoint {
+  int index = 0;
+  size_t workload = 0;           // into SweepSpec::workloads
+  ParamSet params;               // the swept parameters of this point
+  nlohmann::json arch;           // effective arch JSON: base + set + params
+  std::string hash;              // content hash of its inputs: OUT/points/<hash>.json
+  std::string functional_class;  // points sharing it reuse masks and accuracy ("" : never reused)
+};
+
+struct SweepSpec {
+  std::string file;
+  nlohmann::json json;          // the spec as written
+  std::string arch_file;        // resolved against the spec's folder
+  std::vector<SweepWorkload> workloads;
+  ParamSet set;                 // fixed overrides, applied before the axes
+  std::vector<std::string> parameters;  // swept paths in order of first appearance (summary columns)
+  std::vector<SweepObjective> objectives;
+  double timeout_s = 0;         // per point; 0: none
+  SweepRunOptions run_options;
+  std::vector<SweepPoint> points;  // workload-major, then the axes' product (first axis slowest)
+
+  // Reads, expands and validates (InputError naming the file and JSON path).
+  static SweepSpec load(const std::string& file);
+
+  // The arguments of `attnsim run` for a point (after the executable's name).
+  std::vector<std::string> run_args(const SweepPoint& point, const std::string& report_file,
+                                    const std::string& functional_cache_dir) const;
+};
+
+// "p=v, q=w" for messages and tables.
+std::string describe(const ParamSet& params);
+
+}  // namespace attnsim
