@@ -33,6 +33,7 @@ const Metric kMetrics[] = {
     {"output relative error", "/total/accuracy/relative_error", false},
     {"output max abs error", "/total/accuracy/max_abs_error", false},
     {"GPU time (us)", "/gpu/time_us", true},
+    {"speedup vs GPU", "", false},  // the report's attached GPU time (attnsim run --gpu-timing) over its own
 };
 
 std::string format_number(double v) {
@@ -80,6 +81,12 @@ std::string compare_reports(const std::vector<CompareInput>& reports, size_t bas
           lookup(reports[i].report, "/total/time_us", tv);
           lookup(reports[baseline].report, "/total/time_us", tb);
           cell = format_number(tb / tv) + "x";
+          any = true;
+        }
+      } else if (std::string(m.label) == "speedup vs GPU") {
+        double gpu = 0;
+        if (lookup(reports[i].report, "/gpu/time_us", gpu) && lookup(reports[i].report, "/total/time_us", v) && v > 0) {
+          cell = format_number(gpu / v) + "x";
           any = true;
         }
       } else if (lookup(reports[i].report, m.pointer, v)) {
