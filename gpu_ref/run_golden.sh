@@ -4,6 +4,7 @@
 #
 #   gpu_ref/run_golden.sh DUMPS_DIR OUT_DIR [gpu_ref options, e.g. --repeats 20]
 #
+# GPU_REF_BIN=DIR runs DIR/gpu_ref instead of building (when it starts here).
 # Writes OUT_DIR/<case>/ (gpu_ref's output), OUT_DIR/<case>.check.txt and
 # OUT_DIR/<case>.check.json (the numpy check), OUT_DIR/<case>.log (gpu_ref's
 # stdout/stderr) and OUT_DIR/SUMMARY.txt. Exit status: 0 when every case ran
@@ -20,16 +21,23 @@ out="$2"
 shift 2
 python="${PYTHON:-python3}"
 
-"$here/build.sh" >"${TMPDIR:-/tmp}/gpu_ref_build.log" 2>&1
-rc=$?
-if [ $rc -ne 0 ]; then
-  cat "${TMPDIR:-/tmp}/gpu_ref_build.log"
-  echo "run_golden: the gpu_ref build failed (exit $rc)" >&2
-  exit $rc
-fi
-tail -n 1 "${TMPDIR:-/tmp}/gpu_ref_build.log"
+# GPU_REF_BIN=DIR: use DIR/gpu_ref (built elsewhere) when it runs here, else build.
+bin="$here/build/gpu_ref"
 mkdir -p "$out"
-cp "${TMPDIR:-/tmp}/gpu_ref_build.log" "$out/build.log"
+if [ -n "${GPU_REF_BIN:-}" ] && "$GPU_REF_BIN/gpu_ref" --help >/dev/null 2>&1; then
+  bin="$GPU_REF_BIN/gpu_ref"
+  echo "run_golden: using $bin"
+else
+  "$here/build.sh" >"${TMPDIR:-/tmp}/gpu_ref_build.log" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ]; then
+    cat "${TMPDIR:-/tmp}/gpu_ref_build.log"
+    echo "run_golden: the gpu_ref build failed (exit $rc)" >&2
+    exit $rc
+  fi
+  tail -n 1 "${TMPDIR:-/tmp}/gpu_ref_build.log"
+  cp "${TMPDIR:-/tmp}/gpu_ref_build.log" "$out/build.log"
+fi
 
 status=0
 summary=()
@@ -40,7 +48,7 @@ for case_dir in "$dumps"/*/; do
   found=1
   name="$(basename "$case_dir")"
   echo "=== $name"
-  "$here/build/gpu_ref" "$case_dir" "$out/$name" "$@" >"$out/$name.log" 2>&1
+  "$bin" "$case_dir" "$out/$name" "$@" >"$out/$name.log" 2>&1
   rc=$?
   if [ $rc -eq 0 ]; then
     cat "$out/$name.log"

@@ -43,3 +43,20 @@ dump synthetic_small__dense_fp32 "${dense_arch[@]}" --workload workloads/synthet
 dump synthetic_small__sanger --arch configs/arch/sanger.json --workload workloads/synthetic_small.json
 dump minilm_s128_l1__sanger_fp32 --arch configs/arch/sanger_fp32.json --workload workloads/minilm_s128.json --layers 1
 dump minilm_s128_l1__dense_fp32 "${dense_arch[@]}" --workload workloads/minilm_s128.json --layers 1
+
+# SpAtten: the preset with an fp32 datapath (exact numerics; no progressive
+# quantisation, which needs a fixed-point format), and the fixed-point preset.
+fp32=(--set pe_array.number_format=fp32 --set pe_array.prob_format=fp32 --set pe_array.exp=exact)
+dump synthetic_small__spatten_fp32 --arch configs/arch/spatten.json "${fp32[@]}" --workload workloads/synthetic_small.json
+dump synthetic_small__spatten --arch configs/arch/spatten.json --workload workloads/synthetic_small.json
+dump minilm_s128_l3__spatten_fp32 --arch configs/arch/spatten.json "${fp32[@]}" --workload workloads/minilm_s128.json \
+  --layers 3
+
+# DynamiQK: the detector in front of the systolic array with an fp32 datapath;
+# the multimodal case with the short-sequence settings of docs/dynamiqk.md.
+dump longctx_s2k__dynamiqk_fp32 --arch configs/arch/dynamiqk_systolic.json "${fp32[@]}" \
+  --workload workloads/longctx_s2k_small.json
+dump multimodal_small__dynamiqk_fp32 --arch configs/arch/dynamiqk_systolic.json "${fp32[@]}" \
+  --set mask_unit.budget=0.3 --set mask_unit.init_columns=4 --set mask_unit.min_vertical=4 \
+  --set mask_unit.n_init=4 --set mask_unit.local_diagonals=16 --set mask_unit.min_slash=16 \
+  --workload workloads/multimodal_small.json

@@ -96,6 +96,11 @@ void write_output_dir(const std::string& out_dir, const AlgorithmResult& r, cons
   if (!fs::create_directories(tmp, ec) || ec) throw InputError(out_dir, "cannot create " + tmp);
   try {
     for (const auto& [name, arr] : r.tensors) write_npy(tmp + "/" + name + ".npy", arr);
+    for (const auto& [name, text] : r.texts) {
+      std::ofstream f(tmp + "/" + name);
+      f << text;
+      if (!f) throw InputError(tmp + "/" + name, "write failed");
+    }
     {
       std::ofstream f(tmp + "/meta.json");
       f << meta.dump(2) << "\n";
@@ -153,6 +158,7 @@ int run(int argc, char** argv) {
   meta["full"] = args.opt.full;
   json files = json::array();
   for (const auto& t : r.tensors) files.push_back(t.first + ".npy");
+  for (const auto& t : r.texts) files.push_back(t.first);
   meta["files"] = files;
   json notes = json::object();
   for (const auto& [k, v] : r.notes) notes[k] = v;

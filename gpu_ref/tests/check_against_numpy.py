@@ -13,6 +13,16 @@ sanger  q_quant / k_quant / quant_scales bit for bit (the numpy quantiser is
         rounding of the threshold); scores / probs / output vs float64 on the
         GPU's own mask; the CSR structure (indptr from 0 per head, offsets,
         sorted in-range columns); pred_scores / pred_probs when present (--full).
+spatten_pruner   each layer's kept token / head sets = the top-k (ties by
+        index) of the GPU's own importance; the mask = alive queries x alive
+        keys; importance = the running sums of the GPU's probabilities and
+        |outputs|; scores / probs / output vs float64 on the mask (progressive
+        quantisation: MSB keys emulated, the requantisation decisions checked
+        away from tau).
+pattern_detector the CSR masks = the keys of the GPU's plans (heads.json:
+        layouts, indices, skips, diagonal); the estimates (column / diagonal
+        sums) vs float64; vertical-slash indices a top-k of the GPU's scores;
+        scores / probs / output vs float64 on the mask.
 
 Also reports, for information only, how the simulator's own results in the
 dump differ from the GPU's (for a fixed-point dump: the precision loss of the
@@ -276,6 +286,269 @@ def check_sanger(meta, dump, out, rep):
         pass
 
 
+# ---------------------------------------------------------------- spatten
+def keep_fraction(sched, layer, layers):
+    """src/kernels/spatten.cpp KeepSchedule::keep."""
+    if sched.get("per_layer"):
+        pl = sched["per_layer"]
+        return pl[min(layer, len(pl) - 1)]
+    start = int(np.ceil(sched.get("start_fraction", 0.15) * layers))
+    final = sched.get("final_keep", 1.0)
+    if layer < start or layers - 1 <= start:
+        return 1.0 if layer < start else final
+    return 1.0 + (final - 1.0) * (layer - start + 1) / (layers - start)
+
+
+def topk_stable(score, alive, k):
+    """Keeps the k largest alive entries (ties: lower index), or all when k >= alive count."""
+    idx = np.nonzero(alive)[0]
+    if k >= idx.size:
+        return alive.copy()
+    order = idx[np.argsort(-score[idx], kind="stable")]
+    out = np.zeros_like(alive)
+    out[order[:k]] = 1
+    return out
+
+
+def check_spatten(meta, dump, out, rep):
+    """Replays the GPU's own pruning decisions: each layer's kept sets must be the
+    top-k of the GPU's importance (ties by index), its mask must be what those
+    sets give, its values must match float64 attention on that mask, and the
+    importance must accumulate the GPU's probabilities and outputs."""
+    L, G, S, D = meta["layers"], meta["groups"], meta["seq_len"], meta["head_dim"]
+    B, H = meta["batch"], meta["heads"]
+    p = meta["params"]
+    mu = p["mask_unit"]
+    scale, causal = float(p["scale"]), bool(p["causal"])
+    layers = int(p["model_layers"])
+    q, k, v = (load(dump, n).astype(np.float64) for n in ("q", "k", "v"))
+    talive, timp = load(out, "token_alive"), load(out, "token_importance")
+    halive, himp = load(out, "head_alive"), load(out, "head_importance")
+    req, top = load(out, "row_requantised"), load(out, "row_top_prob")
+    indptr, indices, offsets = load(out, "mask_indptr"), load(out, "mask_indices"), load(out, "mask_offsets")
+    if not check_csr_structure(rep, indptr, indices, offsets, L, G, S, causal):
+        return
+    gpu_mask, pos = csr_to_dense(indptr, indices, offsets, L, G, S)
+    probs_g = load(out, "probs")
+    out_g = load(out, "output")
+    # progressive quantisation: K's fixed-point code with its low bits truncated
+    fmt = p.get("number_format", "fp32")
+    dropped = 0
+    if "msb_bits" in p and fmt.startswith("fixed"):
+        width, frac = (int(x) for x in fmt[5:].split("."))
+        dropped = max(0, width - int(p["msb_bits"]))
+        code = np.clip(np.floor(k * 2.0 ** frac + 0.5), -2.0 ** (width - 1), 2.0 ** (width - 1) - 1)
+        k_msb = np.floor(code / 2.0 ** dropped) * 2.0 ** dropped / 2.0 ** frac
+    tau = float(p.get("requant_threshold", 0.1))
+    v_keep = float(p.get("v_keep", 1.0))
+    bad_sets, bad_mask, bad_req = [], [], 0
+    ref_out = np.zeros((L, G, S, D))
+    ref_scores = np.empty(indices.size)
+    ref_probs = np.empty(indices.size)
+    score_t = np.zeros((B, S))
+    score_h = np.zeros(G)
+    alive_t = np.ones((B, S), dtype=np.int8)
+    alive_h = np.ones(G, dtype=np.int8)
+    imp_err = 0.0
+    imp_scale = 0.0
+    for l in range(L):
+        # importance the GPU decided on (accumulated from its own probabilities and outputs)
+        imp_err = max(imp_err, float(np.abs(timp[l] - score_t).max()), float(np.abs(himp[l] - score_h).max()))
+        imp_scale = max(imp_scale, float(np.abs(score_t).max()), float(np.abs(score_h).max()))
+        kt = max(1, int(np.floor(S * keep_fraction(mu["token_keep"], l, layers))))
+        kh = max(1, int(np.floor(H * keep_fraction(mu["head_keep"], l, layers) + 1e-9)))
+        for b in range(B):
+            alive_t[b] = topk_stable(timp[l, b], alive_t[b], kt)
+            alive_h[b * H:(b + 1) * H] = topk_stable(himp[l, b * H:(b + 1) * H], alive_h[b * H:(b + 1) * H], kh)
+        if not (np.array_equal(alive_t, talive[l]) and np.array_equal(alive_h, halive[l])):
+            bad_sets.append(l)
+        alive_t, alive_h = talive[l].copy(), halive[l].copy()  # go on from the GPU's sets
+        for g in range(G):
+            b = g // H
+            rows_alive = alive_t[b].astype(bool) & bool(alive_h[g])
+            want = np.outer(rows_alive, alive_t[b].astype(bool))
+            if causal:
+                want &= causal_valid(S)
+            if not np.array_equal(want, gpu_mask[l, g]):
+                bad_mask.append((l, g))
+                continue
+            s64 = q[l, g] @ k[l, g].T * scale
+            pr = np.nan_to_num(softmax64(s64, want))
+            if dropped:
+                pr1 = np.nan_to_num(softmax64(q[l, g] @ k_msb[l, g].T * scale, want))
+                top1 = np.where(want, pr1, 0).max(axis=1)
+                redo = rows_alive & (top1 < tau)
+                flips = (redo != req[l, g].astype(bool)) & (np.abs(top1 - tau) > TOL_MASK_REL * max(tau, 1.0))
+                bad_req += int(flips.sum())
+                use = req[l, g].astype(bool)[:, None]  # the GPU's decision, to compare its values
+                s64 = np.where(use, s64, q[l, g] @ k_msb[l, g].T * scale)
+                pr = np.where(use, pr, pr1)
+            w = pr.copy()
+            if v_keep < 1.0:
+                for i in np.nonzero(rows_alive)[0]:
+                    cols = np.nonzero(want[i])[0]
+                    n = cols.size
+                    keep = max(1, int(np.ceil(v_keep * n)))
+                    if keep < n:
+                        order = cols[np.argsort(-pr[i, cols], kind="stable")]
+                        w[i] = 0
+                        w[i, order[:keep]] = pr[i, order[:keep]]
+            ref_out[l, g] = w @ v[l, g]
+            flat = pos[l, g][want]
+            ref_scores[flat] = s64[want]
+            ref_probs[flat] = pr[want]
+        # the importance this layer adds, from the GPU's own probabilities and outputs (double, its order)
+        for g in range(G):
+            dense = np.zeros((S, S))
+            sel = gpu_mask[l, g]
+            dense[sel] = probs_g[pos[l, g][sel]].astype(np.float64)
+            score_t[g // H] += dense.sum(axis=0)
+            score_h[g] += np.abs(out_g[l, g].astype(np.float64)).sum()
+    rep.check("kept sets = top-k of the GPU's importance", not bad_sets,
+              f"layers whose token/head sets differ: {bad_sets}" if bad_sets else f"{L} layers, ties by index")
+    rep.check("mask = alive queries x alive keys", not bad_mask,
+              f"{len(bad_mask)} heads differ: {bad_mask[:5]}" if bad_mask else f"{L * G} heads")
+    tol = TOL_ELEM * max(imp_scale, 1.0)
+    rep.check("importance accumulates probs and |output|", imp_err <= tol,
+              f"max abs err {imp_err:.3e} (tolerance {tol:.3e})")
+    if dropped:
+        rep.check("requantised rows", bad_req == 0, f"{bad_req} rows decided otherwise (away from tau)")
+    if bad_mask:
+        return
+    compare_float(rep, "scores", load(out, "scores"), ref_scores, (indices.size,))
+    compare_float(rep, "probs", probs_g, ref_probs, (indices.size,))
+    compare_float(rep, "output", out_g, ref_out, (L, G, S, D))
+    try:
+        so = load(dump, "output")
+        same = np.array_equal(load(dump, "token_alive"), talive) and np.array_equal(load(dump, "head_alive"), halive)
+        rep.info("simulator vs gpu", f"kept sets identical: {same}; output rel norm err {rel_norm(so, out_g):.3e}")
+    except FileNotFoundError:
+        pass
+
+
+# ---------------------------------------------------------------- pattern_detector
+def plan_mask(plan, S, segs):
+    """The mask a plan of heads.json keeps (rows x keys), from its layouts and indices."""
+    names, tok_mod, tok_seg, starts, grid_w = [], np.zeros(S, int), np.zeros(S, int), [], []
+    pos = 0
+    for s in segs:
+        n = int(s["tokens"])
+        if n <= 0:
+            continue
+        if s["kind"] not in names:
+            names.append(s["kind"])
+        tok_mod[pos:pos + n] = names.index(s["kind"])
+        tok_seg[pos:pos + n] = len(starts)
+        starts.append(pos)
+        grid_w.append(int(s["grid"][1]) if "grid" in s else 0)
+        pos += n
+    ii = np.arange(S)[:, None]
+    jj = np.arange(S)[None, :]
+    causal = jj <= ii
+    m = np.zeros((S, S), dtype=bool)
+    for i in range(S):
+        qm = tok_mod[i]
+        pat = plan["by_query"][0 if len(plan["by_query"]) == 1 else qm]
+        kind = pat["pattern"]
+        row = np.zeros(S, dtype=bool)
+        if "layout" in pat:
+            lay = pat["layout"]
+            blk = lay["block"]
+            mb = i // blk
+            for off in lay["block_offset"][mb]:
+                row[max(off, 0):off + blk] = True
+            row[lay["column_index"][mb]] = True
+        elif kind == "dense" or (kind == "tri_shape" and i >= S - pat["n_last"]):
+            row[:] = True
+        elif kind == "vertical_slash":
+            row[[x for x in pat["verticals"]]] = True
+            row[[i - o for o in pat["slashes"] if o <= i]] = True
+        else:  # a_shape, tri_shape, grid: sinks, local window, grid columns
+            row[:pat["n_init"]] = True
+            row[max(0, i - pat["n_local"] + 1):i + 1] = True
+            if kind == "grid" and grid_w[tok_seg[i]] > 0:
+                w, st = grid_w[tok_seg[i]], starts[tok_seg[i]]
+                if i - w >= st:
+                    row[np.arange(i - w, st - 1, -w)] = True
+        if "skip" in plan:
+            row &= ~np.array(plan["skip"][qm], dtype=bool)[tok_mod]
+        row &= causal[i]
+        row[i] = True
+        m[i] = row
+    return m
+
+
+def is_top_k(scores, selected):
+    sc = np.array([np.inf if x is None else x for x in scores])
+    if not selected or max(selected) >= sc.size:
+        return False
+    kept = np.zeros(sc.size, bool)
+    kept[selected] = True
+    return kept.all() or sc[kept].min() >= sc[~kept].max()
+
+
+def check_pattern_detector(meta, dump, out, rep):
+    """The GPU's CSR masks must be exactly what its plans (heads.json) keep, its
+    values float64 attention on them; its estimates the column / diagonal sums
+    of float64 estimation probabilities; its indices a top-k of its own scores."""
+    L, G, S, D = meta["layers"], meta["groups"], meta["seq_len"], meta["head_dim"]
+    p = meta["params"]
+    scale = float(p["scale"])
+    segs = p.get("segments", [{"kind": "text", "tokens": S}])
+    with open(os.path.join(out, "heads.json")) as f:
+        heads = json.load(f)
+    q, k, v = (load(dump, n).astype(np.float64) for n in ("q", "k", "v"))
+    indptr, indices, offsets = load(out, "mask_indptr"), load(out, "mask_indices"), load(out, "mask_offsets")
+    if not check_csr_structure(rep, indptr, indices, offsets, L, G, S, True):
+        return
+    gpu_mask, pos = csr_to_dense(indptr, indices, offsets, L, G, S)
+    bad_plan, est_err, bad_topk = [], 0.0, 0
+    ref_out = np.zeros((L, G, S, D))
+    ref_scores = np.empty(indices.size)
+    ref_probs = np.empty(indices.size)
+    for h, e in enumerate(heads):
+        l, g = h // G, h % G
+        want = plan_mask(e["plan"], S, segs)
+        if not np.array_equal(want, gpu_mask[l, g]):
+            bad_plan.append(h)
+        s64 = q[l, g] @ k[l, g].T * scale
+        pr = np.nan_to_num(softmax64(s64, gpu_mask[l, g]))
+        ref_out[l, g] = pr @ v[l, g]
+        flat = pos[l, g][gpu_mask[l, g]]
+        ref_scores[flat] = s64[gpu_mask[l, g]]
+        ref_probs[flat] = pr[gpu_mask[l, g]]
+        # estimates: column and diagonal sums over each estimation row set
+        full = np.nan_to_num(softmax64(s64, causal_valid(S)))
+        mu = p["mask_unit"]
+        for st in e["estimates"]["sets"]:
+            r0, K = st["first_row"], st["keys"]
+            rows = range(r0, K)
+            vert = full[r0:K].sum(axis=0)[:K]
+            sl = np.zeros(K)
+            for i in rows:
+                sl[:i + 1] += full[i, i::-1]
+            for name, ref, forced in (("vertical", vert, mu.get("init_columns", 30)),
+                                      ("slash", sl, mu.get("local_diagonals", 100))):
+                got = np.array([np.inf if x is None else x for x in st[name]])
+                fin = np.arange(K) >= forced
+                est_err = max(est_err, float(np.abs(got[fin] - ref[fin]).max(initial=0) / max(ref[fin].max(initial=0), 1e-30)))
+                if not np.all(np.isinf(got[~fin])):
+                    est_err = np.inf
+        # indices: a top-k of some estimation set's scores (every kept score >= every dropped one)
+        for pat in e["plan"]["by_query"]:
+            if pat["pattern"] == "vertical_slash" and not any(
+                    is_top_k(st["vertical"], pat["verticals"]) and is_top_k(st["slash"], pat["slashes"])
+                    for st in e["estimates"]["sets"]):
+                bad_topk += 1
+    rep.check("masks = the plans' keys", not bad_plan, f"heads differing: {bad_plan}" if bad_plan else
+              f"{len(heads)} heads")
+    rep.check("estimates vs float64", est_err <= 1e-4, f"max err / max {est_err:.3e} (vertical and slash sums)")
+    rep.check("vertical-slash indices are a top-k of the GPU's scores", bad_topk == 0, f"{bad_topk} patterns not")
+    compare_float(rep, "scores", load(out, "scores"), ref_scores, (indices.size,))
+    compare_float(rep, "probs", load(out, "probs"), ref_probs, (indices.size,))
+    compare_float(rep, "output", load(out, "output"), ref_out, (L, G, S, D))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dump_dir")
@@ -298,6 +571,10 @@ def main():
         check_dense(meta, a.dump_dir, a.gpu_out_dir, rep)
     elif algo == "sanger":
         check_sanger(meta, a.dump_dir, a.gpu_out_dir, rep)
+    elif algo == "spatten_pruner":
+        check_spatten(meta, a.dump_dir, a.gpu_out_dir, rep)
+    elif algo == "pattern_detector":
+        check_pattern_detector(meta, a.dump_dir, a.gpu_out_dir, rep)
     else:
         rep.check("algorithm", False, f"no numpy reference for '{algo}'")
     status = "PASS" if not rep.failures else "FAIL (" + ", ".join(rep.failures) + ")"

@@ -28,10 +28,12 @@ struct MaskJob {
   // importance scores). Such a job has rows == 0 and produces no mask.
   const CsrMask* observed_mask = nullptr;
   const MaskedAttention* observed = nullptr;
+  bool dumping = false;               // the run writes a dump (--dump): fill dump_info
   // out
   Prediction prediction;              // prediction.mask is the tile's mask (rows x keys)
   UnitWork work;
   nlohmann::json head_info;           // per-head facts for the report (e.g. the chosen pattern), set on row0 == 0
+  nlohmann::json dump_info;           // dumping only, on row0 == 0: the unit's state for the dump (docs/dump_format.md)
 };
 
 struct EncodeJob {
@@ -58,6 +60,10 @@ struct ComputeJob {
   // Share of the K and V bytes the tile really fetches (progressive
   // quantisation, local V pruning); 1 = all of the needed keys at full width.
   double k_fetch_scale = 1.0, v_fetch_scale = 1.0;
+  // SpAtten datapath, per row: recomputed with the full-precision keys, and
+  // the row's largest probability on the MSB-only pass (what decided it).
+  std::vector<char> row_requantised;
+  std::vector<float> row_top_prob;
 };
 
 }  // namespace attnsim

@@ -147,6 +147,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       mj.row0 = row0;
       mj.rows = rows;
       mj.params = pp;
+      mj.dumping = dump_ != nullptr;
       if (known) mj.known_mask = &known->mask;
       sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
       send_job(mask_socket, mj, delay);
@@ -288,6 +289,9 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     layer.dense_macs += 2 * tile_accuracy.allowed * d;
 
     if (dump_) {
+      if (row0 == 0) hd.unit_info = mj.dump_info;
+      hd.row_requantised.insert(hd.row_requantised.end(), cj.row_requantised.begin(), cj.row_requantised.end());
+      hd.row_top_prob.insert(hd.row_top_prob.end(), cj.row_top_prob.begin(), cj.row_top_prob.end());
       append_rows(hd.mask, *mask);
       hd.scores.insert(hd.scores.end(), cj.result.scores.begin(), cj.result.scores.end());
       hd.probs.insert(hd.probs.end(), cj.result.probs.begin(), cj.result.probs.end());

@@ -14,6 +14,7 @@
 #include "spatten/spatten_pruner.h"
 #include "systolic/systolic_array.h"
 #include "util/error.h"
+#include "workload/multimodal.h"
 
 namespace attnsim {
 
@@ -30,6 +31,14 @@ nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload) {
     params["keep_row_max"] = arch.mask_unit.keep_row_max;
   }
   const std::string& kind = arch.mask_unit.kind;
+  if (kind == "spatten_pruner" || kind == "pattern_detector") {
+    const nlohmann::json a = arch.to_json();
+    params["mask_unit"] = a["mask_unit"];
+    params["model_layers"] = workload.layers;  // the keep schedules span the model's layers
+    if (arch.pe_array.kind == "spatten_datapath")
+      for (const char* key : {"msb_bits", "requant_threshold", "v_keep"}) params[key] = a["pe_array"][key];
+    if (kind == "pattern_detector") params["segments"] = workload_segments(workload)->to_json();
+  }
   return {{"algorithm", predictor ? "sanger" : kind == "none" ? "dense" : kind},
           {"params", params},
           {"arch", arch.name},
@@ -129,10 +138,17 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
                                                   " bytes (head_dim " + std::to_string(workload.head_dim) + ")");
   auto source = open_source(workload);
   std::unique_ptr<DumpWriter> dump;
-  if (!options.dump_dir.empty())
-    dump = std::make_unique<DumpWriter>(options.dump_dir, dump_meta(arch, workload),
-                                        arch.mask_unit.kind == "sanger_predictor", workload.simulated_layers(),
-                                        workload.batch * workload.heads, workload.seq_len, workload.head_dim);
+  if (!options.dump_dir.empty()) {
+    DumpContent content;
+    content.prediction = arch.mask_unit.kind == "sanger_predictor";
+    content.pruning = arch.mask_unit.kind == "spatten_pruner";
+    content.patterns = arch.mask_unit.kind == "pattern_detector";
+    content.batch = workload.batch;
+    content.heads = workload.heads;
+    dump = std::make_unique<DumpWriter>(options.dump_dir, dump_meta(arch, workload), content,
+                                        workload.simulated_layers(), workload.batch * workload.heads,
+                                        workload.seq_len, workload.head_dim);
+  }
   std::unique_ptr<FunctionalCache> cache;
   std::string key;
   if (!options.functional_cache_dir.empty() && FunctionalCache::applies_to(arch)) {

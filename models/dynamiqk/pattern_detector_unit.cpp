@@ -71,7 +71,9 @@ void PatternDetectorUnit::run(MaskJob& job) {
   auto it = plans_.find(key);
   if (job.row0 == 0 || it == plans_.end()) {
     const auto f = fixed_.find(key);
-    HeadDetection det = detect_head(job.head->q, job.head->k, job.params.scale, segments_, config_.detector,
+    DetectorParams params = config_.detector;
+    params.keep_estimates = job.dumping;
+    HeadDetection det = detect_head(job.head->q, job.head->k, job.params.scale, segments_, params,
                                     f == fixed_.end() ? nullptr : &f->second);
     work = detector_head_work(det.activity, d, hw_);
     work.counts["heads"] = 1;
@@ -85,6 +87,13 @@ void PatternDetectorUnit::run(MaskJob& job) {
     work.sram_read_bytes["k"] = k_bytes;
     work.sram_write_bytes["score"] = det.activity.probabilities * 2;
     if (job.row0 == 0) job.head_info = det.info;
+    if (job.row0 == 0 && job.dumping) {  // the plan with every index, and the estimates it came from
+      nlohmann::json by_query = nlohmann::json::array();
+      for (const HeadPattern& hp : det.plan.by_query) by_query.push_back(hp.to_json(true));
+      nlohmann::json plan = {{"boundary", det.plan.boundary}, {"by_query", by_query}};
+      if (!det.plan.skip.empty()) plan["skip"] = det.plan.skip;
+      job.dump_info = {{"plan", plan}, {"estimates", det.estimates}, {"info", det.info}};
+    }
     it = plans_.insert_or_assign(key, std::move(det.plan)).first;
   }
   if (job.known_mask)

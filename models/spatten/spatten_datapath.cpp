@@ -31,6 +31,8 @@ void SpattenDatapath::run(ComputeJob& job) {
   if (!job.timing_only) {
     tile = spatten_attention(*job.q_tile, *job.kv, mask, active, num);
     job.result = tile.attention;
+    job.row_requantised = tile.row_requantised;
+    job.row_top_prob = tile.row_top_prob;
   }
   // Which rows were recomputed and how many V rows each used come from the
   // values (SpAtten runs never take the functional cache's timing-only path).

@@ -40,6 +40,11 @@ void SpattenPruner::run(MaskJob& job) {
     job.work.counts["heads_kept"] = alive ? 1 : 0;
     job.work.counts["heads"] = 1;
     job.work.counts["tokens_kept"] = alive ? pruner_.tokens_kept(batch) : 0;
+    if (job.dumping)  // the state this layer's decisions were made on, and the decisions
+      job.dump_info = {{"head_alive", alive},
+                       {"tokens_alive", pruner_.tokens_alive(batch)},
+                       {"token_importance", pruner_.token_importance(batch)},
+                       {"head_importance", pruner_.head_importance(job.head_index)}};
   }
 }
 

@@ -565,6 +565,16 @@ HeadDetection detect_head(const MatF& q, const MatF& k, double scale, const std:
   head.update(info);
   out.info = head;
   out.activity = d.act;
+  if (p.keep_estimates) {
+    nlohmann::json sets = nlohmann::json::array();
+    for (const auto& [first_row, sc] : d.vs_scores)
+      sets.push_back({{"first_row", first_row}, {"keys", sc.vertical.size()}, {"vertical", sc.vertical},
+                      {"slash", sc.slash}});
+    nlohmann::json pooled = nlohmann::json::array();
+    for (Eigen::Index r = 0; r < d.pooled.rows(); ++r)
+      pooled.push_back(std::vector<float>(d.pooled.row(r).data(), d.pooled.row(r).data() + d.pooled.cols()));
+    out.estimates = {{"sets", sets}, {"pooled", pooled}};
+  }
   return out;
 }
 

@@ -46,6 +46,7 @@ struct DetectorParams {
   int n_last = 64;              // Tri-shape dense last rows
   int block_topk = 0;           // block-sparse key blocks per row block; 0: from the budget
   bool report_indices = false;  // head_info carries the full index lists
+  bool keep_estimates = false;  // HeadDetection::estimates gets the score vectors (for dumps)
 };
 
 // What the detector did for one head, in sizes the timing model turns into
@@ -69,6 +70,9 @@ struct HeadDetection {
   nlohmann::json info;  // head_info: pattern, parameters, density, mass_kept, candidates
   double mass = 0;      // attention mass kept, averaged over the evaluation rows
   DetectorActivity activity;
+  // With keep_estimates: {"sets": [{"first_row", "keys", "vertical", "slash"}] per estimation row set
+  // (column and diagonal sums; forced entries are +inf, JSON null), "pooled": nb x nb block scores}.
+  nlohmann::json estimates;
 };
 
 // Detects the pattern of one head. `fixed` (optional): a choice from a

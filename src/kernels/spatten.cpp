@@ -106,11 +106,13 @@ SpattenTile spatten_attention(const MatF& q_tile, const HeadOperands& kv, const 
   out.attention = masked_attention(q_tile, dropped > 0 && num.msb_operands ? *num.msb_operands : kv, mask, num.base);
   out.row_topk_cycles.assign(mask.rows, 0);
   out.row_requantised.assign(mask.rows, 0);
+  out.row_top_prob.assign(mask.rows, 0.f);
   std::vector<int> redo;
   for (int i = 0; i < mask.rows; ++i) {
     if (!row_active.empty() && !row_active[i]) continue;
     float top = 0;
     for (int t = mask.indptr[i]; t < mask.indptr[i + 1]; ++t) top = std::max(top, out.attention.probs[t]);
+    out.row_top_prob[i] = top;
     if (dropped > 0 && mask.row_nnz(i) > 0 && top < num.requant_threshold) redo.push_back(i);
   }
   if (!redo.empty()) {

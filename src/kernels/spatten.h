@@ -40,6 +40,9 @@ class CascadePruner {
   const std::vector<char>& tokens_alive(int batch) const { return token_alive_[batch]; }
   int tokens_kept(int batch) const;
   int heads_kept(int batch) const;
+  // The importance accumulated so far (what the last begin_layer decided on).
+  const std::vector<double>& token_importance(int batch) const { return token_score_[batch]; }
+  double head_importance(int group) const { return head_score_[group]; }
 
   // The mask of query rows [row0, row0 + rows) of head `group`: alive
   // queries attend to alive keys (causal: j <= i); pruned rows are empty and
@@ -79,6 +82,7 @@ struct SpattenTile {
   MaskedAttention attention;
   int rows_requantised = 0;
   std::vector<char> row_requantised;  // per row: recomputed with the LSBs
+  std::vector<float> row_top_prob;    // per row: largest probability of the first (MSB-only) pass
   int64_t v_rows_used = 0;       // Σ over rows of the V rows multiplied
   int64_t v_rows_fetched = 0;    // distinct V rows the tile needs
   int64_t topk_v_cycles = 0;     // local V pruning on the top-k engine

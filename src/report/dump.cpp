@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "util/error.h"
 
@@ -26,9 +27,9 @@ const TensorSpec kTensors[] = {
 };
 }  // namespace
 
-DumpWriter::DumpWriter(const std::string& dir, nlohmann::json meta, bool with_prediction, int layers, int groups,
+DumpWriter::DumpWriter(const std::string& dir, nlohmann::json meta, DumpContent content, int layers, int groups,
                        int seq, int dim)
-    : dir_(dir), tmp_(dir + ".partial"), meta_(std::move(meta)), with_prediction_(with_prediction),
+    : dir_(dir), tmp_(dir + ".partial"), meta_(std::move(meta)), content_(content), with_prediction_(content.prediction),
       layers_(layers), groups_(groups), seq_(seq), dim_(dim) {
   std::error_code ec;
   fs::remove_all(tmp_, ec);
@@ -77,9 +78,33 @@ void DumpWriter::add_head(const HeadDump& h) {
   file("scores")->append(h.scores.data(), h.scores.size());
   file("probs")->append(h.probs.data(), h.probs.size());
   file("output")->append(h.output.data(), sd);
+  if (content_.pruning) add_pruning(h);
+  if (content_.patterns) {
+    const int64_t layer = heads_written_ / groups_, group = heads_written_ % groups_;
+    nlohmann::json j = {{"layer", layer}, {"group", group}};
+    j.update(h.unit_info);
+    heads_json_.push_back(j);
+  }
   nnz_ += h.mask.nnz();
   offsets_.push_back(nnz_);
   ++heads_written_;
+}
+
+void DumpWriter::add_pruning(const HeadDump& h) {
+  const nlohmann::json& u = h.unit_info;
+  if (!u.contains("tokens_alive") || !u.contains("token_importance") || !u.contains("head_alive"))
+    throw std::logic_error("DumpWriter: a pruning dump needs the mask unit's alive sets and importance");
+  if (heads_written_ % content_.heads == 0) {  // the batch's token state, once per batch element
+    for (const auto& x : u["tokens_alive"]) token_alive_.push_back(static_cast<int8_t>(x.get<int>()));
+    for (const auto& x : u["token_importance"]) token_importance_.push_back(x.get<double>());
+  }
+  head_alive_.push_back(u["head_alive"].get<bool>() ? 1 : 0);
+  head_importance_.push_back(u["head_importance"].get<double>());
+  for (int i = 0; i < seq_; ++i) {
+    const bool known = i < static_cast<int>(h.row_requantised.size());
+    row_requantised_.push_back(known ? h.row_requantised[i] : 0);
+    row_top_prob_.push_back(i < static_cast<int>(h.row_top_prob.size()) ? h.row_top_prob[i] : 0.f);
+  }
 }
 
 void DumpWriter::commit() {
@@ -91,6 +116,21 @@ void DumpWriter::commit() {
   write_npy(tmp_ + "/mask_offsets.npy", DType::i64, {static_cast<int64_t>(offsets_.size())}, offsets_.data());
   if (with_prediction_)
     write_npy(tmp_ + "/quant_scales.npy", DType::f32, {layers_, groups_, 2}, quant_scales_.data());
+  if (content_.pruning) {
+    const std::vector<int64_t> tokens = {layers_, content_.batch, seq_}, heads = {layers_, groups_},
+                               rows = {layers_, groups_, seq_};
+    write_npy(tmp_ + "/token_alive.npy", DType::i8, tokens, token_alive_.data());
+    write_npy(tmp_ + "/token_importance.npy", DType::f64, tokens, token_importance_.data());
+    write_npy(tmp_ + "/head_alive.npy", DType::i8, heads, head_alive_.data());
+    write_npy(tmp_ + "/head_importance.npy", DType::f64, heads, head_importance_.data());
+    write_npy(tmp_ + "/row_requantised.npy", DType::i8, rows, row_requantised_.data());
+    write_npy(tmp_ + "/row_top_prob.npy", DType::f32, rows, row_top_prob_.data());
+  }
+  if (content_.patterns) {
+    std::ofstream out(tmp_ + "/heads.json");
+    out << heads_json_.dump() << "\n";
+    if (!out) throw InputError(tmp_ + "/heads.json", "", "write failed");
+  }
   meta_["format"] = "attnsim-dump";
   meta_["version"] = 1;
   meta_["layers"] = layers_;

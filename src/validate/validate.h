@@ -23,6 +23,8 @@ struct Validation {
   bool exact_path = true;  // fp32 formats and exact exp: tight tolerances
   std::vector<TensorCheck> checks;
   int64_t mask_entries = 0, mask_differences = 0, near_threshold = 0, rows_excluded = 0;
+  nlohmann::json details = nlohmann::json::object();  // algorithm-specific counts (pruning, patterns)
+  std::vector<std::string> notes;                      // one line each, printed under the table
   bool pass() const;
   nlohmann::json to_json() const;
   std::string table() const;

@@ -3,6 +3,9 @@
 // run of the tests checks attnsim against real GPU output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
@@ -52,7 +55,91 @@ TEST_P(GpuGolden, SimulatorMatchesTheGpu) {
 INSTANTIATE_TEST_SUITE_P(Committed, GpuGolden,
                          testing::Values("synthetic_small__sanger_fp32", "synthetic_small__dense_fp32",
                                          "synthetic_small__sanger", "minilm_s128_l1__sanger_fp32",
-                                         "minilm_s128_l1__dense_fp32"));
+                                         "minilm_s128_l1__dense_fp32", "synthetic_small__spatten_fp32",
+                                         "synthetic_small__spatten", "minilm_s128_l3__spatten_fp32",
+                                         "longctx_s2k__dynamiqk_fp32", "multimodal_small__dynamiqk_fp32"));
+
+namespace {
+// The check row `name` of a validate --out JSON.
+nlohmann::json check_row(const nlohmann::json& j, const std::string& name) {
+  for (const auto& t : j["tensors"])
+    if (t["name"] == name) return t;
+  ADD_FAILURE() << "no check " << name;
+  return {};
+}
+}  // namespace
+
+TEST(Validate, APrunedTokenFarFromTheCutFails) {
+  // Layer 1 of the GPU golden keeps the least important token instead of the
+  // simulator's weakest kept one: not a near-tie, so the kept sets fail.
+  const std::string gpu = copy_golden("synthetic_small__spatten_fp32", "token_flip");
+  const std::string sim = dumps() + "/synthetic_small__spatten_fp32";
+  attnsim::NpyHeader h, hi;
+  std::vector<double> alive = attnsim::read_npy_doubles(gpu + "/token_alive.npy", &h);
+  const std::vector<double> imp = attnsim::read_npy_doubles(sim + "/token_importance.npy", &hi);
+  const int S = static_cast<int>(h.shape[2]);
+  int weakest_kept = -1, weakest_pruned = -1;
+  for (int t = 0; t < S; ++t) {
+    const double x = imp[S + t];
+    if (alive[S + t] != 0 && (weakest_kept < 0 || x < imp[S + weakest_kept])) weakest_kept = t;
+    if (alive[S + t] == 0 && (weakest_pruned < 0 || x < imp[S + weakest_pruned])) weakest_pruned = t;
+  }
+  ASSERT_GE(weakest_kept, 0);
+  ASSERT_GE(weakest_pruned, 0);
+  alive[S + weakest_kept] = 0;
+  alive[S + weakest_pruned] = 1;
+  std::vector<int8_t> a(alive.begin(), alive.end());
+  attnsim::write_npy(gpu + "/token_alive.npy", attnsim::DType::i8, h.shape, a.data());
+  const std::string out = scratch() + "/token_flip.json";
+  const CliResult r = run_attnsim("validate " + sim + " " + gpu + " --out " + out);
+  EXPECT_EQ(r.code, 1) << r.out;
+  const auto j = nlohmann::json::parse(slurp(out));
+  EXPECT_FALSE(check_row(j, "kept tokens")["pass"].get<bool>());
+  EXPECT_EQ(j["details"]["pruning"]["token_flips"], 2);
+  // the removed token was the weakest kept one (at the cut), its replacement far below: no tie
+  EXPECT_LT(j["details"]["pruning"]["token_near_ties"].get<int>(), 2);
+  // the diverged batch element's rows of that layer are left out of the value checks
+  EXPECT_GT(j["mask"]["rows_excluded_from_value_checks"].get<int>(), 0);
+}
+
+TEST(Validate, ADifferentPatternChoiceOrIndexFails) {
+  const std::string sim = dumps() + "/multimodal_small__dynamiqk_fp32";
+  // 1. head 0 chose another pattern, with no decision margin near a boundary
+  std::string gpu = copy_golden("multimodal_small__dynamiqk_fp32", "choice_flip");
+  nlohmann::json heads = nlohmann::json::parse(slurp(gpu + "/heads.json"));
+  heads[0]["plan"]["by_query"][0]["pattern"] = "dense";
+  std::ofstream(gpu + "/heads.json") << heads.dump();
+  std::string out = scratch() + "/choice_flip.json";
+  CliResult r = run_attnsim("validate " + sim + " " + gpu + " --out " + out);
+  EXPECT_EQ(r.code, 1) << r.out;
+  nlohmann::json j = nlohmann::json::parse(slurp(out));
+  EXPECT_FALSE(check_row(j, "pattern choice")["pass"].get<bool>());
+  EXPECT_EQ(j["details"]["patterns"]["heads_excluded"], 1);
+  // 2. a vertical-slash head selects its lowest-scoring column instead of a kept one
+  gpu = copy_golden("multimodal_small__dynamiqk_fp32", "index_flip");
+  heads = nlohmann::json::parse(slurp(gpu + "/heads.json"));
+  bool changed = false;
+  for (auto& h : heads) {
+    auto& p = h["plan"]["by_query"][0];
+    if (p["pattern"] != "vertical_slash" || changed) continue;
+    std::vector<int> v = p["verticals"].get<std::vector<int>>();
+    for (int x = 0; x < static_cast<int>(h["estimates"]["sets"][0]["keys"]) && !changed; ++x)
+      if (std::find(v.begin(), v.end(), x) == v.end()) {
+        v.back() = x;  // x: the first unselected column (low scores: not a near tie of the cut)
+        std::sort(v.begin(), v.end());
+        p["verticals"] = v;
+        changed = true;
+      }
+  }
+  ASSERT_TRUE(changed);
+  std::ofstream(gpu + "/heads.json") << heads.dump();
+  out = scratch() + "/index_flip.json";
+  r = run_attnsim("validate " + sim + " " + gpu + " --out " + out);
+  EXPECT_EQ(r.code, 1) << r.out;
+  j = nlohmann::json::parse(slurp(out));
+  EXPECT_FALSE(check_row(j, "indices")["pass"].get<bool>());
+  EXPECT_EQ(j["details"]["patterns"]["index_flips"], 2);
+}
 
 TEST(Validate, AWrongOutputFails) {
   const std::string gpu = copy_golden("synthetic_small__sanger_fp32", "tampered");

@@ -21,6 +21,7 @@ struct RunOptions {
 
 struct AlgorithmResult {
   std::vector<std::pair<std::string, NpyArray>> tensors;  // file stem -> array, in write order
+  std::vector<std::pair<std::string, std::string>> texts;  // other files: name -> content (e.g. heads.json)
   std::vector<StepSummary> timings;
   std::vector<std::pair<std::string, std::string>> notes;  // extra "key": "value" for meta.json
   long long nnz = -1;                                       // kept mask entries, when the algorithm has a mask

@@ -2,6 +2,8 @@
 
 #include "algorithms/dense.h"
 #include "algorithms/sanger.h"
+#include "algorithms/spatten.h"
+#include "algorithms/pattern_detector.h"
 
 namespace gpu_ref {
 
@@ -10,6 +12,8 @@ namespace {
 const Algorithm* const kAlgorithms[] = {
     &dense_algorithm(),
     &sanger_algorithm(),
+    &spatten_algorithm(),
+    &pattern_detector_algorithm(),
 };
 }  // namespace
 

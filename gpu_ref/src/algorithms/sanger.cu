@@ -6,6 +6,7 @@
 #include <cub/block/block_reduce.cuh>
 
 #include "common/csr.cuh"
+#include "common/sparse_attention.cuh"
 #include "common/softmax.cuh"
 
 namespace gpu_ref {
@@ -112,62 +113,10 @@ __global__ void int8_gemm_fallback_kernel(const int8_t* __restrict__ q, const in
   }
 }
 
-// k [rows, D] -> kt [D, rows] (only for the last-resort SDDMM layout).
-__global__ void transpose_kernel(const float* __restrict__ k, int64_t rows, int D, float* __restrict__ kt) {
-  const int64_t total = rows * D;
-  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
-       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = t / D;
-    const int d = static_cast<int>(t % D);
-    kt[d * rows + r] = k[t];
-  }
-}
-
 unsigned grid_for(int64_t n, int threads) {
   const int64_t b = (n + threads - 1) / threads;
   return static_cast<unsigned>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
 }
-
-// ---- cuSPARSE descriptors (RAII) ---------------------------------------------
-
-struct SpMat {
-  cusparseSpMatDescr_t d = nullptr;
-  ~SpMat() {
-    if (d) cusparseDestroySpMat(d);
-  }
-};
-struct ConstSpMat {
-  cusparseConstSpMatDescr_t d = nullptr;
-  ~ConstSpMat() {
-    if (d) cusparseDestroySpMat(d);
-  }
-};
-struct DnMat {
-  cusparseDnMatDescr_t d = nullptr;
-  ~DnMat() {
-    if (d) cusparseDestroyDnMat(d);
-  }
-};
-struct ConstDnMat {
-  cusparseConstDnMatDescr_t d = nullptr;
-  ~ConstDnMat() {
-    if (d) cusparseDestroyDnMat(d);
-  }
-};
-
-// How K enters the SDDMM as the dense k x n operand B (n = all heads' rows).
-// Tried in order on the first run; the first that cuSPARSE accepts is kept.
-enum class SddmmLayout { k_row_transposed, k_col, kt_row_materialised };
-const char* layout_name(SddmmLayout l) {
-  switch (l) {
-    case SddmmLayout::k_row_transposed: return "A=Q row-major (N), B=K row-major (T)";
-    case SddmmLayout::k_col: return "A=Q row-major (N), B=K as column-major D x HS (N)";
-    case SddmmLayout::kt_row_materialised: return "A=Q row-major (N), B=K^T materialised row-major (N)";
-  }
-  return "?";
-}
-
-bool unsupported(cusparseStatus_t s) { return s == CUSPARSE_STATUS_NOT_SUPPORTED || s == CUSPARSE_STATUS_INVALID_VALUE; }
 
 // ---- the pipeline ----------------------------------------------------------------
 
@@ -196,48 +145,15 @@ AlgorithmResult run_sanger(const DumpInput& in, GpuContext& ctx, const RunOption
   DeviceBuffer<char> scan_tmp(exclusive_scan_temp_bytes(HS + 1));
   DeviceBuffer<int> cols_local, cols_global;  // [nnz], grown on the first run
   DeviceBuffer<float> scores, probs;           // [nnz]
-  DeviceBuffer<float> out(H * sd), kt;
-  DeviceBuffer<char> sddmm_ws, spmm_ws;
+  DeviceBuffer<float> out(H * sd);
+  SparseAttention attention(ctx);
 
   const ThresholdRule rule{P.threshold, P.keep_row_max, in.causal};
-  const float alpha_sddmm = static_cast<float>(in.scale), one = 1.f, zero = 0.f;
+  const float alpha_sddmm = static_cast<float>(in.scale);
   const int32_t ione = 1, izero = 0;
   bool decided = false, int8_cublas = true;
-  SddmmLayout layout = SddmmLayout::k_row_transposed;
-  std::string sddmm_tries, int8_refusal;
+  std::string int8_refusal;
   int nnz = 0;
-
-  // One SDDMM with the given layout; returns the first failing status (or SUCCESS).
-  auto sddmm_with = [&](SddmmLayout l) -> cusparseStatus_t {
-    SpMat C;
-    ConstDnMat A, B;
-    CHECK_CUSPARSE(cusparseCreateCsr(&C.d, HS, HS, nnz, rowptr.get(), cols_global.get(), scores.get(),
-                                     CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
-    CHECK_CUSPARSE(cusparseCreateConstDnMat(&A.d, HS, D, D, q.get(), CUDA_R_32F, CUSPARSE_ORDER_ROW));
-    cusparseOperation_t opB = CUSPARSE_OPERATION_NON_TRANSPOSE;
-    switch (l) {
-      case SddmmLayout::k_row_transposed:
-        CHECK_CUSPARSE(cusparseCreateConstDnMat(&B.d, HS, D, D, k.get(), CUDA_R_32F, CUSPARSE_ORDER_ROW));
-        opB = CUSPARSE_OPERATION_TRANSPOSE;
-        break;
-      case SddmmLayout::k_col:
-        CHECK_CUSPARSE(cusparseCreateConstDnMat(&B.d, D, HS, D, k.get(), CUDA_R_32F, CUSPARSE_ORDER_COL));
-        break;
-      case SddmmLayout::kt_row_materialised:
-        kt.ensure(HS * D);
-        transpose_kernel<<<grid_for(HS * D, 256), 256, 0, st>>>(k.get(), HS, D, kt.get());
-        CHECK_LAUNCH(transpose_kernel);
-        CHECK_CUSPARSE(cusparseCreateConstDnMat(&B.d, D, HS, HS, kt.get(), CUDA_R_32F, CUSPARSE_ORDER_ROW));
-        break;
-    }
-    size_t bytes = 0;
-    cusparseStatus_t s = cusparseSDDMM_bufferSize(ctx.cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE, opB, &alpha_sddmm,
-                                                  A.d, B.d, &zero, C.d, CUDA_R_32F, CUSPARSE_SDDMM_ALG_DEFAULT, &bytes);
-    if (s != CUSPARSE_STATUS_SUCCESS) return s;
-    sddmm_ws.ensure(bytes);
-    return cusparseSDDMM(ctx.cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE, opB, &alpha_sddmm, A.d, B.d, &zero, C.d,
-                         CUDA_R_32F, CUSPARSE_SDDMM_ALG_DEFAULT, sddmm_ws.get());
-  };
 
   StepTimer timer(st);
   // Poison every output buffer (NaN / -1 / 127) before each run, untimed, so
@@ -308,50 +224,15 @@ AlgorithmResult run_sanger(const DumpInput& in, GpuContext& ctx, const RunOption
     timer.stop();
 
     timer.start("sddmm");
-    if (nnz > 0) {
-      scores.fill_bytes(0, nnz, st);
-      if (!decided) {
-        const SddmmLayout order[] = {SddmmLayout::k_row_transposed, SddmmLayout::k_col,
-                                     SddmmLayout::kt_row_materialised};
-        cusparseStatus_t s = CUSPARSE_STATUS_NOT_SUPPORTED;
-        for (SddmmLayout l : order) {
-          s = sddmm_with(l);
-          sddmm_tries += std::string(sddmm_tries.empty() ? "" : "; ") + layout_name(l) + ": " +
-                         cusparseGetErrorName(s);
-          layout = l;
-          if (!unsupported(s)) break;
-        }
-        if (unsupported(s)) throw GpuError("cusparseSDDMM", "no operand layout accepted: " + sddmm_tries);
-        CHECK_CUSPARSE(s);
-      } else {
-        CHECK_CUSPARSE(sddmm_with(layout));
-      }
-    }
+    attention.sddmm(rowptr.get(), cols_global.get(), HS, D, nnz, q.get(), k.get(), alpha_sddmm, scores.get());
     timer.stop();
 
     timer.start("csr_softmax");
     if (nnz > 0) launch_csr_softmax(rowptr.get(), scores.get(), probs.get(), HS, st);
     timer.stop();
 
-    timer.start("spmm");
-    out.fill_bytes(0, H * sd, st);  // rows with an empty mask stay 0
-    if (nnz > 0) {
-      ConstSpMat A;
-      ConstDnMat B;
-      DnMat C;
-      CHECK_CUSPARSE(cusparseCreateConstCsr(&A.d, HS, HS, nnz, rowptr.get(), cols_global.get(), probs.get(),
-                                            CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
-                                            CUDA_R_32F));
-      CHECK_CUSPARSE(cusparseCreateConstDnMat(&B.d, HS, D, D, v.get(), CUDA_R_32F, CUSPARSE_ORDER_ROW));
-      CHECK_CUSPARSE(cusparseCreateDnMat(&C.d, HS, D, D, out.get(), CUDA_R_32F, CUSPARSE_ORDER_ROW));
-      size_t bytes = 0;
-      CHECK_CUSPARSE(cusparseSpMM_bufferSize(ctx.cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                             CUSPARSE_OPERATION_NON_TRANSPOSE, &one, A.d, B.d, &zero, C.d, CUDA_R_32F,
-                                             CUSPARSE_SPMM_ALG_DEFAULT, &bytes));
-      spmm_ws.ensure(bytes);
-      CHECK_CUSPARSE(cusparseSpMM(ctx.cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                  &one, A.d, B.d, &zero, C.d, CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, spmm_ws.get()));
-    }
+    timer.start("spmm");  // rows with an empty mask stay 0
+    attention.spmm(rowptr.get(), cols_global.get(), HS, D, nnz, probs.get(), v.get(), out.get());
     timer.stop();
     decided = true;
   });
@@ -407,9 +288,8 @@ AlgorithmResult run_sanger(const DumpInput& in, GpuContext& ctx, const RunOption
   if (Dp != D || Sp != S)
     res.notes.emplace_back("int8_padding", "head_dim padded to " + std::to_string(Dp) + ", ldc to " +
                                                std::to_string(Sp) + " (zeros; results unchanged)");
-  res.notes.emplace_back("sddmm", std::string("cusparseSDDMM CSR fp32 over the block-diagonal mask of all heads, ") +
-                                      layout_name(layout) + (sddmm_tries.empty() ? "" : " [tried: " + sddmm_tries + "]"));
-  res.notes.emplace_back("spmm", "cusparseSpMM CSR x row-major V, CUSPARSE_SPMM_ALG_DEFAULT, fp32");
+  res.notes.emplace_back("sddmm", attention.sddmm_note());
+  res.notes.emplace_back("spmm", SparseAttention::spmm_note());
   res.notes.emplace_back("threshold", "pred_prob > threshold compared in double, as the simulator");
   return res;
 }

@@ -11,6 +11,7 @@ namespace gpu_ref {
 const char* dtype_descr(DType t) {
   switch (t) {
     case DType::f32: return "<f4";
+    case DType::f64: return "<f8";
     case DType::i8: return "|i1";
     case DType::i32: return "<i4";
     case DType::i64: return "<i8";
@@ -21,6 +22,7 @@ const char* dtype_descr(DType t) {
 const char* dtype_name(DType t) {
   switch (t) {
     case DType::f32: return "float32";
+    case DType::f64: return "float64";
     case DType::i8: return "int8";
     case DType::i32: return "int32";
     case DType::i64: return "int64";
@@ -31,6 +33,7 @@ const char* dtype_name(DType t) {
 size_t dtype_size(DType t) {
   switch (t) {
     case DType::f32: return 4;
+    case DType::f64: return 8;
     case DType::i8: return 1;
     case DType::i32: return 4;
     case DType::i64: return 8;
@@ -54,6 +57,7 @@ namespace {
 
 bool parse_descr(const std::string& d, DType* t) {
   if (d == "<f4") *t = DType::f32;
+  else if (d == "<f8") *t = DType::f64;
   else if (d == "|i1" || d == "<i1" || d == "i1") *t = DType::i8;
   else if (d == "<i4") *t = DType::i32;
   else if (d == "<i8") *t = DType::i64;

@@ -7,10 +7,10 @@
 
 namespace gpu_ref {
 
-enum class DType { f32, i8, i32, i64 };
+enum class DType { f32, f64, i8, i32, i64 };
 
-const char* dtype_descr(DType t);  // "<f4", "|i1", "<i4", "<i8"
-const char* dtype_name(DType t);   // "float32", "int8", "int32", "int64"
+const char* dtype_descr(DType t);  // "<f4", "<f8", "|i1", "<i4", "<i8"
+const char* dtype_name(DType t);   // "float32", "float64", "int8", "int32", "int64"
 size_t dtype_size(DType t);
 
 struct NpyArray {

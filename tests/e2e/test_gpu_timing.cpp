@@ -1,0 +1,55 @@
+// attnsim run --gpu-timing: a measured GPU time (gpu_ref/timings/*.json, made
+// on the GPU machine) attached to a simulator report, and compare's rows for it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <iomanip>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+
+using namespace attnsim_test;
+
+TEST(GpuTiming, TheReportCarriesTheGpuTimeAndCompareShowsTheSpeedup) {
+  const std::string timing = "gpu_ref/timings/minilm_s128__sanger.json";
+  const auto t = nlohmann::json::parse(slurp(kSrc + "/" + timing));
+  const std::string with = scratch() + "/with_gpu.json", without = scratch() + "/without_gpu.json";
+  CliResult r = run_attnsim("run -q -a configs/arch/sanger_fp32.json -w workloads/minilm_s128.json --layers 1 -o " +
+                            with + " --gpu-timing " + timing);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto rep = nlohmann::json::parse(slurp(with));
+  ASSERT_TRUE(rep.contains("gpu"));
+  EXPECT_EQ(rep["gpu"]["name"], t["gpu"]);
+  EXPECT_DOUBLE_EQ(rep["gpu"]["time_us"].get<double>(), t["time_us"].get<double>());
+  EXPECT_NE(rep["gpu"]["source"].get<std::string>().find("minilm_s128__sanger.json"), std::string::npos);
+
+  r = run_attnsim("run -q -a configs/arch/dense_fp32.json -w workloads/minilm_s128.json --layers 1 -o " + without);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_attnsim("compare " + with + " " + without + " --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // GPU time only where attached; the speedup is the GPU time over the simulated time.
+  const double speedup = t["time_us"].get<double>() / rep["total"]["time_us"].get<double>();
+  std::ostringstream want;
+  want << std::setprecision(4) << speedup;
+  EXPECT_NE(r.out.find("GPU time (us)," + [&] {
+    std::ostringstream s;
+    s << std::setprecision(4) << t["time_us"].get<double>();
+    return s.str();
+  }() + ",\n"), std::string::npos) << r.out;  // an empty CSV cell where no GPU time is attached
+  EXPECT_NE(r.out.find("speedup over the GPU," + want.str() + ",\n"), std::string::npos) << r.out;
+}
+
+TEST(GpuTiming, ABadTimingFileIsOneClearError) {
+  const std::string bad = scratch() + "/bad_timing.json";
+  std::ofstream(bad) << R"({"gpu": "NVIDIA H100", "what": "no time"})";
+  const std::string out = scratch() + "/never.json";
+  const CliResult r = run_attnsim("run -q -a configs/arch/sanger_fp32.json -w workloads/synthetic_small.json -o " + out +
+                                  " --gpu-timing " + bad);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(bad), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("time_us"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
