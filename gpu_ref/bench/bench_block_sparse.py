@@ -42,7 +42,8 @@ T0 = time.time()
 class Lib:
     TILINGS = {"auto": 0, "q64_w4": 1, "q64_w4_s3": 2, "q128_w8": 3, "q128_w4": 4, "q64_w2": 5, "wg64": 6,
                "wg128": 7, "wg64_s3": 8, "wg64_n128": 9, "wg128_m2": 10, "wg128_s3": 11, "wg128_n128": 12,
-               "wg64_p": 13, "wg128_p": 14}
+               "wg64_p": 13, "wg128_p": 14, "wg128_n128_m2": 15, "wg128_n128_s3": 16, "wg128_n128_p": 17,
+               "wg64_n128_m3": 18, "wg64_m4": 19}
 
     def __init__(self, path):
         L = ctypes.CDLL(path)
@@ -341,6 +342,7 @@ def numerics(lib, out_dir, quick, wg_variant=None):
         (384, 32, 128, 64, torch.bfloat16, "causal"),
         (2048, 128, 128, 128, torch.float16, "causal"),
         (2048, 64, 64, 64, torch.bfloat16, "mixed"),
+        (1000, 64, 64, 128, torch.float16, "mixed"),
     ]
     if quick:
         cases = cases[:6]
@@ -373,9 +375,12 @@ def numerics(lib, out_dir, quick, wg_variant=None):
         tilings = ["q64_w4", "q64_w4_s3", "q64_w2"] if qb == 64 else ["q128_w8", "q128_w4"]
         if wg_variant is not None and D in (64, 128):
             if qb == 64:
-                tilings += ["wg64", "wg64_s3", "wg64_p"] + (["wg64_n128"] if kvb == 128 else [])
+                tilings += ["wg64", "wg64_s3", "wg64_p"] + (["wg64_n128"] if kvb == 128 else []) + (
+                    ["wg64_n128_m3"] if kvb == 128 and D == 64 else []) + (["wg64_m4"] if D == 64 else [])
             else:
-                tilings += ["wg128", "wg128_m2", "wg128_s3", "wg128_p"] + (["wg128_n128"] if kvb == 128 else [])
+                tilings += ["wg128", "wg128_m2", "wg128_s3", "wg128_p"] + (
+                    ["wg128_n128", "wg128_n128_s3", "wg128_n128_p"] if kvb == 128 else []) + (
+                    ["wg128_n128_m2"] if kvb == 128 and D == 64 else [])
         o = torch.empty_like(q)
         # the references of gpu_ref: cuSPARSE path (fp32) and cuBLAS dense path (fp32) on the rounded inputs
         q32, k32, v32 = q.float().contiguous(), k.float().contiguous(), v.float().contiguous()
@@ -555,16 +560,18 @@ def bench_main(lib, out_dir, seqs, dims, budget_s, quick, flex_ok=True, wgmma=Fa
                 cands = []
                 if blk == 128:
                     cands += [(m_native, t) for t in ("q128_w4", "wg128", "wg128_m2", "wg128_s3", "wg128_p",
-                                                      "wg128_n128")]
+                                                      "wg128_n128", "wg128_n128_s3", "wg128_n128_p")]
+                    cands += [(m_native, "wg128_n128_m2")] if D == 64 else []
                     # the same element mask as q-block 64 x kv-block 128 (each 128-row block split in two)
                     if S % 128 == 0:
                         try:
                             m_split = lib.mask_from_kinds(kinds.repeat_interleave(2, dim=1), S, 64, 128)
-                            cands += [(m_split, t) for t in ("wg64_p", "wg64_n128")]
+                            cands += [(m_split, t) for t in ("wg64_p", "wg64_n128") + (("wg64_n128_m3",) if D == 64 else ())]
                         except Exception as ex:
                             log(f"split mask failed: {ex}")
                 else:
-                    cands += [(m_native, t) for t in ("q64_w4", "q64_w2", "wg64", "wg64_s3", "wg64_p")]
+                    cands += [(m_native, t) for t in ("q64_w4", "q64_w2", "wg64", "wg64_s3", "wg64_p") + (
+                        ("wg64_m4",) if D == 64 else ())]
                 cands = [(mk, t) for mk, t in cands if t in allowed and (wgmma or not t.startswith("wg"))]
                 best = None
                 ours_out = None

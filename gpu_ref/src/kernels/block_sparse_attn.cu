@@ -28,6 +28,11 @@ const char* tiling_name(Tiling t) {
     case Tiling::wg128_n128: return "wg128_n128";
     case Tiling::wg64_p: return "wg64_p";
     case Tiling::wg128_p: return "wg128_p";
+    case Tiling::wg128_n128_m2: return "wg128_n128_m2";
+    case Tiling::wg128_n128_s3: return "wg128_n128_s3";
+    case Tiling::wg128_n128_p: return "wg128_n128_p";
+    case Tiling::wg64_n128_m3: return "wg64_n128_m3";
+    case Tiling::wg64_m4: return "wg64_m4";
   }
   return "?";
 }
@@ -38,7 +43,7 @@ Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim) {
   if (t != Tiling::automatic) return t;
   if ((head_dim == 64 || head_dim == 128) && wgmma_available()) {
     if (q_block == 128) return head_dim == 128 && kv_block == 128 ? Tiling::wg128_n128 : Tiling::wg128_m2;
-    return head_dim == 128 ? Tiling::wg64_p : Tiling::wg64;
+    return head_dim == 128 ? Tiling::wg64_p : Tiling::wg64_m4;
   }
   if (q_block == 128) return Tiling::q128_w4;
   return head_dim == 64 ? Tiling::q64_w2 : Tiling::q64_w4;
@@ -70,14 +75,19 @@ int tiling_q_block(Tiling t) {
     case Tiling::wg64:
     case Tiling::wg64_s3:
     case Tiling::wg64_n128:
-    case Tiling::wg64_p: return 64;
+    case Tiling::wg64_p:
+    case Tiling::wg64_n128_m3:
+    case Tiling::wg64_m4: return 64;
     case Tiling::q128_w8:
     case Tiling::q128_w4:
     case Tiling::wg128:
     case Tiling::wg128_m2:
     case Tiling::wg128_s3:
     case Tiling::wg128_n128:
-    case Tiling::wg128_p: return 128;
+    case Tiling::wg128_p:
+    case Tiling::wg128_n128_m2:
+    case Tiling::wg128_n128_s3:
+    case Tiling::wg128_n128_p: return 128;
     default: return 0;
   }
 }

@@ -20,6 +20,7 @@
 // columns 8j + 2(lane%4) + {0,1} in registers 4j..4j+3) equals the mma.sync
 // m16n8 C layout, so masking and softmax are the same code as there.
 #include <cstdint>
+#include <string>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -253,8 +254,10 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   T* O = Og + head_off;
   const int q0 = qb * BM;
   const int e_begin = mask.row_ptr[mq];
-  const int sub = mask.kv_block / BN;  // kv tiles per kv block (the launcher checks kv_block >= BN)
-  const int ntiles = (mask.row_ptr[mq + 1] - e_begin) * sub;
+  // kv tiles per kv block, 1 or 2 (the launcher checks kv_block >= BN; kv_block is 64 or 128): as a shift, so
+  // that the per-tile entry index is no integer division (always 0 with 128-key tiles)
+  const int sub_shift = (BN == 128 || mask.kv_block == BN) ? 0 : 1;
+  const int ntiles = (mask.row_ptr[mq + 1] - e_begin) << sub_shift;
   const int words = mask.kv_block / 32;
 
   for (int c = tid; c < BM * CH; c += THREADS) {
@@ -264,8 +267,8 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
                Q + static_cast<size_t>(ok ? q0 + r : 0) * D + ch * 8, ok);
   }
   auto load_kv = [&](int t, int stage) {
-    const int2 ent = mask.entries[e_begin + t / sub];
-    const int kv0 = ent.x * mask.kv_block + (t % sub) * BN;
+    const int2 ent = mask.entries[e_begin + (t >> sub_shift)];
+    const int kv0 = ent.x * mask.kv_block + (t & sub_shift) * BN;
     const uint32_t dK = sK_u32 + stage * TILE_BYTES, dV = sV_u32 + stage * TILE_BYTES;
 #pragma unroll
     for (int c = tid; c < BN * CH; c += THREADS) {
@@ -313,9 +316,9 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   };
   // Mask + online softmax of tile t's scores (in place: s becomes P, fp32); updates m and l, returns the
   // rescale factors of O for the two rows of this thread, and packs P into A fragments.
-  auto softmax_tile = [&](float (&sacc)[NT * 4], int t, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-    const int2 ent = mask.entries[e_begin + t / sub];
-    const int tsub = t % sub;
+  // `ent` is tile t's mask entry, loaded by the caller before the QK^T so that its latency hides behind it.
+  auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
+    const int tsub = t & sub_shift;
     const int kv0 = ent.x * mask.kv_block + tsub * BN;
     if (ent.y != kFull || kv0 + BN > S) {
 #pragma unroll
@@ -393,6 +396,7 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
       if (t + STAGES - 1 < ntiles) load_kv(t + STAGES - 1, (t + STAGES - 1) % STAGES);
       cp_async_commit();
       const int stage = t % STAGES;
+      const int2 ent = mask.entries[e_begin + (t >> sub_shift)];
       float s[NT * 4];
       wgmma_fence();
       issue_qk(s, stage);
@@ -400,7 +404,7 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
       fence_regs(s);
       float alpha[2];
       uint32_t pa[BN / 16][4];
-      softmax_tile(s, t, alpha, pa);
+      softmax_tile(s, t, ent, alpha, pa);
       rescale_o(alpha);
       fence_regs(o);
       wgmma_fence();
@@ -418,13 +422,14 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
       cp_async_wait<STAGES - 2>();  // tile 0 and Q
       fence_proxy_async();
       __syncthreads();
+      const int2 ent = mask.entries[e_begin];
       float s[NT * 4];
       wgmma_fence();
       issue_qk(s, 0);
       wgmma_wait<0>();
       fence_regs(s);
       float alpha[2];
-      softmax_tile(s, 0, alpha, pa);  // O is 0: no rescale
+      softmax_tile(s, 0, ent, alpha, pa);  // O is 0: no rescale
     }
     for (int t = 0; t + 1 < ntiles; ++t) {
       // groups committed so far: tiles 0 .. t+STAGES-2; wait for tile t+1
@@ -433,6 +438,7 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
       __syncthreads();  // every warpgroup finished tile t-1 (its PV): stage (t-1) % STAGES is free
       if (t + STAGES - 1 < ntiles) load_kv(t + STAGES - 1, (t + STAGES - 1) % STAGES);
       cp_async_commit();
+      const int2 ent = mask.entries[e_begin + ((t + 1) >> sub_shift)];
       float s[NT * 4];
       fence_regs(o);
       wgmma_fence();
@@ -442,7 +448,7 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
       fence_regs(s);
       float alpha[2];
       uint32_t pn[BN / 16][4];
-      softmax_tile(s, t + 1, alpha, pn);
+      softmax_tile(s, t + 1, ent, alpha, pn);
       wgmma_wait<0>();
       fence_regs(o);
       keep_regs(pa);
@@ -533,6 +539,23 @@ void launch_cfg(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, int v
     case Tiling::wg128_n128: launch<T, D, 2, 128, 2, 1>(a, mask, variant, stream); break;
     case Tiling::wg64_p: launch<T, D, 1, 64, 3, 2, true>(a, mask, variant, stream); break;
     case Tiling::wg128_p: launch<T, D, 2, 64, 3, 1, true>(a, mask, variant, stream); break;
+    case Tiling::wg128_n128_s3: launch<T, D, 2, 128, 3, 1>(a, mask, variant, stream); break;
+    case Tiling::wg128_n128_p: launch<T, D, 2, 128, 3, 1, true>(a, mask, variant, stream); break;
+    case Tiling::wg128_n128_m2:
+    case Tiling::wg64_n128_m3:
+    case Tiling::wg64_m4:
+      // 2-4 CTAs/SM: only at head dim 64 (at 128, S and O do not fit the register cap)
+      if constexpr (D == 64) {
+        if (t == Tiling::wg128_n128_m2)
+          launch<T, D, 2, 128, 2, 2>(a, mask, variant, stream);
+        else if (t == Tiling::wg64_n128_m3)
+          launch<T, D, 1, 128, 2, 3>(a, mask, variant, stream);
+        else
+          launch<T, D, 1, 64, 2, 4>(a, mask, variant, stream);
+      } else {
+        throw InputError("block-sparse attention", std::string(tiling_name(t)) + " needs head_dim 64");
+      }
+      break;
     default: throw GpuError("bsa::forward", "internal: not a wgmma tiling");
   }
 }
