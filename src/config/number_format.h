@@ -24,8 +24,12 @@ struct NumberFormat {
   // Rounds a real value to this format (fp32: to the nearest float).
   double round(double x) const {
     if (kind == Kind::fp32) return static_cast<double>(static_cast<float>(x));
-    const double q = std::floor(x * scale_ + 0.5);  // add half an LSB, truncate
-    return std::min(hi_, std::max(lo_, q)) * inv_scale_;
+    // Add half an LSB, saturate, truncate (floor). Saturating first keeps the
+    // value in int32 range (width <= 32), so the floor is a cast (std::floor
+    // is a library call without SSE4.1); the result is the same.
+    const double y = std::min(hi_, std::max(lo_, x * scale_ + 0.5));
+    const double t = static_cast<double>(static_cast<int32_t>(y));
+    return (t - static_cast<double>(t > y)) * inv_scale_;  // branch-free: the sign is data
   }
 
  private:
