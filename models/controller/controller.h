@@ -25,6 +25,13 @@ namespace attnsim {
 // one slot of the Q buffer holds.
 int effective_query_rows(const ArchConfig& arch, const WorkloadSpec& workload);
 
+// A query row whose output is compared with dense attention (--accuracy-rows).
+struct SampledRow {
+  int tile = 0, row = 0;       // the row's tile in its head, its query position
+  std::vector<float> output;   // the PE array's output row
+  std::vector<int32_t> keys;   // its mask row
+};
+
 class Controller : public sc_core::sc_module {
  public:
   tlm_utils::simple_initiator_socket<Controller> dram_socket;
