@@ -91,7 +91,8 @@ struct Scratch {
   std::vector<int32_t> col_ptr;    // CSC of the tile over union positions
   std::vector<int32_t> col_entry;  // CSR index of each CSC entry
   std::vector<int32_t> fill, cursor;
-  std::vector<int64_t> union_scores;  // rows x a block of the union: dot products
+  std::vector<int64_t> block_dots;    // rows x a block of the union: dot products
+  std::vector<int32_t> block_scores;  // and their score codes
   std::vector<int32_t> entry_row;  // row of each CSR entry
   std::vector<int32_t> score;      // score codes, CSR order
   std::vector<int16_t> e;          // exponential codes, CSR order
@@ -144,7 +145,10 @@ MaskedAttention masked_attention_codes(const MatF& q_tile, const HeadOperands& k
   const int q_max = s.q.cast<int>().cwiseAbs().maxCoeff();
   const int qk_piece = int32_terms(q_max, kv.k_code_max);
   const double score_unit = std::ldexp(1.0, -2 * F) * num.scale;
-  auto score_code = [&](int64_t dot) { return to_code(num.data.round(static_cast<double>(dot) * score_unit), unit); };
+  const NumberFormat data = num.data;
+  auto score_code = [data, score_unit](auto dot) {
+    return static_cast<int32_t>(data.round_code(static_cast<double>(dot) * score_unit));
+  };
 
   // The tile's keys: their union (ascending) and each key's position in it.
   if (static_cast<int>(s.pos.size()) < mask.cols) s.pos.assign(mask.cols, -1);
@@ -163,19 +167,21 @@ MaskedAttention masked_attention_codes(const MatF& q_tile, const HeadOperands& k
   s.score.resize(nnz);
   if (shared_keys) {
     // Every row against every key of the union, four keys at a time, in
-    // blocks of keys whose dot products stay in cache; each row's kept
-    // entries are picked from the block as its cursor passes.
+    // blocks of keys whose scores stay in cache; each row's kept entries are
+    // picked from the block as its cursor passes.
     constexpr int kKeyBlock = 256;
     s.cursor.assign(mask.indptr.begin(), mask.indptr.end() - 1);
+    s.block_scores.resize(static_cast<size_t>(rows) * kKeyBlock);
+    s.block_dots.resize(static_cast<size_t>(rows) * kKeyBlock);
     for (int p0 = 0; p0 < n; p0 += kKeyBlock) {
-      const int p1 = std::min(n, p0 + kKeyBlock);
-      s.union_scores.assign(static_cast<size_t>(rows) * kKeyBlock, 0);
+      const int p1 = std::min(n, p0 + kKeyBlock), w = p1 - p0;
+      std::fill(s.block_dots.begin(), s.block_dots.end(), 0);
       for (int p = p0; p < p1; p += 4) {
         const int m = std::min(4, p1 - p);
         const int16_t* k[4];
         for (int u = 0; u < 4; ++u) k[u] = kv.k_codes.row(s.keys[p + std::min(u, m - 1)]).data();
         for (int i = 0; i < rows; ++i) {
-          int64_t* dst = &s.union_scores[static_cast<size_t>(i) * kKeyBlock + (p - p0)];
+          int64_t* dst = &s.block_dots[static_cast<size_t>(i) * kKeyBlock + (p - p0)];
           if (qk_piece >= d)
             add_dot32x4(s.q.row(i).data(), k[0], k[1], k[2], k[3], d, dst);
           else
@@ -183,9 +189,14 @@ MaskedAttention masked_attention_codes(const MatF& q_tile, const HeadOperands& k
         }
       }
       for (int i = 0; i < rows; ++i) {
-        const int64_t* src = &s.union_scores[static_cast<size_t>(i) * kKeyBlock - p0];
+        const int64_t* dots = &s.block_dots[static_cast<size_t>(i) * kKeyBlock];
+        int32_t* codes = &s.block_scores[static_cast<size_t>(i) * kKeyBlock];
+        if (qk_piece >= d)  // the dots fit int32: a loop the compiler vectorises
+          for (int p = 0; p < w; ++p) codes[p] = score_code(static_cast<int32_t>(dots[p]));
+        else
+          for (int p = 0; p < w; ++p) codes[p] = score_code(dots[p]);
         int& t = s.cursor[i];
-        for (int p; t < mask.indptr[i + 1] && (p = s.pos[mask.indices[t]]) < p1; ++t) s.score[t] = score_code(src[p]);
+        for (int p; t < mask.indptr[i + 1] && (p = s.pos[mask.indices[t]]) < p1; ++t) s.score[t] = codes[p - p0];
       }
     }
   } else {

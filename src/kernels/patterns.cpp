@@ -1,6 +1,7 @@
 #include "kernels/patterns.h"
 
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 
 namespace attnsim {
@@ -183,7 +184,12 @@ void merge_ranges_and_columns(std::vector<std::pair<int32_t, int32_t>>& ranges, 
     b = std::min(b, limit);
     if (a >= b) continue;
     while (c < ncols && cols[c] < a) push_col(cols[c++]);
-    for (int32_t j = std::max(a, out.empty() ? a : out.back() + 1); j < b; ++j) out.push_back(j);
+    const int32_t from = std::max(a, out.empty() ? a : out.back() + 1);
+    if (from < b) {
+      const size_t n = out.size();
+      out.resize(n + (b - from));
+      std::iota(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), from);
+    }
     covered = b;
     while (c < ncols && cols[c] < b) ++c;
   }
