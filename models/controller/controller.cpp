@@ -238,9 +238,11 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     }
 
     // DRAM traffic of the tile (own model): the Q tile; K and V once per head
-    // when both fit on chip, else the key blocks the mask needs (and all of K
-    // for the mask unit) for every tile; output rows; spills of the score and
-    // output buffers, written and read back.
+    // when both fit on chip, else for every tile the key blocks its mask
+    // needs, plus the keys the mask unit read itself (Sanger's predictor: all
+    // of K every tile; the pattern detector: the estimation's keys on a
+    // head's first tile; static and pruning units: none); output rows; spills
+    // of the score and output buffers, written and read back.
     // Rows a pruning mask unit removed are neither fetched nor written; a
     // datapath fetching fewer bits or V rows scales K and V (k/v_fetch_scale).
     const int64_t active_rows =
@@ -252,7 +254,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     } else {
       k_bytes = v_bytes = needed_keys(*mask, key_block) * d * eb;
       kv_dense = head_bytes;
-      if (mask_unit) k_bytes += head_bytes;
+      k_bytes += mj.k_keys_read * d * eb;
     }
     k_bytes = static_cast<int64_t>(static_cast<double>(k_bytes) * cj.k_fetch_scale + 0.5);
     v_bytes = static_cast<int64_t>(static_cast<double>(v_bytes) * cj.v_fetch_scale + 0.5);
