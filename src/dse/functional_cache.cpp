@@ -65,6 +65,16 @@ std::string FunctionalCache::functional_key(const ArchConfig& arch, const Worklo
                          {"numerics", numerics},
                          {"query_rows", query_rows},
                          {"accuracy_rows", accuracy_rows}};
+  // The arch records a pattern file by name: its contents decide the masks.
+  if (!arch.mask_unit.pattern_file.empty()) {
+    std::ifstream in(arch.mask_unit.pattern_file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) throw InputError(arch.mask_unit.pattern_file, "mask_unit.pattern_file", "cannot read the pattern file");
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(text.str())));
+    what["pattern_file_contents"] = hex;
+  }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(what.dump())));
   return hex;
