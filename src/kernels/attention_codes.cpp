@@ -213,12 +213,17 @@ MaskedAttention masked_attention_codes(const MatF& q_tile, const HeadOperands& k
         s.col_entry[s.fill[s.pos[mask.indices[t]]]++] = t;
         s.entry_row[t] = i;
       }
+    auto q_of = [&](int c) { return s.q.row(s.entry_row[s.col_entry[c]]).data(); };
     for (int p = 0; p < n; ++p) {
       const int16_t* k = kv.k_codes.row(s.keys[p]).data();
-      for (int c = s.col_ptr[p]; c < s.col_ptr[p + 1]; ++c) {
-        const int t = s.col_entry[c];
-        s.score[t] = score_code(dot64(s.q.row(s.entry_row[t]).data(), k, d, qk_piece));
-      }
+      int c = s.col_ptr[p];
+      if (qk_piece >= d)  // four rows at a time share the key's loads
+        for (; c + 4 <= s.col_ptr[p + 1]; c += 4) {
+          int64_t dots[4] = {0, 0, 0, 0};
+          add_dot32x4(k, q_of(c), q_of(c + 1), q_of(c + 2), q_of(c + 3), d, dots);
+          for (int u = 0; u < 4; ++u) s.score[s.col_entry[c + u]] = score_code(dots[u]);
+        }
+      for (; c < s.col_ptr[p + 1]; ++c) s.score[s.col_entry[c]] = score_code(dot64(q_of(c), k, d, qk_piece));
     }
   }
 
