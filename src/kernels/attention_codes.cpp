@@ -86,20 +86,19 @@ std::shared_ptr<const std::vector<int16_t>> exp_table(const AttentionNumerics& n
 // Per-tile working memory, reused across tiles (the simulator runs on one OS
 // thread; thread_local keeps tests on several threads safe).
 struct Scratch {
-  std::vector<int32_t> pos;        // key -> position in the tile's key union, -1 elsewhere
-  std::vector<int32_t> keys;       // the union, ascending
-  std::vector<int32_t> col_ptr;    // CSC of the tile over union positions
-  std::vector<int32_t> col_entry;  // CSR index of each CSC entry
-  std::vector<int32_t> fill, cursor;
-  std::vector<int64_t> block_dots;    // rows x a block of the union: dot products
-  std::vector<int32_t> block_scores;  // and their score codes
-  std::vector<int32_t> entry_row;  // row of each CSR entry
-  std::vector<int32_t> score;      // score codes, CSR order
-  std::vector<int16_t> e;          // exponential codes, CSR order
-  std::vector<int64_t> z, acc;     // per row Σe; rows x d Σe·v
-  MatI16 q;                        // query codes
-  std::vector<int16_t> e_rows, vt; // exponentials over the union (rows x n); Vᵀ of a block of it
-  std::vector<int32_t> acc32, terms;
+  std::vector<int32_t> pos;           // key -> position in the tile's key union, -1 elsewhere
+  std::vector<int32_t> keys;          // the union, ascending
+  MatI16 q;                           // query codes
+  // Scattered masks: the tile's CSC over union positions.
+  std::vector<int32_t> col_ptr, col_entry, entry_row, fill;  // column starts, CSR index per entry, row per entry
+  // Shared keys: a block of the union's dot products and score codes; each row's cursor in its entries.
+  std::vector<int64_t> block_dots;
+  std::vector<int32_t> block_scores, cursor;
+  std::vector<int32_t> score;         // score codes, CSR order
+  std::vector<int16_t> e;             // exponential codes, CSR order
+  std::vector<int64_t> z, acc;        // per row Σe; rows x d Σe·v
+  std::vector<int16_t> e_rows, vt;    // exponentials over the union (rows x n); Vᵀ of a block of it (gathered)
+  std::vector<int32_t> acc32, terms;  // scattered Σe·v: int32 row accumulators, terms since their last flush
 };
 
 }  // namespace
