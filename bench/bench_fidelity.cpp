@@ -143,6 +143,8 @@ struct Driver : sc_core::sc_module {
 };
 
 // Sends every tile of a workload once through a unit; returns simulated cycles.
+// The numerics are those of `attnsim run` (no per-entry probabilities unless
+// a dump or SpAtten reads them).
 template <class Socket>
 Cycles send_all(Socket& socket, Workload& w) {
   Cycles cycles = 0;
@@ -153,6 +155,7 @@ Cycles send_all(Socket& socket, Workload& w) {
     job.mask = &t.mask;
     job.schedule = &t.schedule;
     job.numerics = w.num;
+    job.numerics.probabilities = false;
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     send_job(socket, job, delay);
     cycles += job.work.cycles;

@@ -32,6 +32,9 @@ struct MaskJob {
   // out
   Prediction prediction;              // prediction.mask is the tile's mask (rows x keys)
   UnitWork work;
+  // Keys of the head's K the unit itself reads for this job (full width):
+  // fetched from DRAM when K is not resident on chip.
+  int64_t k_keys_read = 0;
   nlohmann::json head_info;           // per-head facts for the report (e.g. the chosen pattern), set on row0 == 0
   nlohmann::json dump_info;           // dumping only, on row0 == 0: the unit's state for the dump (docs/dump_format.md)
 };

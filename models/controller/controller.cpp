@@ -61,12 +61,43 @@ namespace {
 
 // Keys the PE array needs from a tile's mask, in whole blocks of `block` keys.
 int64_t needed_keys(const CsrMask& mask, int block) {
-  std::vector<char> used((mask.cols + block - 1) / block, 0);
-  for (int c : mask.indices) used[c / block] = 1;
+  std::vector<int64_t> kept((mask.cols + block - 1) / block, 0);
+  mask.count_blocks(0, mask.rows, block, kept);
   int64_t keys = 0;
-  for (size_t x = 0; x < used.size(); ++x)
-    if (used[x]) keys += std::min<int64_t>(block, mask.cols - static_cast<int64_t>(x) * block);
+  for (size_t x = 0; x < kept.size(); ++x)
+    if (kept[x]) keys += std::min<int64_t>(block, mask.cols - static_cast<int64_t>(x) * block);
   return keys;
+}
+
+// Error and recall of the sampled rows of a head against dense attention, in
+// batches of rows (bounded memory: batch x seq probabilities; causal batches
+// of neighbouring rows take only the keys up to their last row), added to
+// their tiles' counters in row order.
+void add_sampled_rows(const HeadTensors& head, const std::vector<SampledRow>& sampled, double scale, bool causal,
+                      std::vector<AccuracyStats>& accuracy) {
+  constexpr size_t kBatch = 32;
+  const int S = static_cast<int>(head.k.rows()), d = static_cast<int>(head.v.cols());
+  for (size_t a = 0; a < sampled.size(); a += kBatch) {
+    const size_t n = std::min(kBatch, sampled.size() - a);
+    MatF q(static_cast<Eigen::Index>(n), head.q.cols());
+    std::vector<int> rows(n);
+    for (size_t r = 0; r < n; ++r) {
+      rows[r] = sampled[a + r].row;
+      q.row(static_cast<Eigen::Index>(r)) = head.q.row(rows[r]);
+    }
+    const DenseReference ref = dense_reference(q, head.k, head.v, scale, causal, rows);
+    for (size_t r = 0; r < n; ++r) {
+      const SampledRow& sr = sampled[a + r];
+      CsrMask one;
+      one.cols = S;
+      one.add_row(sr.keys);
+      DenseReference row_ref;
+      row_ref.probs = ref.probs.row(static_cast<Eigen::Index>(r));
+      row_ref.output = ref.output.row(static_cast<Eigen::Index>(r));
+      const MatF out = Eigen::Map<const MatF>(sr.output.data(), 1, d);
+      accuracy[sr.tile].add_values(out, row_ref, one);
+    }
+  }
 }
 
 void append_rows(CsrMask& into, const CsrMask& rows) {
@@ -100,8 +131,9 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     pp.threshold = arch_.mask_unit.threshold;
     pp.keep_row_max = arch_.mask_unit.keep_row_max;
   }
-  const AttentionNumerics num{arch_.pe_array.number_format, arch_.pe_array.prob_format, arch_.pe_array.exp,
-                              workload_.scale()};
+  AttentionNumerics num{arch_.pe_array.number_format, arch_.pe_array.prob_format, arch_.pe_array.exp,
+                        workload_.scale()};
+  num.probabilities = dump_ != nullptr || learns;  // else nothing reads them
   const HeadOperands kv = prepare_operands(head.k, head.v, num.data);
   HeadDump hd;
   if (dump_) {
@@ -128,6 +160,8 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
   }
   CachedHead record;
   const int stride = accuracy_rows_ > 0 ? (S + accuracy_rows_ - 1) / accuracy_rows_ : 1;
+  std::vector<AccuracyStats> accuracy((S + QT - 1) / QT);  // per tile
+  std::vector<SampledRow> sampled;
   const uint64_t head_address = static_cast<uint64_t>(stats_.total.dram_bursts + layer.dram_bursts) << 20;
 
   for (int row0 = 0, tile = 0; row0 < S; row0 += QT, ++tile) {
@@ -200,9 +234,11 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     }
 
     // DRAM traffic of the tile (own model): the Q tile; K and V once per head
-    // when both fit on chip, else the key blocks the mask needs (and all of K
-    // for the mask unit) for every tile; output rows; spills of the score and
-    // output buffers, written and read back.
+    // when both fit on chip, else for every tile the key blocks its mask
+    // needs, plus the keys the mask unit read itself (Sanger's predictor: all
+    // of K every tile; the pattern detector: the estimation's keys on a
+    // head's first tile; static and pruning units: none); output rows; spills
+    // of the score and output buffers, written and read back.
     // Rows a pruning mask unit removed are neither fetched nor written; a
     // datapath fetching fewer bits or V rows scales K and V (k/v_fetch_scale).
     const int64_t active_rows =
@@ -214,7 +250,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     } else {
       k_bytes = v_bytes = needed_keys(*mask, key_block) * d * eb;
       kv_dense = head_bytes;
-      if (mask_unit) k_bytes += head_bytes;
+      k_bytes += mj.k_keys_read * d * eb;
     }
     k_bytes = static_cast<int64_t>(static_cast<double>(k_bytes) * cj.k_fetch_scale + 0.5);
     v_bytes = static_cast<int64_t>(static_cast<double>(v_bytes) * cj.v_fetch_scale + 0.5);
@@ -241,8 +277,10 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     }
 
     // Accuracy against dense fp32 attention (not hardware: the report's
-    // check), on every row or on every stride-th row of the head.
-    AccuracyStats tile_accuracy;
+    // check), on every row, or on every stride-th row of the head: those
+    // rows' references are computed together at the head's end (one GEMM
+    // instead of a pass over K and V per row).
+    AccuracyStats& tile_accuracy = accuracy[tile];
     if (known) {
       tile_accuracy = known->accuracy;
     } else {
@@ -273,20 +311,16 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       } else {
         for (int i = (stride - row0 % stride) % stride; i < rows; i += stride) {
           if (row_active && !(*row_active)[i]) continue;  // pruned rows have no output to compare
-          CsrMask one;
-          one.cols = S;
-          one.add_row(std::vector<int32_t>(mask->indices.begin() + mask->indptr[i],
-                                           mask->indices.begin() + mask->indptr[i + 1]));
-          const MatF q_row = q_tile.row(i);
-          const MatF out_row = cj.result.output.row(i);
-          tile_accuracy.add_values(out_row, dense_reference(q_row, head.k, head.v, workload_.scale(), causal, row0 + i),
-                                   one);
+          SampledRow sr;
+          sr.tile = tile;
+          sr.row = row0 + i;
+          sr.output.assign(cj.result.output.row(i).data(), cj.result.output.row(i).data() + d);
+          sr.keys.assign(mask->indices.begin() + mask->indptr[i], mask->indices.begin() + mask->indptr[i + 1]);
+          sampled.push_back(std::move(sr));
         }
       }
-      if (cache_) record.tiles.push_back({*mask, tile_accuracy});
+      if (cache_) record.tiles.push_back({*mask, {}});  // its accuracy is set at the head's end
     }
-    layer.accuracy.merge(tile_accuracy);
-    layer.dense_macs += 2 * tile_accuracy.allowed * d;
 
     if (dump_) {
       if (row0 == 0) hd.unit_info = mj.dump_info;
@@ -301,6 +335,12 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
         hd.pred_probs.middleRows(row0, rows) = mj.prediction.probs;
       }
     }
+  }
+  add_sampled_rows(head, sampled, workload_.scale(), causal, accuracy);
+  for (size_t t = 0; t < accuracy.size(); ++t) {
+    layer.accuracy.merge(accuracy[t]);
+    layer.dense_macs += 2 * accuracy[t].allowed * d;
+    if (cache_ && !cached) record.tiles[t].accuracy = accuracy[t];
   }
   if (dump_) dump_->add_head(hd);
   if (cache_ && !cached) cache_->store(layer_index, head_index, record);

@@ -21,6 +21,13 @@
 
 namespace attnsim {
 
+// A query row whose output is compared with dense attention (--accuracy-rows).
+struct SampledRow {
+  int tile = 0, row = 0;       // the row's tile in its head, its query position
+  std::vector<float> output;   // the PE array's output row
+  std::vector<int32_t> keys;   // its mask row
+};
+
 class Controller : public sc_core::sc_module {
  public:
   tlm_utils::simple_initiator_socket<Controller> dram_socket;

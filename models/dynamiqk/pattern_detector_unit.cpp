@@ -85,6 +85,11 @@ void PatternDetectorUnit::run(MaskJob& job) {
     int64_t k_bytes = 0;
     for (const auto& [r, keys] : det.activity.estimate_gemms) k_bytes += keys * d * 2 * ceil_div(r, hw_.array_rows);
     work.sram_read_bytes["k"] = k_bytes;
+    // Keys detection reads: the estimation GEMMs' causal keys, all of K when
+    // block pooling ran. Later tiles only emit masks from the cached plan.
+    int64_t keys = det.activity.pooled_tokens > 0 ? seq_ : 0;
+    for (const auto& [r, k] : det.activity.estimate_gemms) keys = std::max(keys, k);
+    job.k_keys_read = keys;
     work.sram_write_bytes["score"] = det.activity.probabilities * 2;
     if (job.row0 == 0) job.head_info = det.info;
     if (job.row0 == 0 && job.dumping) {  // the plan with every index, and the estimates it came from

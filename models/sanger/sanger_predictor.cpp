@@ -22,6 +22,7 @@ void SangerPredictor::run(MaskJob& job) {
                               {"k", static_cast<int64_t>(static_cast<double>(seq) * d * ebytes *
                                                          ceil_div(job.rows, config_.array_rows) + 0.5)}};
   job.work.sram_write_bytes = {{"score", ceil_div(static_cast<int64_t>(job.rows) * seq, 8)}};  // mask bits
+  job.k_keys_read = seq;  // the low-bit QKᵀ of every tile reads all of K
 }
 
 }  // namespace attnsim

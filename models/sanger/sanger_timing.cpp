@@ -20,12 +20,13 @@ PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryPa
   t.sddmm = sweep_cycles(last, p.head_dim, p.io_latency_cycles);
   t.spmm = t.sddmm;  // V streams exactly as K did
   t.overhead = p.clear_cycles + p.switch_cycles + p.exp_latency_cycles + (p.pes_per_row + 1);
+  t.row_max = p.clear_cycles + t.sddmm + (p.pes_per_row + 1);
   return t;
 }
 
 UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const ScoreStationaryParams& p) {
   UnitWork w;
-  Cycles sddmm = 0, spmm = 0, overhead = 0;
+  Cycles sddmm = 0, spmm = 0, overhead = 0, row_max = 0;
   int64_t passes = 0, bubbles = 0;
   for (const auto& seg : s.segments) {
     const int n = static_cast<int>(seg.subrows.size());
@@ -35,16 +36,20 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
       sddmm += t.sddmm;
       spmm += t.spmm;
       overhead += t.overhead;
+      row_max += t.row_max;
       ++passes;
     }
     for (const auto& sr : seg.subrows) bubbles += sr.bubbles();
   }
   const Cycles normalise =
       query_rows ? ceil_div(query_rows, p.rows) * (p.divide_latency_cycles + ceil_div(p.head_dim, p.pes_per_row)) : 0;
-  w.stages = {{"sddmm", sddmm}, {"exp_and_control", overhead}, {"spmm", spmm}, {"normalise", normalise}};
-  w.cycles = sddmm + spmm + overhead + normalise;
-  w.macs = 2 * s.nnz * p.head_dim;
-  w.pe_slots = (sddmm + spmm) * static_cast<int64_t>(p.rows) * p.pes_per_row;
+  w.stages = {{"row_max", row_max}, {"sddmm", sddmm}, {"exp_and_control", overhead}, {"spmm", spmm},
+              {"normalise", normalise}};
+  w.cycles = row_max + sddmm + spmm + overhead + normalise;
+  w.macs = 3 * s.nnz * p.head_dim;  // the maximum pass's SDDMM, SDDMM, SpMM
+  // PE-cycles of the sweeps: the maximum pass's SDDMM (as long as the
+  // pass's own), SDDMM, SpMM.
+  w.pe_slots = (2 * sddmm + spmm) * static_cast<int64_t>(p.rows) * p.pes_per_row;
   w.counts = {{"passes", passes}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", s.nnz},
               {"softmax_elements", s.nnz}, {"normalised_rows", query_rows}};  // an exp per kept score (energy)
   return w;

@@ -29,16 +29,26 @@ Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_late
 // exp, SpMM, then shifting out the P partial sums (P + 1 cycles). The
 // control sequence follows the paper's test tile (clear 1, SDDMM, idle 1,
 // exp 2, SpMM, exp_move 5 for 4 PEs per row).
+// Row maximum (own model, docs/fidelity.md "The row maximum"): exp(s - m)
+// needs each query row's maximum m over its kept scores, which come from
+// several passes, before any of them runs exp. Sanger's RTL subtracts none
+// (exp of the raw fixed-point score, which overflows any fixed-point exp
+// format on real attention rows), so the array first runs every pass once as
+// clear + SDDMM + a P + 1 cycle shift-and-compare drain into the query rows'
+// maximum registers (as the exp drain's shift-and-add), then the passes
+// proper: `row_max` per pass = clear + SDDMM sweep + P + 1.
 struct PassTiming {
-  Cycles sddmm = 0, spmm = 0, overhead = 0;
-  Cycles total() const { return sddmm + spmm + overhead; }
+  Cycles sddmm = 0, spmm = 0, overhead = 0, row_max = 0;
+  Cycles total() const { return sddmm + spmm + overhead + row_max; }
 };
 PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryParams& p);
 
 // The whole query tile: every key segment's sub-rows packed `rows` at a time
-// into passes (sub-rows in schedule order), then normalisation by each row's
-// exp sum: a reciprocal (divide_latency) and ceil(d / P) multiply cycles per
-// group of `rows` query rows (own model).
+// into passes (sub-rows in schedule order), each pass run for the row
+// maximum and then in full, then normalisation by each row's exp sum: a
+// reciprocal (divide_latency) and ceil(d / P) multiply cycles per group of
+// `rows` query rows (own model). MACs count the maximum pass's SDDMM too
+// (3 * nnz * d).
 UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const ScoreStationaryParams& p);
 
 // Prediction unit (own model on Sanger §4.1): the low-bit QKᵀ of the tile on

@@ -20,7 +20,7 @@ struct Token {
   int32_t k = -1;
 };
 
-enum class Phase { idle, clear, sddmm, swtch, exp, spmm, drain, normalise, done };
+enum class Phase { idle, clear, sddmm, max_drain, swtch, exp, spmm, drain, normalise, done };
 
 const char* phase_name(Phase p) {
   switch (p) {
@@ -30,6 +30,7 @@ const char* phase_name(Phase p) {
     case Phase::exp: return "exp";
     case Phase::spmm: return "spmm";
     case Phase::drain: return "drain";
+    case Phase::max_drain: return "max_drain";
     case Phase::normalise: return "normalise";
     default: return "idle";
   }
@@ -56,9 +57,10 @@ struct ScoreStationaryArrayCycle::Datapath {
   const CsrMask* mask = nullptr;
   const PackSplitSchedule* sched = nullptr;
   AttentionNumerics num;
-  std::vector<double> row_max;
+  std::vector<double> row_max;  // per query row: the maximum its scores reached (the maximum passes)
   std::vector<Pass> passes;
   size_t pass_i = 0;
+  bool max_pass = true;  // the passes run first for the row maximum: clear, SDDMM, max drain
   int group = 0, groups = 0;
 
   // Configuration registers of the current pass (loaded during clear).
@@ -79,6 +81,7 @@ struct ScoreStationaryArrayCycle::Datapath {
   std::vector<Token> ring;          // R*P*(W-P) bubble delay buffers
   std::vector<int> ring_pos;        // R*P
   std::vector<double> ssum;         // R exp partial sums (drain)
+  std::vector<double> rmax;         // R row maximum registers (max drain)
   std::vector<int> captured;        // R outputs captured this SpMM
   std::vector<char> div_pipe;       // normalise divider pipeline valid bits
   // Output buffer: Σ e·v per output and Σ e per query row, then the outputs.
@@ -91,7 +94,7 @@ struct ScoreStationaryArrayCycle::Datapath {
   // Controller.
   Phase phase = Phase::idle;
   Cycles phase_cycle = 0, job_cycle = 0, phase_begin = 0;
-  Cycles st_sddmm = 0, st_spmm = 0, st_ctrl = 0, st_norm = 0;
+  Cycles st_sddmm = 0, st_spmm = 0, st_ctrl = 0, st_norm = 0, st_max = 0, st_max_sweep = 0;
   int64_t mac_count = 0, q_reads = 0, k_reads = 0, v_reads = 0, out_rmw = 0, passes_done = 0, placed = 0;
   std::vector<PhaseSpan> trace;
   std::string error;
@@ -118,6 +121,7 @@ struct ScoreStationaryArrayCycle::Datapath {
     ring.assign(static_cast<size_t>(R) * P * std::max(1, W - P), Token{});
     ring_pos.assign(static_cast<size_t>(R) * P, 0);
     ssum.assign(R, 0.0);
+    rmax.assign(R, -INFINITY);
     captured.assign(R, 0);
     row_q.assign(R, -1);
     pe_col.assign(static_cast<size_t>(R) * P, -1);
@@ -177,6 +181,7 @@ struct ScoreStationaryArrayCycle::Datapath {
     std::fill(ring.begin(), ring.end(), Token{});
     std::fill(ring_pos.begin(), ring_pos.end(), 0);
     std::fill(ssum.begin(), ssum.end(), 0.0);
+    std::fill(rmax.begin(), rmax.end(), -INFINITY);
     std::fill(captured.begin(), captured.end(), 0);
     std::fill(row_q.begin(), row_q.end(), -1);
     std::fill(pe_col.begin(), pe_col.end(), -1);
@@ -195,7 +200,7 @@ struct ScoreStationaryArrayCycle::Datapath {
       if (cols.front() < 0 || cols.back() >= W) return fail("sub-row outside its segment");
       if (!place(r, cols.data(), sr.nnz, sr.idx_begin)) return fail("no PE placement for a sub-row");
       row_q[r] = sr.row;
-      placed += sr.nnz;
+      if (!max_pass) placed += sr.nnz;
       feed_cols = std::max(feed_cols, cols.back() + 1);
     }
   }
@@ -335,6 +340,29 @@ struct ScoreStationaryArrayCycle::Datapath {
     return all_captured;
   }
 
+  // Max drain (the maximum passes): the P score registers shift right through
+  // the row into the row's maximum register, which keeps the larger (P
+  // cycles; unused PEs hold no score); then it updates the query row's
+  // maximum (1 cycle).
+  bool max_drain_cycle() {
+    const Cycles t = phase_cycle;
+    for (int r = 0; r < R; ++r) {
+      if (row_q[r] < 0) continue;
+      double* sr = &score[static_cast<size_t>(r) * P];
+      char* valid = &score_valid[static_cast<size_t>(r) * P];
+      if (t < P) {
+        if (valid[P - 1]) rmax[r] = std::max(rmax[r], sr[P - 1]);
+        for (int p = P - 1; p > 0; --p) sr[p] = sr[p - 1], valid[p] = valid[p - 1];
+        sr[0] = 0, valid[0] = 0;
+      } else {
+        double& m = row_max[row_q[r]];
+        m = std::max(m, rmax[r]);
+        rmax[r] = -INFINITY;
+      }
+    }
+    return t == P;
+  }
+
   // Drain: the P exp values shift right through the row into the row's
   // exp-sum register (P cycles), which is then added to the query row's Σe.
   bool drain_cycle() {
@@ -414,7 +442,13 @@ struct ScoreStationaryArrayCycle::Datapath {
   Phase after(Phase p) {
     switch (p) {
       case Phase::clear: return Phase::sddmm;
-      case Phase::sddmm: return Phase::swtch;
+      case Phase::sddmm: return max_pass ? Phase::max_drain : Phase::swtch;
+      case Phase::max_drain:
+        if (++pass_i == passes.size()) {  // every maximum known: the passes proper
+          max_pass = false;
+          pass_i = 0;
+        }
+        return Phase::clear;
       case Phase::swtch: return Phase::exp;
       case Phase::exp: return Phase::spmm;
       case Phase::spmm: return Phase::drain;
@@ -455,6 +489,7 @@ struct ScoreStationaryArrayCycle::Datapath {
       case Phase::swtch:
       case Phase::exp: break;
       case Phase::sddmm: end = sddmm_cycle(); break;
+      case Phase::max_drain: end = max_drain_cycle(); break;
       case Phase::spmm: end = spmm_cycle(); break;
       case Phase::drain: end = drain_cycle(); break;
       case Phase::normalise: end = normalise_cycle(); break;
@@ -462,11 +497,16 @@ struct ScoreStationaryArrayCycle::Datapath {
     }
     ++phase_cycle;
     ++job_cycle;
-    switch (phase) {
-      case Phase::sddmm: ++st_sddmm; break;
-      case Phase::spmm: ++st_spmm; break;
-      case Phase::normalise: ++st_norm; break;
-      default: ++st_ctrl;
+    if (max_pass && phase != Phase::normalise) {
+      ++st_max;
+      if (phase == Phase::sddmm) ++st_max_sweep;
+    } else {
+      switch (phase) {
+        case Phase::sddmm: ++st_sddmm; break;
+        case Phase::spmm: ++st_spmm; break;
+        case Phase::normalise: ++st_norm; break;
+        default: ++st_ctrl;
+      }
     }
     if (fixed_length(phase) > 0) end = phase_cycle == fixed_length(phase);
     if (!error.empty()) {  // a broken invariant ends the job
@@ -474,7 +514,8 @@ struct ScoreStationaryArrayCycle::Datapath {
       return;
     }
     if (!end) return;
-    trace.push_back({phase_name(phase), phase_begin, phase_cycle});
+    const bool max_phase = max_pass && (phase == Phase::clear || phase == Phase::sddmm);
+    trace.push_back({std::string(max_phase ? "max_" : "") + phase_name(phase), phase_begin, phase_cycle});
     end_action(phase);
     enter(after(phase));
   }
@@ -563,18 +604,7 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
   dp.out = MatF::Zero(mask.rows, dp.d);
   dp.scores.assign(mask.nnz(), 0.0f);
   dp.exps.assign(mask.nnz(), 0.0f);
-  // The row maximum that exp(s - max) subtracts is handed to the array: no
-  // phase of the pass-by-pass control sequence can compute it, because a
-  // query row's scores come from several passes (docs/fidelity.md, "row
-  // maximum"). It is the maximum of the rounded scores the PEs compute, each
-  // summed in the same order as a PE does.
-  dp.row_max.assign(mask.rows, -INFINITY);
-  for (int r = 0; r < mask.rows; ++r)
-    for (int t = mask.indptr[r]; t < mask.indptr[r + 1]; ++t) {
-      double a = 0;
-      for (int k = 0; k < dp.d; ++k) a += dp.q(r, k) * (*dp.K)(mask.indices[t], k);
-      dp.row_max[r] = std::max(dp.row_max[r], dp.num.data.round(a * dp.num.scale));
-    }
+  dp.row_max.assign(mask.rows, -INFINITY);  // found by the maximum passes
   for (size_t g = 0; g < s.segments.size(); ++g) {
     const int n = static_cast<int>(s.segments[g].subrows.size());
     for (int first = 0; first < n; first += dp.R) dp.passes.push_back({static_cast<int>(g), first, std::min(dp.R, n - first)});
@@ -611,10 +641,11 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
 
   UnitWork& w = job.work;
   w = UnitWork{};
-  w.stages = {{"sddmm", dp.st_sddmm}, {"exp_and_control", dp.st_ctrl}, {"spmm", dp.st_spmm}, {"normalise", dp.st_norm}};
+  w.stages = {{"row_max", dp.st_max}, {"sddmm", dp.st_sddmm}, {"exp_and_control", dp.st_ctrl}, {"spmm", dp.st_spmm},
+              {"normalise", dp.st_norm}};
   w.cycles = dp.job_cycle;
   w.macs = dp.mac_count;
-  w.pe_slots = (dp.st_sddmm + dp.st_spmm) * static_cast<int64_t>(dp.R) * dp.P;
+  w.pe_slots = (dp.st_max_sweep + dp.st_sddmm + dp.st_spmm) * static_cast<int64_t>(dp.R) * dp.P;
   int64_t bubbles = 0;
   for (const auto& seg : s.segments)
     for (const auto& sr : seg.subrows) bubbles += sr.bubbles();

@@ -12,8 +12,10 @@
 // with a column tap (the c1/c2 muxes), an accumulator, a score register, an
 // exp register and a bubble delay buffer of width - pes_per_row entries on the
 // SpMM partial-sum path. A controller FSM runs each pass of the pack-and-split
-// schedule (clear, SDDMM, switch, exp, SpMM, drain of the exp partial sums),
-// then the normalise stage. Phases end when the datapath says so (every PE's
+// schedule once for the query rows' maxima (clear, SDDMM, max drain of the
+// scores into the row maximum registers), then each pass proper (clear,
+// SDDMM, switch, exp, SpMM, drain of the exp partial sums), then the
+// normalise stage. Phases end when the datapath says so (every PE's
 // result register valid, every row's outputs captured), not by formula.
 #include <memory>
 #include <string>
@@ -39,7 +41,7 @@ class ScoreStationaryArrayCycle : public JobUnit<ComputeJob> {
 
   // The control sequence of the last job, phase by phase.
   struct PhaseSpan {
-    std::string phase;  // clear, sddmm, switch, exp, spmm, drain, normalise
+    std::string phase;  // max_clear, max_sddmm, max_drain (maximum passes); clear, sddmm, switch, exp, spmm, drain; normalise
     Cycles begin = 0, cycles = 0;
   };
   const std::vector<PhaseSpan>& last_trace() const { return trace_; }

@@ -17,6 +17,7 @@ void SpattenDatapath::run(ComputeJob& job) {
   const std::vector<char>& active = job.row_active ? *job.row_active : all_active;
   SpattenNumerics num;
   num.base = job.numerics;
+  num.base.probabilities = true;  // requantisation and local V pruning read them
   num.msb_bits = config_.msb_bits;
   num.requant_threshold = config_.requant_threshold;
   num.v_keep = config_.v_keep;

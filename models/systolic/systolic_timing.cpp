@@ -22,14 +22,13 @@ UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicPar
   const int64_t row_blocks = ceil_div(mask.rows, rows), col_blocks = ceil_div(mask.cols, cols);
   Cycles qk = 0, pv = 0;
   int64_t macs = 0, q_reads = 0, k_reads = 0, v_reads = 0, scores = 0;
-  std::vector<char> active(col_blocks);
+  std::vector<int64_t> active(col_blocks);
   for (int64_t rb = 0; rb < row_blocks; ++rb) {
     std::fill(active.begin(), active.end(), 0);
     const int r_begin = static_cast<int>(rb * rows);
     const int r_end = static_cast<int>(std::min<int64_t>(mask.rows, r_begin + rows));
     const int64_t r_used = r_end - r_begin;
-    for (int r = r_begin; r < r_end; ++r)
-      for (int t = mask.indptr[r]; t < mask.indptr[r + 1]; ++t) active[mask.indices[t] / cols] = 1;
+    mask.count_blocks(r_begin, r_end, cols, active);
     int64_t keys = 0;
     for (int64_t cb = 0; cb < col_blocks; ++cb) {
       if (!active[cb]) continue;

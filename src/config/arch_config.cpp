@@ -222,7 +222,12 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
       c.clear_cycles = read_int(p, "clear_cycles", 1, 0, 1000);
       c.switch_cycles = read_int(p, "switch_cycles", 1, 0, 1000);
       c.exp_latency_cycles = read_int(p, "exp_latency_cycles", 2, 0, 1000);
+      // At least the array's operand register and the PE result register:
+      // below 2 the formula would undercount every sweep (docs/fidelity.md).
       c.io_latency_cycles = read_int(p, "io_latency_cycles", 2, 0, 1000);
+      if (c.io_latency_cycles < 2)
+        p.fail("io_latency_cycles", "must be at least 2 (the PE array's operand register and result register take a "
+                                    "cycle each; got " + std::to_string(c.io_latency_cycles) + ")");
       c.divide_latency_cycles = read_int(p, "divide_latency_cycles", 20, 0, 1000);
     } else {
       c.cols = read_int(p, "cols", 64, 1, 4096);

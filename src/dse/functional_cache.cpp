@@ -60,6 +60,14 @@ std::string FunctionalCache::functional_key(const ArchConfig& arch, const Worklo
                          {"numerics", numerics},
                          {"query_rows", query_rows},
                          {"accuracy_rows", accuracy_rows}};
+  // The arch records a pattern file by name: its contents decide the masks.
+  if (!arch.mask_unit.pattern_file.empty()) {
+    std::ifstream in(arch.mask_unit.pattern_file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) throw InputError(arch.mask_unit.pattern_file, "mask_unit.pattern_file", "cannot read the pattern file");
+    what["pattern_file_contents"] = hex64(fnv1a(text.str()));
+  }
   return hex64(fnv1a(what.dump()));
 }
 

@@ -1,35 +1,28 @@
 #include "kernels/attention.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "kernels/attention_codes.h"
 #include "kernels/quantize.h"
 
 namespace attnsim {
 
-CsrMask CsrMask::full(int rows, int cols, bool causal, int row_offset) {
-  CsrMask m;
-  m.cols = cols;
-  std::vector<int32_t> r;
-  for (int i = 0; i < rows; ++i) {
-    const int n = causal ? std::min(cols, row_offset + i + 1) : cols;
-    r.resize(std::max(0, n));
-    for (int j = 0; j < n; ++j) r[j] = j;
-    m.add_row(r);
-  }
-  return m;
-}
-
 HeadOperands prepare_operands(const MatF& k, const MatF& v, const NumberFormat& data) {
-  HeadOperands h{k.cast<double>(), v.cast<double>()};
+  HeadOperands h;
+  h.k = k.cast<double>();
+  h.v = v.cast<double>();
   if (data.is_fixed()) {
     round_to_format(h.k, data);
     round_to_format(h.v, data);
   }
+  encode_operands(h, data);
   return h;
 }
 
 MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, const CsrMask& mask,
                                  const AttentionNumerics& num) {
+  if (codes_apply(kv, num)) return masked_attention_codes(q_tile, kv, mask, num);
   MatD q = q_tile.cast<double>();
   if (num.data.is_fixed()) round_to_format(q, num.data);
   // Scores in double: exact for fixed point (products of W-bit values summed
@@ -41,7 +34,7 @@ MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, con
   if (!sparse) raw = q * kv.k.transpose();
   MaskedAttention out;
   out.scores.resize(mask.nnz());
-  out.probs.resize(mask.nnz());
+  if (num.probabilities) out.probs.resize(mask.nnz());
   out.output = MatF::Zero(q_tile.rows(), kv.v.cols());
 
   // Exponentials per kept entry; then SpMM Σ e·v, as a GEMM over the tile
@@ -66,7 +59,8 @@ MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, con
       z[i] += e[t];
       if (!sparse) e_dense(i, mask.indices[t]) = e[t];
     }
-    for (int t = b; t < b + n; ++t) out.probs[t] = static_cast<float>(num.prob.round(e[t] / z[i]));
+    if (num.probabilities)
+      for (int t = b; t < b + n; ++t) out.probs[t] = static_cast<float>(num.prob.round(e[t] / z[i]));
   }
   MatD acc;
   if (!sparse) {
@@ -89,6 +83,19 @@ DenseReference dense_reference(const MatF& q_tile, const MatF& k, const MatF& v,
   DenseReference r;
   r.probs = softmax_rows(s, causal, row0);
   r.output = r.probs * v;
+  return r;
+}
+
+DenseReference dense_reference(const MatF& q_rows, const MatF& k, const MatF& v, double scale, bool causal,
+                               const std::vector<int>& rows) {
+  // Causal: only the keys up to the last row's take part.
+  const Eigen::Index keys =
+      causal && !rows.empty() ? std::min<Eigen::Index>(k.rows(), *std::max_element(rows.begin(), rows.end()) + 1) : k.rows();
+  const MatF s = (q_rows * k.topRows(keys).transpose()) * static_cast<float>(scale);
+  DenseReference r;
+  r.probs = MatF::Zero(q_rows.rows(), k.rows());
+  r.probs.leftCols(keys) = softmax_rows(s, causal, rows);
+  r.output = r.probs.leftCols(keys) * v.topRows(keys);
   return r;
 }
 

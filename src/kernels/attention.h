@@ -14,14 +14,27 @@ struct AttentionNumerics {
   NumberFormat prob;   // exponentials and probabilities
   ExpUnit exp;
   double scale = 1.0;  // 1/sqrt(head_dim)
+  // Fill MaskedAttention::probs (dumps, validation, SpAtten's pruner); the
+  // output does not need them, and they cost a division per kept entry.
+  bool probabilities = true;
 };
 
+using MatI16 = Eigen::Matrix<int16_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 // K and V of a head rounded once to the datapath's format (double holds both
-// fp32 and fixed-point values exactly).
+// fp32 and fixed-point values exactly). For fixed point of at most 16 bits
+// also their integer codes (value = code * 2^-code_frac), which
+// masked_attention computes on: K and V (keys x d) and Vᵀ (d x keys).
 struct HeadOperands {
   MatD k, v;
+  MatI16 k_codes, v_codes, vt_codes;
+  int code_frac = -1;  // -1: no codes
+  int k_code_max = 0, v_code_max = 0;  // largest |code|
 };
 HeadOperands prepare_operands(const MatF& k, const MatF& v, const NumberFormat& data);
+// (Re)builds the codes from k and v, already rounded to `data` (after
+// changing them); clears them where the format has none.
+void encode_operands(HeadOperands& h, const NumberFormat& data);
 
 struct MaskedAttention {
   std::vector<float> scores;  // CSR values, in mask order
@@ -34,7 +47,10 @@ struct MaskedAttention {
 // s = round(q·k * scale) (exact products of the rounded operands), e =
 // round_prob(exp(s - max s)), z = Σe, output = round(Σ e·v / z) — the
 // division comes last, as in the array. probs = round_prob(e / z) is reported
-// for validation. A row with an empty mask outputs zeros.
+// for validation (unless numerics.probabilities is false: probs stays empty).
+// A row with an empty mask outputs zeros. Fixed-point formats of at most 16
+// bits run on integer codes (attention_codes.h), others in double; either
+// way the cost is O(kept entries · d).
 MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, const CsrMask& mask,
                                  const AttentionNumerics& num);
 
@@ -46,5 +62,8 @@ struct DenseReference {
 };
 DenseReference dense_reference(const MatF& q_tile, const MatF& k, const MatF& v, double scale, bool causal,
                                int row0);
+// The same for scattered query rows (sampled accuracy): q_rows.row(i) is query rows[i].
+DenseReference dense_reference(const MatF& q_rows, const MatF& k, const MatF& v, double scale, bool causal,
+                               const std::vector<int>& rows);
 
 }  // namespace attnsim

@@ -19,8 +19,7 @@ PackSplitSchedule pack_split(const CsrMask& mask, int segment_width, int pes_per
     const int end = mask.indptr[r + 1];
     while (t < end) {  // one segment of row r per iteration
       const int g = mask.indices[t] / segment_width;
-      int seg_end = t;
-      while (seg_end < end && mask.indices[seg_end] / segment_width == g) ++seg_end;
+      const int seg_end = mask.block_end(r, t, segment_width);
       for (int a = t; a < seg_end; a += pes_per_row) {
         SubRow sr;
         sr.row = r;

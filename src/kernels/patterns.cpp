@@ -1,6 +1,7 @@
 #include "kernels/patterns.h"
 
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 
 namespace attnsim {
@@ -183,7 +184,12 @@ void merge_ranges_and_columns(std::vector<std::pair<int32_t, int32_t>>& ranges, 
     b = std::min(b, limit);
     if (a >= b) continue;
     while (c < ncols && cols[c] < a) push_col(cols[c++]);
-    for (int32_t j = std::max(a, out.empty() ? a : out.back() + 1); j < b; ++j) out.push_back(j);
+    const int32_t from = std::max(a, out.empty() ? a : out.back() + 1);
+    if (from < b) {
+      const size_t n = out.size();
+      out.resize(n + (b - from));
+      std::iota(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), from);
+    }
     covered = b;
     while (c < ncols && cols[c] < b) ++c;
   }
@@ -371,21 +377,27 @@ BlockLabelCounts label_blocks(const CsrMask& mask, int row0, int block) {
   if (mask.rows == 0) return c;
   const int nkb = (mask.cols + block - 1) / block;
   const int rb_first = row0 / block, rb_last = (row0 + mask.rows - 1) / block;
+  std::vector<int64_t> kept(nkb);
   for (int rb = rb_first; rb <= rb_last; ++rb) {
     const int r_begin = std::max(row0, rb * block), r_end = std::min(row0 + mask.rows, (rb + 1) * block);
-    std::vector<int64_t> kept(nkb, 0), allowed(nkb, 0);
-    for (int i = r_begin; i < r_end; ++i) {
-      const int r = i - row0;
-      for (int t = mask.indptr[r]; t < mask.indptr[r + 1]; ++t) ++kept[mask.indices[t] / block];
-      const int lim = std::min(i + 1, mask.cols);
-      for (int kb = 0; kb * block < lim; ++kb) allowed[kb] += std::min(block, lim - kb * block);
-    }
-    for (int kb = 0; kb < nkb; ++kb) {
-      if (allowed[kb] == 0) continue;
+    std::fill(kept.begin(), kept.end(), 0);
+    mask.count_blocks(r_begin - row0, r_end - row0, block, kept);
+    // Causal entries of rows [r_begin, r_end) in key block kb: all of its
+    // columns for the rows past it, the rows' prefixes on the diagonal.
+    auto allowed = [&](int kb) {
+      const int64_t k0 = static_cast<int64_t>(kb) * block, width = std::min<int64_t>(block, mask.cols - k0);
+      int64_t n = 0;
+      for (int i = r_begin; i < r_end; ++i) n += std::clamp<int64_t>(std::min<int64_t>(i + 1, mask.cols) - k0, 0, width);
+      return n;
+    };
+    const int visible = std::min(nkb, static_cast<int>((std::min(r_end, mask.cols) + block - 1) / block));
+    for (int kb = 0; kb < visible; ++kb) {
       const bool diagonal = (kb + 1) * block > r_begin + 1;  // some row sees only part of this key block
+      const int64_t a = diagonal ? allowed(kb) : static_cast<int64_t>(r_end - r_begin) * std::min<int64_t>(block, mask.cols - static_cast<int64_t>(kb) * block);
+      if (a == 0) continue;
       if (kept[kb] == 0)
         ++c.empty;
-      else if (kept[kb] == allowed[kb])
+      else if (kept[kb] == a)
         ++(diagonal ? c.causal : c.full);
       else
         ++c.partial;

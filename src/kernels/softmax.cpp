@@ -32,10 +32,12 @@ double ExpUnit::operator()(double x) const {
   return std::ldexp(y0 + (y1 - y0) * (f - x0) * segments, static_cast<int>(i));
 }
 
-MatF softmax_rows(const MatF& scores, bool causal, int row0) {
+namespace {
+template <class QueryOf>
+MatF softmax_rows_of(const MatF& scores, bool causal, QueryOf query_of) {
   MatF p = MatF::Zero(scores.rows(), scores.cols());
   for (Eigen::Index i = 0; i < scores.rows(); ++i) {
-    const Eigen::Index n = causal ? std::min<Eigen::Index>(scores.cols(), row0 + i + 1) : scores.cols();
+    const Eigen::Index n = causal ? std::min<Eigen::Index>(scores.cols(), query_of(i) + 1) : scores.cols();
     if (n <= 0) continue;
     const float m = scores.row(i).head(n).maxCoeff();
     float z = 0;
@@ -43,6 +45,15 @@ MatF softmax_rows(const MatF& scores, bool causal, int row0) {
     p.row(i).head(n) /= z;
   }
   return p;
+}
+}  // namespace
+
+MatF softmax_rows(const MatF& scores, bool causal, int row0) {
+  return softmax_rows_of(scores, causal, [row0](Eigen::Index i) { return row0 + i; });
+}
+
+MatF softmax_rows(const MatF& scores, bool causal, const std::vector<int>& rows) {
+  return softmax_rows_of(scores, causal, [&rows](Eigen::Index i) { return static_cast<Eigen::Index>(rows[i]); });
 }
 
 }  // namespace attnsim

@@ -26,5 +26,7 @@ class ExpUnit {
 // Row softmax in fp32 (max subtracted, as a GPU computes it); with causal,
 // entries j > row0 + i get probability 0.
 MatF softmax_rows(const MatF& scores, bool causal, int row0);
+// The same with each row's query position given: row i is query rows[i].
+MatF softmax_rows(const MatF& scores, bool causal, const std::vector<int>& rows);
 
 }  // namespace attnsim

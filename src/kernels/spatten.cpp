@@ -87,11 +87,12 @@ void CascadePruner::observe(int group, const CsrMask& mask, const MaskedAttentio
 }
 
 HeadOperands msb_operands(const HeadOperands& kv, const NumberFormat& fmt, int msb_bits) {
-  HeadOperands msb{kv.k, kv.v};
+  HeadOperands msb = kv;
   const int dropped = fmt.is_fixed() ? std::max(0, fmt.width - msb_bits) : 0;
   if (dropped > 0) {
     const double step = fmt.lsb() * std::ldexp(1.0, dropped);
     for (Eigen::Index i = 0; i < msb.k.size(); ++i) msb.k.data()[i] = std::floor(msb.k.data()[i] / step) * step;
+    encode_operands(msb, fmt);
   }
   return msb;
 }

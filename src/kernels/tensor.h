@@ -25,6 +25,14 @@ struct CsrMask {
   }
   // Every column j <= row_offset + r (causal) or every column.
   static CsrMask full(int rows, int cols, bool causal, int row_offset);
+  // Adds to counts[b] the kept entries of rows [row_begin, row_end) in column
+  // block b (columns [b * block, (b + 1) * block)); counts has at least
+  // ceil(cols / block) entries. Cost: a binary search per (row, touched
+  // block), not one step per entry.
+  void count_blocks(int row_begin, int row_end, int block, std::vector<int64_t>& counts) const;
+  // For row r's entry at position t of indices: the position after the
+  // row's last entry in the same column block (a binary search at most).
+  int32_t block_end(int r, int32_t t, int block) const;
 };
 
 }  // namespace attnsim

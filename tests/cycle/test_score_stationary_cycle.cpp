@@ -132,26 +132,30 @@ void check_case(Bench& bench, ScoreStationaryArrayCycle& unit, Case& c, double p
   EXPECT_EQ(got.pe_slots, fast.pe_slots);
   EXPECT_EQ(got.counts, fast.counts);
   // Buffer traffic as the fast unit charges it (ScoreStationaryArray::run):
-  // Q and output per sub-row; K and V per pass at most a whole segment (the
-  // feeder streams a pass's columns up to its last nonzero column).
+  // Q twice (maximum pass, pass proper) and output once per sub-row; K twice
+  // and V once per pass, at most a whole segment each time (the feeder
+  // streams a pass's columns up to its last nonzero column).
   const int64_t b = c.formats.num.data.bytes(), sub = c.schedule.subrows, passes = fast.counts.at("passes");
-  EXPECT_EQ(got.sram_read_bytes.at("q"), sub * d * b);
+  EXPECT_EQ(got.sram_read_bytes.at("q"), 2 * sub * d * b);
   EXPECT_EQ(got.sram_read_bytes.at("output"), sub * d * b);
   EXPECT_EQ(got.sram_write_bytes.at("output"), sub * d * b);
-  EXPECT_LE(got.sram_read_bytes.at("k"), passes * c.width * d * b);
-  EXPECT_EQ(got.sram_read_bytes.at("v"), got.sram_read_bytes.at("k"));
-  // Pass by pass, each SDDMM and SpMM sweep is pass_timing()'s.
+  EXPECT_LE(got.sram_read_bytes.at("k"), 2 * passes * c.width * d * b);
+  EXPECT_EQ(got.sram_read_bytes.at("k"), 2 * got.sram_read_bytes.at("v"));
+  // Pass by pass, each SDDMM and SpMM sweep is pass_timing()'s: first every
+  // pass's maximum SDDMM, then every pass's SDDMM and SpMM.
   std::vector<Cycles> sweeps;
   for (const auto& s : unit.last_trace())
-    if (s.phase == "sddmm" || s.phase == "spmm") sweeps.push_back(s.cycles);
-  std::vector<Cycles> want_sweeps;
+    if (s.phase == "max_sddmm" || s.phase == "sddmm" || s.phase == "spmm") sweeps.push_back(s.cycles);
+  std::vector<Cycles> max_sweeps, want_sweeps;
   for (const auto& seg : c.schedule.segments)
     for (size_t first = 0; first < seg.subrows.size(); first += p.rows) {
       const int count = static_cast<int>(std::min<size_t>(p.rows, seg.subrows.size() - first));
       const PassTiming t = pass_timing(&seg.subrows[first], count, p);
+      max_sweeps.push_back(t.sddmm);
       want_sweeps.push_back(t.sddmm);
       want_sweeps.push_back(t.spmm);
     }
+  want_sweeps.insert(want_sweeps.begin(), max_sweeps.begin(), max_sweeps.end());
   EXPECT_EQ(sweeps, want_sweeps);
 
   const Diff diff = compare_results(c.job.result, want, tol);
@@ -202,9 +206,11 @@ void agreement(uint64_t seed, int optimised_tiles, const Shape& shape, double to
 // SDDMM sweep is max(r + last_col) + d + io = (7 + 7) + 8 + 2 = 24 cycles:
 // its last MAC (Q and K element 7 meeting at row 7, column 7) is in cycle
 // 7 + 7 + 7 + 1 (operand register) = 22, the score register is written in 23.
-// SpMM the same (the row's last output leaves the last PE in cycle 23). Per
-// pass: clear 1, SDDMM 24, switch 1, exp 2, SpMM 24, drain 5 = 57; two passes
-// 114; normalise: one group of 8 rows, divide 20 + ceil(8 / 4) = 22; 136.
+// SpMM the same (the row's last output leaves the last PE in cycle 23).
+// First each pass for the row maxima: clear 1, SDDMM 24, max drain 4 + 1 =
+// 30, two passes 60; then per pass: clear 1, SDDMM 24, switch 1, exp 2,
+// SpMM 24, drain 5 = 57, two passes 114; normalise: one group of 8 rows,
+// divide 20 + ceil(8 / 4) = 22; 60 + 114 + 22 = 196.
 TEST(ScoreStationaryCycle, PaperTestTileDense) {
   Rng rng(1);
   Case c;
@@ -222,16 +228,20 @@ TEST(ScoreStationaryCycle, PaperTestTileDense) {
   Bench bench("bench");
   bench.socket.bind(unit.socket);
   run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
-  EXPECT_EQ(c.job.work.cycles, 136);
+  EXPECT_EQ(c.job.work.cycles, 196);
   std::vector<std::pair<std::string, Cycles>> got;
   for (const auto& s : unit.last_trace()) got.emplace_back(s.phase, s.cycles);
+  const std::vector<std::pair<std::string, Cycles>> max_pass = {{"max_clear", 1}, {"max_sddmm", 24}, {"max_drain", 5}};
   const std::vector<std::pair<std::string, Cycles>> pass = {{"clear", 1}, {"sddmm", 24}, {"switch", 1},
                                                             {"exp", 2},   {"spmm", 24},  {"drain", 5}};
-  std::vector<std::pair<std::string, Cycles>> want = pass;
+  std::vector<std::pair<std::string, Cycles>> want = max_pass;
+  want.insert(want.end(), max_pass.begin(), max_pass.end());
+  want.insert(want.end(), pass.begin(), pass.end());
   want.insert(want.end(), pass.begin(), pass.end());
   want.emplace_back("normalise", 22);
   EXPECT_EQ(got, want);
   EXPECT_EQ(c.job.work.stages.at("sddmm"), 48);
+  EXPECT_EQ(c.job.work.stages.at("row_max"), 60);
 }
 
 // The Chisel test's pattern: 4 random columns of 8 in every row (one sub-row
@@ -264,8 +274,9 @@ TEST(ScoreStationaryCycle, PaperChiselTestPattern) {
   Bench bench("bench");
   bench.socket.bind(unit.socket);
   run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
-  ASSERT_EQ(unit.last_trace().size(), 7u);
+  ASSERT_EQ(unit.last_trace().size(), 10u);  // max_clear, max_sddmm, max_drain, 6 phases of the pass, normalise
   EXPECT_EQ(unit.last_trace()[1].cycles, 24);
+  EXPECT_EQ(unit.last_trace()[4].cycles, 24);
 }
 
 // Placement in the bubble buffers: two nonzeros at columns 0 and W - 1 need
@@ -288,8 +299,9 @@ TEST(ScoreStationaryCycle, LongBubblesSpreadOverIdlePes) {
   Bench bench("bench");
   bench.socket.bind(unit.socket);
   run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
-  // max(0 + 15, 1 + 15) + 5 + 2
+  // max(0 + 15, 1 + 15) + 5 + 2, in the maximum pass and the pass proper
   EXPECT_EQ(unit.last_trace()[1].cycles, 23);
+  EXPECT_EQ(unit.last_trace()[4].cycles, 23);
 }
 
 // Zero-cycle control phases (their register actions happen at the edge that
@@ -372,7 +384,8 @@ TEST(ScoreStationaryCycle, IoLatencyBelowTheTwoRegistersIsUndercounted) {
       const UnitWork fast =
           score_stationary_tile(c.schedule, c.mask.rows, params_of(c.config, c.width, c.q.cols()));
       const int64_t passes = fast.counts.at("passes");
-      EXPECT_EQ(c.job.work.cycles - fast.cycles, 2 * passes * (2 - c.config.io_latency_cycles));
+      // Three sweeps per pass: the maximum pass's SDDMM, SDDMM, SpMM.
+      EXPECT_EQ(c.job.work.cycles - fast.cycles, 3 * passes * (2 - c.config.io_latency_cycles));
       const MaskedAttention want = masked_attention(c.q, c.kv, c.mask, c.formats.num);
       EXPECT_EQ(compare_results(c.job.result, want, 0.0).count, 0);
     }

@@ -31,15 +31,34 @@ TEST(SangerTiming, DenseTileByHand) {
   const auto s = pack_split(CsrMask::full(8, 8, false, 0), 8, 4);
   const UnitWork w = score_stationary_tile(s, 8, p);
   // Each pass: sub-rows alternate last_col 3 and 7, so max(r + c) = 7 + 7:
-  // SDDMM = SpMM = 14 + 8 + 2 = 24; overhead = clear 1 + switch 1 + exp 2 + drain 5.
+  // SDDMM = SpMM = 14 + 8 + 2 = 24; overhead = clear 1 + switch 1 + exp 2 + drain 5;
+  // before them, the pass for the row maxima: clear 1 + SDDMM 24 + max drain 5.
+  EXPECT_EQ(w.stages.at("row_max"), 2 * 30);
   EXPECT_EQ(w.stages.at("sddmm"), 2 * 24);
   EXPECT_EQ(w.stages.at("spmm"), 2 * 24);
   EXPECT_EQ(w.stages.at("exp_and_control"), 2 * 9);
   EXPECT_EQ(w.stages.at("normalise"), 20 + 2);
-  EXPECT_EQ(w.cycles, 48 + 48 + 18 + 22);
+  EXPECT_EQ(w.cycles, 60 + 48 + 48 + 18 + 22);
   EXPECT_EQ(w.counts.at("passes"), 2);
-  EXPECT_EQ(w.macs, 2 * 64 * 8);
-  EXPECT_EQ(w.pe_slots, 96 * 32);
+  EXPECT_EQ(w.macs, 3 * 64 * 8);       // SDDMM twice (maximum, scores), SpMM once
+  EXPECT_EQ(w.pe_slots, 144 * 32);     // three sweeps of 24 per pass on 8 x 4 PEs
+}
+
+TEST(SangerTiming, RowMaximumPassCostsClearSweepAndDrain) {
+  // A dense 64 x 64 tile, d = 64, on 64 x 16: 4 passes of clear 1 + 192 +
+  // switch 1 + exp 2 + 192 + drain 17 = 405, each first run for the row
+  // maxima: clear 1 + 192 + 17 = 210 (the paper's and the repository's cost
+  // models have no such pass: docs/fidelity.md, "The row maximum").
+  ScoreStationaryParams p;
+  p.rows = 64;
+  p.pes_per_row = 16;
+  p.segment_width = 64;
+  p.head_dim = 64;
+  const auto s = pack_split(CsrMask::full(64, 64, false, 0), 64, 16);
+  const UnitWork w = score_stationary_tile(s, 64, p);
+  EXPECT_EQ(w.counts.at("passes"), 4);
+  EXPECT_EQ(w.stages.at("row_max"), 4 * 210);
+  EXPECT_EQ(w.cycles - w.stages.at("normalise"), 4 * (405 + 210));
 }
 
 TEST(SangerTiming, SparserTilesTakeFewerPassesAndCountBubbles) {

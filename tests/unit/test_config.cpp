@@ -57,6 +57,21 @@ TEST(ArchConfig, UnknownKeyNamesItsPath) {
   expect_error(j, {"memory.dram.speed"});
 }
 
+TEST(ArchConfig, IoLatencyCoversTheArrayRegisters) {
+  // The operand register and the PE result register take a cycle each: a
+  // smaller io_latency_cycles would undercount every sweep (docs/fidelity.md).
+  for (int io : {0, 1}) {
+    json j = sanger();
+    j["pe_array"]["io_latency_cycles"] = io;
+    expect_error(j, {"arch.json", "pe_array.io_latency_cycles", "at least 2"});
+  }
+  json j = sanger();
+  j["pe_array"]["io_latency_cycles"] = 2;
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.io_latency_cycles, 2);
+  j["pe_array"]["io_latency_cycles"] = 5;
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.io_latency_cycles, 5);
+}
+
 TEST(ArchConfig, OutOfRangeAndWrongTypes) {
   json j = sanger();
   j["clock_ghz"] = 0;
