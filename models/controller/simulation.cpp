@@ -86,7 +86,8 @@ struct Top : sc_core::sc_module {
     }
     // --- end DynamiQK ---
     if (arch.mask_unit.kind == "spatten_pruner") {
-      pruner = std::make_unique<SpattenPruner>("pruner", arch.mask_unit, workload, arch.clock_ghz);
+      pruner = std::make_unique<SpattenPruner>("pruner", arch.mask_unit, workload, arch.clock_ghz,
+                                               arch.fidelity == "cycle");
       controller.mask_socket.bind(pruner->socket);
     }
     if (arch.encoder.kind == "pack_split") {

@@ -3,12 +3,17 @@
 namespace attnsim {
 
 SpattenPruner::SpattenPruner(sc_core::sc_module_name name, const MaskUnitConfig& config, const WorkloadSpec& workload,
-                             double clock_ghz)
+                             double clock_ghz, bool cycle_accurate)
     : JobUnit<MaskJob>(name, clock_ghz),
       config_(config),
       workload_(workload),
       pruner_(workload.seq_len, workload.batch, workload.heads, workload.layers, config.token_keep, config.head_keep,
-              config.topk_parallelism) {}
+              config.topk_parallelism) {
+  if (cycle_accurate) {
+    engine_ = std::make_unique<TopKEngineCycle>("topk_engine", config.topk_parallelism, clock_ghz);
+    pruner_.set_topk_engine([this](const std::vector<double>& values, int k, int) { return engine_->select(values, k); });
+  }
+}
 
 void SpattenPruner::run(MaskJob& job) {
   job.work = UnitWork{};

@@ -30,13 +30,14 @@ int CascadePruner::heads_kept(int b) const {
 
 namespace {
 // Keeps the top `k` of the alive entries by score (pruned ones stay pruned).
-int64_t prune(std::vector<char>& alive, const std::vector<double>& score, int k, int parallelism) {
+int64_t prune(std::vector<char>& alive, const std::vector<double>& score, int k, int parallelism,
+              const TopKFunction& topk) {
   std::vector<int> ids;
   std::vector<double> values;
   for (size_t i = 0; i < alive.size(); ++i)
     if (alive[i]) ids.push_back(static_cast<int>(i)), values.push_back(score[i]);
   if (k >= static_cast<int>(ids.size())) return 0;  // nothing to prune: the engine is not started
-  const TopK t = topk_quickselect(values, k, parallelism);
+  const TopK t = topk(values, k, parallelism);
   for (int i : ids) alive[i] = 0;
   for (int x : t.indices) alive[ids[x]] = 1;
   return t.cycles;
@@ -50,10 +51,10 @@ int64_t CascadePruner::begin_layer(int layer) {
   const int keep_tokens = std::max(1, static_cast<int>(std::floor(seq_ * tokens_.keep(layer, layers_))));
   const int keep_heads = std::max(1, static_cast<int>(std::floor(heads_ * heads_schedule_.keep(layer, layers_) + 1e-9)));
   for (int b = 0; b < batch_; ++b) {
-    cycles += prune(token_alive_[b], token_score_[b], keep_tokens, parallelism_);
+    cycles += prune(token_alive_[b], token_score_[b], keep_tokens, parallelism_, topk_);
     std::vector<char> alive(head_alive_.begin() + b * heads_, head_alive_.begin() + (b + 1) * heads_);
     const std::vector<double> score(head_score_.begin() + b * heads_, head_score_.begin() + (b + 1) * heads_);
-    cycles += prune(alive, score, keep_heads, parallelism_);
+    cycles += prune(alive, score, keep_heads, parallelism_, topk_);
     std::copy(alive.begin(), alive.end(), head_alive_.begin() + b * heads_);
   }
   return cycles;

@@ -2,6 +2,7 @@
 // SpAtten's algorithms (HPCA'21 §III; public code mit-han-lab/spatten):
 // cascade token and head pruning across layers, local V pruning, and
 // progressive quantisation. Kernel-free; the units in models/spatten/ time them.
+#include <functional>
 #include <vector>
 
 #include "config/number_format.h"
@@ -28,6 +29,10 @@ struct KeepSchedule {
 // probabilities a key receives; head importance accumulates Σ |output| of the
 // head. At each layer boundary the top-k survivors are kept; the pruned stay
 // pruned.
+// Runs a top-k selection (values, k, parallelism); topk_quickselect by
+// default, the clocked engine in "fidelity": "cycle" runs.
+using TopKFunction = std::function<TopK(const std::vector<double>&, int, int)>;
+
 class CascadePruner {
  public:
   CascadePruner(int seq, int batch, int heads, int layers, KeepSchedule tokens, KeepSchedule head_schedule,
@@ -36,6 +41,7 @@ class CascadePruner {
   // Applies the pruning decisions for `layer` (once per layer; later calls
   // are no-ops). Returns the top-k engine's cycles spent.
   int64_t begin_layer(int layer);
+  void set_topk_engine(TopKFunction engine) { topk_ = std::move(engine); }
   bool head_alive(int group) const { return head_alive_[group] != 0; }
   const std::vector<char>& tokens_alive(int batch) const { return token_alive_[batch]; }
   int tokens_kept(int batch) const;
@@ -54,6 +60,7 @@ class CascadePruner {
 
  private:
   int seq_, batch_, heads_, layers_, parallelism_;
+  TopKFunction topk_ = topk_quickselect;
   KeepSchedule tokens_, heads_schedule_;
   int current_layer_ = -1;
   std::vector<std::vector<char>> token_alive_;       // [batch][seq]

@@ -4,6 +4,10 @@
 // partitions the current candidates around a pivot in ceil(n / P) + 3 cycles;
 // when the k-th value is found, a prefix sum over the "equal" flags keeps the
 // first ties in index order, so exactly k indices come out, in index order.
+// Round = pivot load 1 + one candidate row of P a cycle + compare and
+// zero-eliminator registers 2 (the "+ 3" of SpAtten's TopKLatencyModel.scala);
+// emit (own model, the same stages) = ceil(n / P) + 2. The clocked datapath
+// in models/spatten/topk_engine_cycle.h counts the same cycles.
 #include <cstdint>
 #include <vector>
 
@@ -12,7 +16,7 @@ namespace attnsim {
 struct TopK {
   std::vector<int> indices;  // exactly k, ascending
   int rounds = 0;            // partition rounds the engine ran
-  int64_t cycles = 0;        // Σ (ceil(n_round / P) + 3), plus one ceil(n / P) pass to emit
+  int64_t cycles = 0;        // Σ (ceil(n_round / P) + 3), plus the emit pass ceil(n / P) + 2
 };
 
 // Pivot choice (own model of the hardware's): the middle element of the

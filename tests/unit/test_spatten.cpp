@@ -32,14 +32,16 @@ TEST(TopK, MatchesASortOnRandomData) {
 }
 
 TEST(TopK, CyclesCountRoundsOfCeilNOverPPlus3) {
-  // 8 distinct values, k = 4, P = 4. Round 1: pivot v[4] = 4 over {8,7,6,5,4,3,2,1}: 4 larger -> done? 
+  // 8 distinct values, k = 4, P = 4. Round 1: pivot v[4] = 4 over {8,7,6,5,4,3,2,1}:
   // larger = {8,7,6,5} (4 >= k) -> keep them; round 2 over 4: pivot v[2]=6, larger {8,7} < 4, larger+equal 3 < 4,
-  // so want = 1 from {5}: round 3 over 1: pivot 5, equal -> found. Cycles: (2+3) + (1+3) + (1+3) + emit 2.
+  // so want = 1 from {5}: round 3 over 1: pivot 5, equal -> found. Cycles: (2+3) + (1+3) + (1+3) + emit (2+2).
   const std::vector<double> v = {8, 7, 6, 5, 4, 3, 2, 1};
   const TopK t = topk_quickselect(v, 4, 4);
   EXPECT_EQ(t.indices, (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(t.rounds, 3);
-  EXPECT_EQ(t.cycles, 5 + 4 + 4 + 2);
+  EXPECT_EQ(t.cycles, 5 + 4 + 4 + 4);
+  EXPECT_EQ(topk_quickselect(v, 8, 4).cycles, 2 + 2);  // k = n: only the emit pass
+  EXPECT_EQ(topk_quickselect(v, 0, 4).cycles, 0);
 }
 
 TEST(KeepSchedule, RampAndExplicit) {
