@@ -14,6 +14,9 @@
 // simulated cycles per host second. A summary prints the speed ratio
 // fast / cycle-accurate, for the whole unit (values and timing) and for the
 // fast model's timing path alone (the formula without the functional kernel).
+// SpAtten's top-k engine: topk_quickselect() against the clocked
+// TopKEngineCycle on BERT-base token pruning (importance of 512 tokens, keep
+// 256, P = 16), 32 score vectors.
 #include <benchmark/benchmark.h>
 #include <systemc>
 #include <tlm_utils/simple_initiator_socket.h>
@@ -24,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -32,6 +36,7 @@
 #include "sanger/sanger_timing.h"
 #include "sanger/score_stationary_array.h"
 #include "sanger/score_stationary_cycle.h"
+#include "spatten/topk_engine_cycle.h"
 #include "systolic/systolic_array.h"
 #include "systolic/systolic_cycle.h"
 #include "systolic/systolic_timing.h"
@@ -131,6 +136,27 @@ Driver* g_driver = nullptr;
 // Host seconds per pass over a workload, by benchmark name (the last run's).
 std::map<std::string, double> g_seconds;
 
+// SpAtten's top-k work: importance-like scores (positive, heavy-tailed, with
+// repeats), seeded.
+struct TopKWork {
+  std::vector<std::vector<double>> scores;
+  int k = 256, parallelism = 16;
+  Cycles cycles = 0;  // of the whole set, fast model
+};
+TopKWork g_topk;
+TopKEngineCycle* g_topk_engine = nullptr;
+
+void build_topk_work() {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(-4, 4);
+  for (int v = 0; v < 32; ++v) {
+    std::vector<double> s(512);
+    for (double& x : s) x = rng() % 5 == 0 ? 1.0 : std::exp(u(rng));
+    g_topk.cycles += topk_quickselect(s, g_topk.k, g_topk.parallelism).cycles;
+    g_topk.scores.push_back(std::move(s));
+  }
+}
+
 struct Driver : sc_core::sc_module {
   tlm_utils::simple_initiator_socket<Driver> ss_fast, ss_cycle, os_fast, os_cycle;
   SC_HAS_PROCESS(Driver);
@@ -144,9 +170,10 @@ struct Driver : sc_core::sc_module {
 
 // Sends every tile of a workload once through a unit; returns simulated cycles.
 // The numerics are those of `attnsim run` (no per-entry probabilities unless
-// a dump or SpAtten reads them).
+// a dump or SpAtten reads them). `timing_only`: the values are known (a sweep
+// point whose masks and values come from the functional cache).
 template <class Socket>
-Cycles send_all(Socket& socket, Workload& w) {
+Cycles send_all(Socket& socket, Workload& w, bool timing_only = false) {
   Cycles cycles = 0;
   for (Tile& t : w.tiles) {
     ComputeJob job;
@@ -156,6 +183,7 @@ Cycles send_all(Socket& socket, Workload& w) {
     job.schedule = &t.schedule;
     job.numerics = w.num;
     job.numerics.probabilities = false;
+    job.timing_only = timing_only;
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     send_job(socket, job, delay);
     cycles += job.work.cycles;
@@ -163,7 +191,7 @@ Cycles send_all(Socket& socket, Workload& w) {
   return cycles;
 }
 
-enum class Path { fast_unit, cycle_unit, formula_only };
+enum class Path { fast_unit, fast_unit_timing_only, cycle_unit, formula_only };
 
 // Process CPU time: SystemC runs every process in this one OS thread, and CPU
 // time is steadier than wall time on a shared 2-core machine.
@@ -182,6 +210,9 @@ void bench(benchmark::State& state, const char* name, Workload* w, Path path) {
     Cycles c = 0;
     switch (path) {
       case Path::fast_unit: c = send_all(sanger ? g_driver->ss_fast : g_driver->os_fast, *w); break;
+      case Path::fast_unit_timing_only:
+        c = send_all(sanger ? g_driver->ss_fast : g_driver->os_fast, *w, true);
+        break;
       case Path::cycle_unit: c = send_all(sanger ? g_driver->ss_cycle : g_driver->os_cycle, *w); break;
       case Path::formula_only:
         for (const Tile& t : w->tiles)
@@ -199,6 +230,34 @@ void bench(benchmark::State& state, const char* name, Workload* w, Path path) {
   state.counters["sim_cycles_per_s"] = benchmark::Counter(static_cast<double>(cycles), benchmark::Counter::kIsRate);
   state.counters["tiles_per_s"] =
       benchmark::Counter(static_cast<double>(passes * w->tiles.size()), benchmark::Counter::kIsRate);
+}
+
+void bench_topk(benchmark::State& state, const char* name, bool cycle) {
+  Cycles cycles = 0;
+  int64_t passes = 0;
+  const double t0 = cpu_seconds();
+  for (auto _ : state) {
+    Cycles c = 0;
+    for (const auto& s : g_topk.scores)
+      c += cycle ? g_topk_engine->select(s, g_topk.k).cycles : topk_quickselect(s, g_topk.k, g_topk.parallelism).cycles;
+    benchmark::DoNotOptimize(c);
+    if (c != g_topk.cycles) state.SkipWithError("cycle counts differ between fidelities");
+    cycles += c;
+    ++passes;
+  }
+  g_seconds[name] = (cpu_seconds() - t0) / static_cast<double>(passes);
+  state.counters["sim_cycles_per_s"] = benchmark::Counter(static_cast<double>(cycles), benchmark::Counter::kIsRate);
+}
+
+bool verify_topk() {
+  bool same = true;
+  for (const auto& s : g_topk.scores) {
+    const TopK a = topk_quickselect(s, g_topk.k, g_topk.parallelism), b = g_topk_engine->select(s, g_topk.k);
+    same = same && a.indices == b.indices && a.cycles == b.cycles && a.rounds == b.rounds;
+  }
+  std::printf("top-k    %zu score vectors of 512, k %d, P %d: indices, rounds and cycles %s\n", g_topk.scores.size(),
+              g_topk.k, g_topk.parallelism, same ? "identical in both fidelities" : "DIFFER between fidelities");
+  return same;
 }
 
 // Before timing: every tile through both fidelities, the same cycles and
@@ -231,17 +290,24 @@ bool verify(Socket& fast, Socket& cycle, Workload& w, const char* unit) {
 }
 
 void Driver::main() {
-  const bool ok = verify(ss_fast, ss_cycle, g_sanger, "sanger") & verify(os_fast, os_cycle, g_dense, "systolic");
+  const bool ok = verify(ss_fast, ss_cycle, g_sanger, "sanger") & verify(os_fast, os_cycle, g_dense, "systolic") &
+                  verify_topk();
   if (!ok) std::exit(1);
   benchmark::RegisterBenchmark("sanger/fast_unit", bench, "sanger/fast_unit", &g_sanger, Path::fast_unit)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("sanger/fast_unit_timing_only", bench, "sanger/fast_unit_timing_only", &g_sanger,
+                               Path::fast_unit_timing_only)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("sanger/cycle_unit", bench, "sanger/cycle_unit", &g_sanger, Path::cycle_unit)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("sanger/formula_only", bench, "sanger/formula_only", &g_sanger, Path::formula_only)
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("systolic/fast_unit", bench, "systolic/fast_unit", &g_dense, Path::fast_unit)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("systolic/fast_unit_timing_only", bench, "systolic/fast_unit_timing_only", &g_dense,
+                               Path::fast_unit_timing_only)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("systolic/cycle_unit", bench, "systolic/cycle_unit", &g_dense, Path::cycle_unit)
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("systolic/formula_only", bench, "systolic/formula_only", &g_dense, Path::formula_only)
       ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("topk/fast", bench_topk, "topk/fast", false)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("topk/cycle", bench_topk, "topk/cycle", true)->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
 
   std::printf("\nSpeed of the same work (%zu tiles of 64 queries x %d keys, d = %d), host CPU time per pass:\n",
@@ -252,15 +318,24 @@ void Driver::main() {
       const auto it = g_seconds.find(std::string(unit) + "/" + path);
       return it == g_seconds.end() ? 0.0 : it->second;
     };
-    const double fast = get("fast_unit"), cyc = get("cycle_unit"), formula = get("formula_only");
+    const double fast = get("fast_unit"), cyc = get("cycle_unit"), formula = get("formula_only"),
+                 timing = get("fast_unit_timing_only");
     if (fast <= 0 || cyc <= 0) continue;
     std::printf("  %-8s %9lld simulated cycles | fast unit %9.3f ms (%8.3g cycles/s) | cycle-accurate %9.1f ms "
                 "(%8.3g cycles/s) | fast/cycle %7.0fx",
                 unit, static_cast<long long>(w.cycles), fast * 1e3, w.cycles / fast, cyc * 1e3, w.cycles / cyc,
                 cyc / fast);
+    if (timing > 0) std::printf(" | fast unit, values reused %8.4f ms, %9.0fx", timing * 1e3, cyc / timing);
     if (formula > 0) std::printf(" | formula only %8.4f ms, %9.0fx", formula * 1e3, cyc / formula);
     std::printf("\n");
   }
+  const double tf = g_seconds.count("topk/fast") ? g_seconds["topk/fast"] : 0,
+               tc = g_seconds.count("topk/cycle") ? g_seconds["topk/cycle"] : 0;
+  if (tf > 0 && tc > 0)
+    std::printf("  top-k    %9lld simulated cycles | fast model %8.4f ms (%8.3g cycles/s) | cycle-accurate %9.2f ms "
+                "(%8.3g cycles/s) | fast/cycle %7.0fx\n",
+                static_cast<long long>(g_topk.cycles), tf * 1e3, g_topk.cycles / tf, tc * 1e3, g_topk.cycles / tc,
+                tc / tf);
   sc_core::sc_stop();
 }
 
@@ -283,11 +358,14 @@ int sc_main(int argc, char** argv) {
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   build_workloads();
+  build_topk_work();
 
   ScoreStationaryArray ss_fast("ss_fast", g_sanger.config, g_sanger.width, 1.0);
   ScoreStationaryArrayCycle ss_cycle("ss_cycle", g_sanger.config, g_sanger.width, 1.0);
   SystolicArray os_fast("os_fast", g_dense.config, 1.0);
   SystolicArrayCycle os_cycle("os_cycle", g_dense.config, 1.0);
+  TopKEngineCycle topk_engine("topk_engine", g_topk.parallelism, 1.0);
+  g_topk_engine = &topk_engine;
   Driver driver("driver");
   g_driver = &driver;
   driver.ss_fast.bind(ss_fast.socket);
