@@ -124,6 +124,12 @@ void encode_operands(HeadOperands& h, const NumberFormat& data) {
   h.v_code_max = h.v_codes.size() ? h.v_codes.cast<int>().cwiseAbs().maxCoeff() : 0;
 }
 
+// Compiled for baseline x86-64 and for AVX2, the copy picked when the program
+// loads (GCC function multiversioning): integer arithmetic and the same
+// double operations in both, so both give the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 MaskedAttention masked_attention_codes(const MatF& q_tile, const HeadOperands& kv, const CsrMask& mask,
                                        const AttentionNumerics& num) {
   thread_local Scratch s;
