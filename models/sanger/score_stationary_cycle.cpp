@@ -526,43 +526,19 @@ ScoreStationaryArrayCycle::ScoreStationaryArrayCycle(sc_core::sc_module_name nam
     : JobUnit<ComputeJob>(name, clock_ghz),
       config_(config),
       segment_width_(segment_width),
-      clk_("clk", period()),
-      dp_(std::make_unique<Datapath>()) {
-  SC_METHOD(tick);  // runs once at start-up, then sleeps until a job arrives
-}
+      clock_("clock", period()),
+      dp_(std::make_unique<Datapath>()) {}
 
 ScoreStationaryArrayCycle::~ScoreStationaryArrayCycle() = default;
 
 void ScoreStationaryArrayCycle::reconfigure(const PeArrayConfig& config, int segment_width) {
-  if (active_) throw std::logic_error("reconfigure during a job");
+  if (clock_.active()) throw std::logic_error("reconfigure during a job");
   config_ = config;
   segment_width_ = segment_width;
 }
 
-void ScoreStationaryArrayCycle::tick() {
-  using namespace sc_core;
-  if (!active_) {
-    next_trigger(start_ev_);
-    return;
-  }
-  // The job's first cycle begins at start_time_; the edge that ends it is the
-  // first rising edge after that.
-  if (sc_time_stamp() > start_time_) {
-    dp_->cycle();
-    ++clocked_;
-    if (dp_->phase == Phase::done) {
-      active_ = false;
-      done_ev_.notify();
-      next_trigger(start_ev_);
-      return;
-    }
-  }
-  next_trigger(clk_.posedge_event());
-}
-
 void ScoreStationaryArrayCycle::run(ComputeJob& job) {
-  using namespace sc_core;
-  if (active_) throw std::logic_error("score-stationary cycle model: one job at a time");
+  if (clock_.active()) throw std::logic_error("score-stationary cycle model: one job at a time");
   if (!job.q_tile || !job.kv || !job.mask || !job.schedule)
     throw std::invalid_argument("score-stationary array: job without query tile, operands, mask or schedule");
   const PackSplitSchedule& s = *job.schedule;
@@ -612,13 +588,10 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
 
   dp.start();
   if (dp.phase != Phase::done) {
-    const sc_time now = sc_time_stamp();
-    const auto p = period().value();
-    start_time_ = sc_time::from_value((now.value() + p - 1) / p * p);  // the cycle boundary at or after now
-    active_ = true;
-    start_ev_.notify(SC_ZERO_TIME);
-    wait(done_ev_);
-    const Cycles elapsed = static_cast<Cycles>((sc_time_stamp() - start_time_).value() / p);
+    const Cycles elapsed = clock_.run([&dp] {
+      dp.cycle();
+      return dp.phase != Phase::done;
+    });
     if (dp.error.empty() && elapsed != dp.job_cycle)
       dp.fail("simulated time " + std::to_string(elapsed) + " cycles, counted " + std::to_string(dp.job_cycle));
   }

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock_driver.h"
 #include "common/compute_unit.h"
 #include "config/arch_config.h"
 
@@ -28,7 +29,6 @@ namespace attnsim {
 
 class ScoreStationaryArrayCycle : public JobUnit<ComputeJob> {
  public:
-  SC_HAS_PROCESS(ScoreStationaryArrayCycle);
   // Same signature as ScoreStationaryArray.
   ScoreStationaryArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config, int segment_width,
                             double clock_ghz);
@@ -47,7 +47,7 @@ class ScoreStationaryArrayCycle : public JobUnit<ComputeJob> {
   const std::vector<PhaseSpan>& last_trace() const { return trace_; }
   // Clock edges at which the array did work, over all jobs (a cross-check of
   // the counters against simulated time).
-  Cycles clocked_cycles() const { return clocked_; }
+  Cycles clocked_cycles() const { return clock_.clocked_cycles(); }
 
   struct Datapath;  // registers and controller, in the .cpp
 
@@ -56,17 +56,11 @@ class ScoreStationaryArrayCycle : public JobUnit<ComputeJob> {
   bool annotates_delay() const override { return false; }
 
  private:
-  void tick();
-
   PeArrayConfig config_;
   int segment_width_;
-  sc_core::sc_clock clk_;
-  sc_core::sc_event start_ev_, done_ev_;
+  ClockDriver clock_;
   std::unique_ptr<Datapath> dp_;
-  bool active_ = false;
-  sc_core::sc_time start_time_;
   std::vector<PhaseSpan> trace_;
-  Cycles clocked_ = 0;
 };
 
 }  // namespace attnsim

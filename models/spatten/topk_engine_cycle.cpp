@@ -276,43 +276,20 @@ struct TopKEngineCycle::Datapath {
 TopKEngineCycle::TopKEngineCycle(sc_core::sc_module_name name, int parallelism, double clock_ghz)
     : sc_module(name),
       parallelism_(parallelism),
-      period_(1.0 / clock_ghz, sc_core::SC_NS),
-      clk_("clk", period_),
+      clock_("clock", sc_core::sc_time(1.0 / clock_ghz, sc_core::SC_NS)),
       dp_(std::make_unique<Datapath>()) {
   reconfigure(parallelism);
-  SC_METHOD(tick);  // runs once at start-up, then sleeps until a selection starts
 }
 
 TopKEngineCycle::~TopKEngineCycle() = default;
 
 void TopKEngineCycle::reconfigure(int parallelism) {
-  if (active_) throw std::logic_error("top-k engine: reconfigure during a selection");
+  if (clock_.active()) throw std::logic_error("top-k engine: reconfigure during a selection");
   if (parallelism < 1) throw std::invalid_argument("top-k engine: parallelism must be >= 1");
   parallelism_ = parallelism;
 }
 
-void TopKEngineCycle::tick() {
-  using namespace sc_core;
-  if (!active_) {
-    next_trigger(start_ev_);
-    return;
-  }
-  if (sc_time_stamp() > start_time_) {  // each rising edge after the start ends one cycle
-    dp_->cycle();
-    ++clocked_;
-    if (dp_->phase == Phase::done) {
-      active_ = false;
-      done_ev_.notify();
-      next_trigger(start_ev_);
-      return;
-    }
-  }
-  next_trigger(clk_.posedge_event());
-}
-
 TopK TopKEngineCycle::select(const std::vector<double>& values, int k) {
-  using namespace sc_core;
-  if (active_) throw std::logic_error("top-k engine: one selection at a time");
   Datapath& dp = *dp_;
   dp.P = parallelism_;
   const int n = static_cast<int>(values.size());
@@ -320,12 +297,10 @@ TopK TopKEngineCycle::select(const std::vector<double>& values, int k) {
   TopK out;
   if (k == 0) return out;  // nothing to select: the engine is not started
   dp.load(values, k);
-  const auto p = period_.value();
-  start_time_ = sc_time::from_value((sc_time_stamp().value() + p - 1) / p * p);
-  active_ = true;
-  start_ev_.notify(SC_ZERO_TIME);
-  wait(done_ev_);
-  const Cycles elapsed = static_cast<Cycles>((sc_time_stamp() - start_time_).value() / p);
+  const Cycles elapsed = clock_.run([&dp] {
+    dp.cycle();
+    return dp.phase != Phase::done;
+  });
   if (dp.error.empty() && elapsed != dp.job_cycle)
     dp.fail("simulated time " + std::to_string(elapsed) + " cycles, counted " + std::to_string(dp.job_cycle));
   if (!dp.error.empty()) throw std::runtime_error("top-k engine cycle model: " + dp.error);

@@ -19,14 +19,13 @@
 #include <systemc>
 #include <vector>
 
-#include "common/timing.h"
+#include "common/clock_driver.h"
 #include "kernels/topk.h"
 
 namespace attnsim {
 
 class TopKEngineCycle : public sc_core::sc_module {
  public:
-  SC_HAS_PROCESS(TopKEngineCycle);
   TopKEngineCycle(sc_core::sc_module_name name, int parallelism, double clock_ghz);
   ~TopKEngineCycle() override;
 
@@ -39,21 +38,14 @@ class TopKEngineCycle : public sc_core::sc_module {
   // simulated time passes. The engine's clock starts once the producer has
   // streamed the values into its input buffer and FIFO 0.
   TopK select(const std::vector<double>& values, int k);
-  Cycles clocked_cycles() const { return clocked_; }
+  Cycles clocked_cycles() const { return clock_.clocked_cycles(); }
 
   struct Datapath;  // registers and control, in the .cpp
 
  private:
-  void tick();
-
   int parallelism_;
-  sc_core::sc_time period_;
-  sc_core::sc_clock clk_;
-  sc_core::sc_event start_ev_, done_ev_;
+  ClockDriver clock_;
   std::unique_ptr<Datapath> dp_;
-  bool active_ = false;
-  sc_core::sc_time start_time_;
-  Cycles clocked_ = 0;
 };
 
 }  // namespace attnsim

@@ -333,48 +333,24 @@ struct SystolicArrayCycle::Datapath {
 };
 
 SystolicArrayCycle::SystolicArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config, double clock_ghz)
-    : JobUnit<ComputeJob>(name, clock_ghz), config_(config), clk_("clk", period()), dp_(std::make_unique<Datapath>()) {
-  SC_METHOD(tick);  // runs once at start-up, then sleeps until a job arrives
-}
+    : JobUnit<ComputeJob>(name, clock_ghz), config_(config), clock_("clock", period()), dp_(std::make_unique<Datapath>()) {}
 
 SystolicArrayCycle::~SystolicArrayCycle() = default;
 
 void SystolicArrayCycle::reconfigure(const PeArrayConfig& config) {
-  if (active_) throw std::logic_error("reconfigure during a job");
+  if (clock_.active()) throw std::logic_error("reconfigure during a job");
   config_ = config;
 }
 
-void SystolicArrayCycle::tick() {
-  using namespace sc_core;
-  if (!active_) {
-    next_trigger(start_ev_);
-    return;
-  }
-  if (sc_time_stamp() > start_time_) {  // each rising edge after the start ends one cycle
-    dp_->cycle();
-    ++clocked_;
-    if (dp_->phase == Phase::done) {
-      active_ = false;
-      done_ev_.notify();
-      next_trigger(start_ev_);
-      return;
-    }
-  }
-  next_trigger(clk_.posedge_event());
-}
-
 void SystolicArrayCycle::execute() {
-  using namespace sc_core;
   Datapath& dp = *dp_;
   dp.step = 0;
   dp.enter_step();
   if (dp.phase != Phase::done) {
-    const auto p = period().value();
-    start_time_ = sc_time::from_value((sc_time_stamp().value() + p - 1) / p * p);
-    active_ = true;
-    start_ev_.notify(SC_ZERO_TIME);
-    wait(done_ev_);
-    const Cycles elapsed = static_cast<Cycles>((sc_time_stamp() - start_time_).value() / p);
+    const Cycles elapsed = clock_.run([&dp] {
+      dp.cycle();
+      return dp.phase != Phase::done;
+    });
     if (dp.error.empty() && elapsed != dp.job_cycle)
       dp.fail("simulated time " + std::to_string(elapsed) + " cycles, counted " + std::to_string(dp.job_cycle));
   }
@@ -396,7 +372,7 @@ void check_shape(const PeArrayConfig& c) {
 }  // namespace
 
 SystolicArrayCycle::GemmResult SystolicArrayCycle::gemm(const MatD& a, const MatD& b) {
-  check_idle(active_);
+  check_idle(clock_.active());
   check_shape(config_);
   if (a.cols() != b.rows()) throw std::invalid_argument("gemm: inner dimensions differ");
   Datapath& dp = *dp_;
@@ -417,7 +393,7 @@ SystolicArrayCycle::GemmResult SystolicArrayCycle::gemm(const MatD& a, const Mat
 }
 
 void SystolicArrayCycle::run(ComputeJob& job) {
-  check_idle(active_);
+  check_idle(clock_.active());
   check_shape(config_);
   if (!job.q_tile || !job.kv || !job.mask) throw std::invalid_argument("systolic array: incomplete job");
   const CsrMask& mask = *job.mask;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock_driver.h"
 #include "common/compute_unit.h"
 #include "config/arch_config.h"
 
@@ -19,7 +20,6 @@ namespace attnsim {
 
 class SystolicArrayCycle : public JobUnit<ComputeJob> {
  public:
-  SC_HAS_PROCESS(SystolicArrayCycle);
   // Same signature as SystolicArray.
   SystolicArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config, double clock_ghz);
   ~SystolicArrayCycle() override;
@@ -43,7 +43,7 @@ class SystolicArrayCycle : public JobUnit<ComputeJob> {
     Cycles begin = 0, cycles = 0;
   };
   const std::vector<PhaseSpan>& last_trace() const { return trace_; }
-  Cycles clocked_cycles() const { return clocked_; }
+  Cycles clocked_cycles() const { return clock_.clocked_cycles(); }
 
   struct Datapath;  // registers and controller, in the .cpp
 
@@ -52,17 +52,12 @@ class SystolicArrayCycle : public JobUnit<ComputeJob> {
   bool annotates_delay() const override { return false; }
 
  private:
-  void tick();
   void execute();  // runs the prepared program on the clock; from the caller's thread
 
   PeArrayConfig config_;
-  sc_core::sc_clock clk_;
-  sc_core::sc_event start_ev_, done_ev_;
+  ClockDriver clock_;
   std::unique_ptr<Datapath> dp_;
-  bool active_ = false;
-  sc_core::sc_time start_time_;
   std::vector<PhaseSpan> trace_;
-  Cycles clocked_ = 0;
 };
 
 }  // namespace attnsim

@@ -15,26 +15,11 @@ using namespace attnsim::cycle_test;
 
 namespace {
 
-// A thread that runs the test body against the engine, then stops the clock.
-struct Driver : sc_core::sc_module {
-  std::function<void()> body;
-  SC_HAS_PROCESS(Driver);
-  explicit Driver(sc_core::sc_module_name n) : sc_module(n) { SC_THREAD(main); }
-  void main() {
-    try {
-      if (body) body();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "exception in the testbench thread: " << e.what();
-    }
-    sc_core::sc_stop();
-  }
-};
-
 constexpr double kClockGhz = 1.0;
 
 void run_with_engine(int parallelism, const std::function<void(TopKEngineCycle&)>& body) {
   TopKEngineCycle engine("engine", parallelism, kClockGhz);
-  Driver driver("driver");
+  TestThread driver("driver");
   driver.body = [&] { body(engine); };
   sc_core::sc_start();
 }

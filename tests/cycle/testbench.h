@@ -21,13 +21,12 @@
 
 namespace attnsim::cycle_test {
 
-// The initiator: its thread runs `body`, then stops the simulation (the
-// arrays' clocks would otherwise run for ever).
-struct Bench : sc_core::sc_module {
-  tlm_utils::simple_initiator_socket<Bench> socket;
+// A thread that runs a test body, then stops the simulation (the models'
+// clocks would otherwise run for ever).
+struct TestThread : sc_core::sc_module {
   std::function<void()> body;
-  SC_HAS_PROCESS(Bench);
-  explicit Bench(sc_core::sc_module_name n) : sc_module(n), socket("socket") {
+  SC_HAS_PROCESS(TestThread);
+  explicit TestThread(sc_core::sc_module_name n) : sc_module(n) {
     SC_THREAD(main);
     set_stack_size(64 << 20);  // Eigen in the functional kernels
   }
@@ -39,6 +38,12 @@ struct Bench : sc_core::sc_module {
     }
     sc_core::sc_stop();
   }
+};
+
+// The initiator: a test thread that sends ComputeJobs through b_transport.
+struct Bench : TestThread {
+  tlm_utils::simple_initiator_socket<Bench> socket;
+  explicit Bench(sc_core::sc_module_name n) : TestThread(n), socket("socket") {}
   // Sends one job; returns the simulated time it took. A cycle-accurate unit
   // annotates nothing: its time passes inside b_transport.
   sc_core::sc_time send(ComputeJob& job) {
