@@ -1,6 +1,7 @@
 #include "workload/workload.h"
 
 #include <cmath>
+#include <functional>
 #include <filesystem>
 
 #include "util/error.h"
@@ -97,18 +98,20 @@ double WorkloadSpec::scale() const { return 1.0 / std::sqrt(static_cast<double>(
 
 namespace {
 
-class SyntheticSource : public WorkloadSource {
+// A source whose heads a generator computes from (batch, layer, head).
+class GeneratedSource : public WorkloadSource {
  public:
-  explicit SyntheticSource(const WorkloadSpec& s) : s_(s) {}
+  using Generate = std::function<void(int b, int l, int h, HeadTensors& out)>;
+  GeneratedSource(int heads, Generate generate) : heads_(heads), generate_(std::move(generate)) {}
   std::vector<HeadTensors> layer(int b, int l) override {
-    std::vector<HeadTensors> out(s_.heads);
-    for (int h = 0; h < s_.heads; ++h)
-      generate_head(s_.synthetic, s_.seq_len, s_.head_dim, b, l, h, out[h].q, out[h].k, out[h].v);
+    std::vector<HeadTensors> out(heads_);
+    for (int h = 0; h < heads_; ++h) generate_(b, l, h, out[h]);
     return out;
   }
 
  private:
-  WorkloadSpec s_;
+  int heads_;
+  Generate generate_;
 };
 
 class NpySource : public WorkloadSource {
@@ -155,44 +158,28 @@ class NpySource : public WorkloadSource {
   std::vector<NpyHeader> headers_;
 };
 
-// --- DynamiQK data kinds ---
-class LongContextSource : public WorkloadSource {
- public:
-  explicit LongContextSource(const WorkloadSpec& s) : s_(s) {}
-  std::vector<HeadTensors> layer(int b, int l) override {
-    std::vector<HeadTensors> out(s_.heads);
-    for (int h = 0; h < s_.heads; ++h)
-      generate_long_context_head(s_.long_context, s_.seq_len, s_.head_dim, b, l, h, out[h].q, out[h].k, out[h].v);
-    return out;
-  }
-
- private:
-  WorkloadSpec s_;
-};
-
-class MultimodalSource : public WorkloadSource {
- public:
-  explicit MultimodalSource(const WorkloadSpec& s) : s_(s), segs_(s.multimodal.segments, s.seq_len) {}
-  std::vector<HeadTensors> layer(int b, int l) override {
-    std::vector<HeadTensors> out(s_.heads);
-    for (int h = 0; h < s_.heads; ++h)
-      generate_multimodal_head(s_.multimodal, segs_, s_.head_dim, b, l, h, out[h].q, out[h].k, out[h].v);
-    return out;
-  }
-
- private:
-  WorkloadSpec s_;
-  SegmentMap segs_;
-};
-// --- end DynamiQK data kinds ---
 
 }  // namespace
 
 std::unique_ptr<WorkloadSource> open_source(const WorkloadSpec& spec) {
-  if (spec.data_kind == "long_context") return std::make_unique<LongContextSource>(spec);  // DynamiQK
-  if (spec.data_kind == "multimodal") return std::make_unique<MultimodalSource>(spec);      // DynamiQK
   if (spec.data_kind == "npy") return std::make_unique<NpySource>(spec);
-  return std::make_unique<SyntheticSource>(spec);
+  const int S = spec.seq_len, d = spec.head_dim;
+  GeneratedSource::Generate generate;
+  if (spec.data_kind == "long_context") {  // DynamiQK
+    generate = [p = spec.long_context, S, d](int b, int l, int h, HeadTensors& o) {
+      generate_long_context_head(p, S, d, b, l, h, o.q, o.k, o.v);
+    };
+  } else if (spec.data_kind == "multimodal") {  // DynamiQK
+    generate = [p = spec.multimodal, segs = SegmentMap(spec.multimodal.segments, S), d](int b, int l, int h,
+                                                                                         HeadTensors& o) {
+      generate_multimodal_head(p, segs, d, b, l, h, o.q, o.k, o.v);
+    };
+  } else {
+    generate = [p = spec.synthetic, S, d](int b, int l, int h, HeadTensors& o) {
+      generate_head(p, S, d, b, l, h, o.q, o.k, o.v);
+    };
+  }
+  return std::make_unique<GeneratedSource>(spec.heads, std::move(generate));
 }
 
 }  // namespace attnsim
