@@ -23,16 +23,16 @@ struct KeepSchedule {
   double keep(int layer, int layers) const;
 };
 
+// Runs a top-k selection (values, k, parallelism); topk_quickselect by
+// default, the clocked engine in "fidelity": "cycle" runs.
+using TopKFunction = std::function<TopK(const std::vector<double>&, int, int)>;
+
 // The pruning state of a whole run: which tokens and heads are alive, and
 // the importance scores that decide it. Token importance (per batch
 // element) accumulates Σ over heads and queries of the attention
 // probabilities a key receives; head importance accumulates Σ |output| of the
 // head. At each layer boundary the top-k survivors are kept; the pruned stay
 // pruned.
-// Runs a top-k selection (values, k, parallelism); topk_quickselect by
-// default, the clocked engine in "fidelity": "cycle" runs.
-using TopKFunction = std::function<TopK(const std::vector<double>&, int, int)>;
-
 class CascadePruner {
  public:
   CascadePruner(int seq, int batch, int heads, int layers, KeepSchedule tokens, KeepSchedule head_schedule,
