@@ -343,6 +343,11 @@ def numerics(lib, out_dir, quick, wg_variant=None):
         (2048, 128, 128, 128, torch.float16, "causal"),
         (2048, 64, 64, 64, torch.bfloat16, "mixed"),
         (1000, 64, 64, 128, torch.float16, "mixed"),
+        # q-block 128 at the other dtype / head dim pairings (the warp-specialised wg128_ws among others)
+        (1000, 64, 128, 128, torch.float16, "mixed"),
+        (1024, 128, 128, 128, torch.bfloat16, "mixed"),
+        (1500, 64, 128, 128, torch.bfloat16, "causal"),
+        (900, 128, 128, 64, torch.bfloat16, "mixed"),
     ]
     if quick:
         cases = cases[:6]

@@ -66,10 +66,11 @@ const char* tiling_name(Tiling t);
 int tiling_q_block(Tiling t);
 bool tiling_is_wgmma(Tiling t);
 // The tiling `automatic` stands for (measured on an H200 and an H100, docs/gpu_kernel.md): with wgmma (an sm_90
-// GPU, head_dim 64/128) wg128_n128 (head_dim 128, kv_block 128) or wg128_m2 for q_block 128, wg64_p (head_dim
-// 128) or wg64_m4 for q_block 64; else q128_w4, and q64_w2 (head_dim 64) or q64_w4. Another tiling is returned
-// as is.
-Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim);
+// GPU, head_dim 64/128) and q_block 128: wg128_ws for kv_block 128 at head_dim 128 from seq_len 4096 and at
+// head_dim 64 from seq_len 16384 (where it was measured faster on the H100), else wg128_n128 (head_dim 128,
+// kv_block 128) or wg128_m2; for q_block 64 wg64_p (head_dim 128) or wg64_m4; without wgmma q128_w4, and q64_w2
+// (head_dim 64) or q64_w4. Another tiling is returned as is. seq_len 0: not known (never wg128_ws).
+Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim, int seq_len = 0);
 // Whether the wgmma tilings can run here (built for sm_90a and the current GPU is compute capability 9.0).
 bool wgmma_available();
 // Encoding of the wgmma shared-memory descriptors (0 = the canonical one; for experiments).
