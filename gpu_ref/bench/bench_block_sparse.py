@@ -43,7 +43,7 @@ class Lib:
     TILINGS = {"auto": 0, "q64_w4": 1, "q64_w4_s3": 2, "q128_w8": 3, "q128_w4": 4, "q64_w2": 5, "wg64": 6,
                "wg128": 7, "wg64_s3": 8, "wg64_n128": 9, "wg128_m2": 10, "wg128_s3": 11, "wg128_n128": 12,
                "wg64_p": 13, "wg128_p": 14, "wg128_n128_m2": 15, "wg128_n128_s3": 16, "wg128_n128_p": 17,
-               "wg64_n128_m3": 18, "wg64_m4": 19}
+               "wg64_n128_m3": 18, "wg64_m4": 19, "wg128_ws": 20}
 
     def __init__(self, path):
         L = ctypes.CDLL(path)
@@ -343,6 +343,11 @@ def numerics(lib, out_dir, quick, wg_variant=None):
         (2048, 128, 128, 128, torch.float16, "causal"),
         (2048, 64, 64, 64, torch.bfloat16, "mixed"),
         (1000, 64, 64, 128, torch.float16, "mixed"),
+        # q-block 128 at the other dtype / head dim pairings (the warp-specialised wg128_ws among others)
+        (1000, 64, 128, 128, torch.float16, "mixed"),
+        (1024, 128, 128, 128, torch.bfloat16, "mixed"),
+        (1500, 64, 128, 128, torch.bfloat16, "causal"),
+        (900, 128, 128, 64, torch.bfloat16, "mixed"),
     ]
     if quick:
         cases = cases[:6]
@@ -378,7 +383,7 @@ def numerics(lib, out_dir, quick, wg_variant=None):
                 tilings += ["wg64", "wg64_s3", "wg64_p"] + (["wg64_n128"] if kvb == 128 else []) + (
                     ["wg64_n128_m3"] if kvb == 128 and D == 64 else []) + (["wg64_m4"] if D == 64 else [])
             else:
-                tilings += ["wg128", "wg128_m2", "wg128_s3", "wg128_p"] + (
+                tilings += ["wg128", "wg128_m2", "wg128_s3", "wg128_p", "wg128_ws"] + (
                     ["wg128_n128", "wg128_n128_s3", "wg128_n128_p"] if kvb == 128 else []) + (
                     ["wg128_n128_m2"] if kvb == 128 and D == 64 else [])
         o = torch.empty_like(q)
@@ -560,7 +565,7 @@ def bench_main(lib, out_dir, seqs, dims, budget_s, quick, flex_ok=True, wgmma=Fa
                 cands = []
                 if blk == 128:
                     cands += [(m_native, t) for t in ("q128_w4", "wg128", "wg128_m2", "wg128_s3", "wg128_p",
-                                                      "wg128_n128", "wg128_n128_s3", "wg128_n128_p")]
+                                                      "wg128_n128", "wg128_n128_s3", "wg128_n128_p", "wg128_ws")]
                     cands += [(m_native, "wg128_n128_m2")] if D == 64 else []
                     # the same element mask as q-block 64 x kv-block 128 (each 128-row block split in two)
                     if S % 128 == 0:

@@ -33,15 +33,17 @@ const char* tiling_name(Tiling t) {
     case Tiling::wg128_n128_p: return "wg128_n128_p";
     case Tiling::wg64_n128_m3: return "wg64_n128_m3";
     case Tiling::wg64_m4: return "wg64_m4";
+    case Tiling::wg128_ws: return "wg128_ws";
   }
   return "?";
 }
 
 bool tiling_is_wgmma(Tiling t) { return static_cast<int>(t) >= static_cast<int>(Tiling::wg64); }
 
-Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim) {
+Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim, int seq_len) {
   if (t != Tiling::automatic) return t;
   if ((head_dim == 64 || head_dim == 128) && wgmma_available()) {
+    if (q_block == 128 && kv_block == 128 && seq_len >= (head_dim == 128 ? 4096 : 16384)) return Tiling::wg128_ws;
     if (q_block == 128) return head_dim == 128 && kv_block == 128 ? Tiling::wg128_n128 : Tiling::wg128_m2;
     return head_dim == 128 ? Tiling::wg64_p : Tiling::wg64_m4;
   }
@@ -87,7 +89,8 @@ int tiling_q_block(Tiling t) {
     case Tiling::wg128_p:
     case Tiling::wg128_n128_m2:
     case Tiling::wg128_n128_s3:
-    case Tiling::wg128_n128_p: return 128;
+    case Tiling::wg128_n128_p:
+    case Tiling::wg128_ws: return 128;
     default: return 0;
   }
 }
@@ -105,12 +108,15 @@ void forward(const ForwardArgs& a, const BlockMaskView& mask, cudaStream_t strea
   if (a.heads <= 0 || mask.mask_heads <= 0 || a.heads % mask.mask_heads != 0)
     bad("heads (" + std::to_string(a.heads) + ") must be a multiple of the mask's heads (" +
         std::to_string(mask.mask_heads) + ")");
-  const Tiling t = resolve_tiling(a.tiling, mask.q_block, mask.kv_block, a.head_dim);
+  const Tiling t = resolve_tiling(a.tiling, mask.q_block, mask.kv_block, a.head_dim, a.seq_len);
   if (tiling_q_block(t) != mask.q_block)
     bad(std::string("tiling ") + tiling_name(t) + " needs q_block " + std::to_string(tiling_q_block(t)));
   if (tiling_is_wgmma(t)) {
     if (!wgmma_available()) bad(std::string("tiling ") + tiling_name(t) + " needs a compute capability 9.0 GPU");
-    launch_wgmma(a, mask, t, g_wgmma_variant, stream);
+    if (t == Tiling::wg128_ws)
+      launch_wgmma_ws(a, mask, g_wgmma_variant, stream);
+    else
+      launch_wgmma(a, mask, t, g_wgmma_variant, stream);
     return;
   }
   const bool h = a.dtype == DataType::fp16;

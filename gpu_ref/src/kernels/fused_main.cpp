@@ -298,7 +298,7 @@ int run(int argc, char** argv) {
                         {"dtype", args.dtype == bsa::DataType::fp16 ? "fp16" : "bf16"},
                         {"q_block", args.q_block},
                         {"kv_block", args.kv_block},
-                        {"tiling", bsa::tiling_name(bsa::resolve_tiling(args.tiling, args.q_block, args.kv_block, D))},
+                        {"tiling", bsa::tiling_name(bsa::resolve_tiling(args.tiling, args.q_block, args.kv_block, D, hmask.seq_len))},
                         {"mask_source", mask_source}};
   meta["block_mask"] = json{{"mask_heads", hmask.mask_heads},
                             {"listed_blocks", hmask.n_entries()},
