@@ -55,7 +55,6 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   constexpr int KD = D / 16;
   constexpr int NT = BN / 8;
   constexpr int DT = D / 8;
-  constexpr int WT = BN / 32;  // bitmask words per row of a tile
   constexpr int TILE_BYTES = BN * D * static_cast<int>(sizeof(T));
 
   extern __shared__ unsigned char smem_raw[];
@@ -85,7 +84,6 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   // that the per-tile entry index is no integer division (always 0 with 128-key tiles)
   const int sub_shift = (BN == 128 || mask.kv_block == BN) ? 0 : 1;
   const int ntiles = (mask.row_ptr[mq + 1] - e_begin) << sub_shift;
-  const int words = mask.kv_block / 32;
 
   for (int c = tid; c < BM * CH; c += THREADS) {
     const int r = c / CH, ch = c % CH;
@@ -145,75 +143,9 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   // rescale factors of O for the two rows of this thread, and packs P into A fragments.
   // `ent` is tile t's mask entry, loaded by the caller before the QK^T so that its latency hides behind it.
   auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-    const int tsub = t & sub_shift;
-    const int kv0 = ent.x * mask.kv_block + tsub * BN;
-    if (ent.y != kFull || kv0 + BN > S) {
-#pragma unroll
-      for (int hh = 0; hh < 2; ++hh) {
-        const int rl = wrow0 + (lane >> 2) + hh * 8;
-        const int gr = q0 + rl;
-        uint32_t wd[WT];
-#pragma unroll
-        for (int x = 0; x < WT; ++x) wd[x] = 0xffffffffu;
-        if (ent.y >= 0) {
-          const uint32_t* bm = mask.bitmasks + (static_cast<size_t>(ent.y) * BM + rl) * words + tsub * WT;
-#pragma unroll
-          for (int x = 0; x < WT; ++x) wd[x] = __ldg(bm + x);
-        }
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            const int col = nt * 8 + (lane & 3) * 2 + j;
-            const int gc = kv0 + col;
-            bool keep = gc < S;
-            if (ent.y == kCausal) keep = keep && gc <= gr;
-            keep = keep && ((wd[col >> 5] >> (col & 31)) & 1u);  // col >> 5 is a compile-time constant
-            if (!keep) sacc[nt * 4 + hh * 2 + j] = -INFINITY;
-          }
-        }
-      }
-    }
-#pragma unroll
-    for (int hh = 0; hh < 2; ++hh) {
-      float rmax = -INFINITY;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) rmax = fmaxf(rmax, fmaxf(sacc[nt * 4 + hh * 2], sacc[nt * 4 + hh * 2 + 1]));
-      rmax = fmaxf(rmax, __shfl_xor_sync(0xffffffffu, rmax, 1));
-      rmax = fmaxf(rmax, __shfl_xor_sync(0xffffffffu, rmax, 2));
-      const float m_new = fmaxf(m[hh], rmax * scale_log2);
-      const float m_use = m_new == -INFINITY ? 0.f : m_new;  // a row with nothing kept so far
-      alpha[hh] = fast_exp2(m[hh] - m_use);                  // 0 when m = -inf
-      m[hh] = m_new;
-      float rsum = 0.f;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const float pv = fast_exp2(fmaf(sacc[nt * 4 + hh * 2 + j], scale_log2, -m_use));
-          sacc[nt * 4 + hh * 2 + j] = pv;
-          rsum += pv;
-        }
-      }
-      l[hh] = l[hh] * alpha[hh] + rsum;  // per-thread partial sum; reduced over the quad at the end
-    }
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      p[kk][0] = Pack<T>::run(sacc[(2 * kk) * 4 + 0], sacc[(2 * kk) * 4 + 1]);
-      p[kk][1] = Pack<T>::run(sacc[(2 * kk) * 4 + 2], sacc[(2 * kk) * 4 + 3]);
-      p[kk][2] = Pack<T>::run(sacc[(2 * kk + 1) * 4 + 0], sacc[(2 * kk + 1) * 4 + 1]);
-      p[kk][3] = Pack<T>::run(sacc[(2 * kk + 1) * 4 + 2], sacc[(2 * kk + 1) * 4 + 3]);
-    }
+    mask_softmax_tile<T, BM, BN>(sacc, ent, t & sub_shift, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
   };
-  auto rescale_o = [&](const float (&alpha)[2]) {
-#pragma unroll
-    for (int dt = 0; dt < DT; ++dt) {
-      o[dt * 4 + 0] *= alpha[0];
-      o[dt * 4 + 1] *= alpha[0];
-      o[dt * 4 + 2] *= alpha[1];
-      o[dt * 4 + 3] *= alpha[1];
-    }
-  };
+  auto rescale_o = [&](const float (&alpha)[2]) { rescale_rows<DT>(o, alpha); };
 
   if constexpr (!PIPE) {
     for (int t = 0; t < ntiles; ++t) {

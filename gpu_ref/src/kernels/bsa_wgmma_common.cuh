@@ -181,6 +181,90 @@ struct Wgmma<__nv_bfloat16, 128> {
 
 // Descriptor byte offsets (LBO, SBO) of the three operands; `variant` picks
 // among encodings (see WgmmaDesc in block_sparse_attn.h).
+// Mask + online softmax of one BN-key tile's scores, the same in every wgmma
+// kernel: `sacc` (this thread's two rows of the warp's 16) becomes P in fp32,
+// m and l are updated, alpha gets O's rescale factors, and P is packed into
+// the A fragments of the PV wgmma. `ent` is the tile's mask entry, `tsub`
+// which BN-key half of its kv block the tile is, `wrow0` the warp's first row
+// in the BM-row q block that starts at query q0.
+template <class T, int BM, int BN>
+__device__ __forceinline__ void mask_softmax_tile(float (&sacc)[BN / 2], int2 ent, int tsub, const BlockMaskView& mask,
+                                                  int S, int q0, int wrow0, int lane, float scale_log2, float (&m)[2],
+                                                  float (&l)[2], float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
+  constexpr int NT = BN / 8, WT = BN / 32;  // 8-column fragments; bitmask words per row of a tile
+  const int kv0 = ent.x * mask.kv_block + tsub * BN;
+  if (ent.y != kFull || kv0 + BN > S) {
+    const int words = mask.kv_block / 32;
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int rl = wrow0 + (lane >> 2) + hh * 8;
+      const int gr = q0 + rl;
+      uint32_t wd[WT];
+#pragma unroll
+      for (int x = 0; x < WT; ++x) wd[x] = 0xffffffffu;
+      if (ent.y >= 0) {
+        const uint32_t* bm = mask.bitmasks + (static_cast<size_t>(ent.y) * BM + rl) * words + tsub * WT;
+#pragma unroll
+        for (int x = 0; x < WT; ++x) wd[x] = __ldg(bm + x);
+      }
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const int col = nt * 8 + (lane & 3) * 2 + j;
+          const int gc = kv0 + col;
+          bool keep = gc < S;
+          if (ent.y == kCausal) keep = keep && gc <= gr;
+          keep = keep && ((wd[col >> 5] >> (col & 31)) & 1u);  // col >> 5 is a compile-time constant
+          if (!keep) sacc[nt * 4 + hh * 2 + j] = -INFINITY;
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    float rmax = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) rmax = fmaxf(rmax, fmaxf(sacc[nt * 4 + hh * 2], sacc[nt * 4 + hh * 2 + 1]));
+    rmax = fmaxf(rmax, __shfl_xor_sync(0xffffffffu, rmax, 1));
+    rmax = fmaxf(rmax, __shfl_xor_sync(0xffffffffu, rmax, 2));
+    const float m_new = fmaxf(m[hh], rmax * scale_log2);
+    const float m_use = m_new == -INFINITY ? 0.f : m_new;  // a row with nothing kept so far
+    alpha[hh] = fast_exp2(m[hh] - m_use);                  // 0 when m = -inf
+    m[hh] = m_new;
+    float rsum = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const float pv = fast_exp2(fmaf(sacc[nt * 4 + hh * 2 + j], scale_log2, -m_use));
+        sacc[nt * 4 + hh * 2 + j] = pv;
+        rsum += pv;
+      }
+    }
+    l[hh] = l[hh] * alpha[hh] + rsum;  // per-thread partial sum; reduced over the quad at the end
+  }
+#pragma unroll
+  for (int kk = 0; kk < BN / 16; ++kk) {
+    p[kk][0] = Pack<T>::run(sacc[(2 * kk) * 4 + 0], sacc[(2 * kk) * 4 + 1]);
+    p[kk][1] = Pack<T>::run(sacc[(2 * kk) * 4 + 2], sacc[(2 * kk) * 4 + 3]);
+    p[kk][2] = Pack<T>::run(sacc[(2 * kk + 1) * 4 + 0], sacc[(2 * kk + 1) * 4 + 1]);
+    p[kk][3] = Pack<T>::run(sacc[(2 * kk + 1) * 4 + 2], sacc[(2 * kk + 1) * 4 + 3]);
+  }
+}
+
+// O *= alpha, per row (this thread's two rows).
+template <int DT>
+__device__ __forceinline__ void rescale_rows(float (&o)[DT * 4], const float (&alpha)[2]) {
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt) {
+    o[dt * 4 + 0] *= alpha[0];
+    o[dt * 4 + 1] *= alpha[0];
+    o[dt * 4 + 2] *= alpha[1];
+    o[dt * 4 + 3] *= alpha[1];
+  }
+}
+
 struct DescCfg {
   uint32_t qk_lbo, qk_sbo, v_lbo, v_sbo;
 };

@@ -88,7 +88,6 @@ __global__ void __launch_bounds__(384, 1)
   constexpr int KD = D / 16;
   constexpr int NT = BN / 8;
   constexpr int DT = D / 8;
-  constexpr int WT = BN / 32;
   constexpr int TILE_BYTES = C::kTileBytes;
 
   extern __shared__ unsigned char smem_raw[];
@@ -153,7 +152,6 @@ __global__ void __launch_bounds__(384, 1)
   const int cw = warp - 4;      // consumer warp 0..7
   const int wgi = cw >> 2;      // consumer warpgroup 0/1: rows 64 * wgi ..
   const int wrow0 = cw * 16;    // this warp's first row in the q block
-  const int words = mask.kv_block / 32;
   T* O = Og + static_cast<size_t>(h) * S * D;
 
   float o[DT * 4];
@@ -182,75 +180,9 @@ __global__ void __launch_bounds__(384, 1)
     wgmma_commit();
   };
   auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-    const int tsub = t & sub_shift;
-    const int kv0 = ent.x * mask.kv_block + tsub * BN;
-    if (ent.y != kFull || kv0 + BN > S) {
-#pragma unroll
-      for (int hh = 0; hh < 2; ++hh) {
-        const int rl = wrow0 + (lane >> 2) + hh * 8;
-        const int gr = q0 + rl;
-        uint32_t wd[WT];
-#pragma unroll
-        for (int x = 0; x < WT; ++x) wd[x] = 0xffffffffu;
-        if (ent.y >= 0) {
-          const uint32_t* bm = mask.bitmasks + (static_cast<size_t>(ent.y) * BM + rl) * words + tsub * WT;
-#pragma unroll
-          for (int x = 0; x < WT; ++x) wd[x] = __ldg(bm + x);
-        }
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            const int col = nt * 8 + (lane & 3) * 2 + j;
-            const int gc = kv0 + col;
-            bool keep = gc < S;
-            if (ent.y == kCausal) keep = keep && gc <= gr;
-            keep = keep && ((wd[col >> 5] >> (col & 31)) & 1u);
-            if (!keep) sacc[nt * 4 + hh * 2 + j] = -INFINITY;
-          }
-        }
-      }
-    }
-#pragma unroll
-    for (int hh = 0; hh < 2; ++hh) {
-      float rmax = -INFINITY;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) rmax = fmaxf(rmax, fmaxf(sacc[nt * 4 + hh * 2], sacc[nt * 4 + hh * 2 + 1]));
-      rmax = fmaxf(rmax, __shfl_xor_sync(0xffffffffu, rmax, 1));
-      rmax = fmaxf(rmax, __shfl_xor_sync(0xffffffffu, rmax, 2));
-      const float m_new = fmaxf(m[hh], rmax * scale_log2);
-      const float m_use = m_new == -INFINITY ? 0.f : m_new;
-      alpha[hh] = fast_exp2(m[hh] - m_use);
-      m[hh] = m_new;
-      float rsum = 0.f;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const float pv = fast_exp2(fmaf(sacc[nt * 4 + hh * 2 + j], scale_log2, -m_use));
-          sacc[nt * 4 + hh * 2 + j] = pv;
-          rsum += pv;
-        }
-      }
-      l[hh] = l[hh] * alpha[hh] + rsum;
-    }
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      p[kk][0] = Pack<T>::run(sacc[(2 * kk) * 4 + 0], sacc[(2 * kk) * 4 + 1]);
-      p[kk][1] = Pack<T>::run(sacc[(2 * kk) * 4 + 2], sacc[(2 * kk) * 4 + 3]);
-      p[kk][2] = Pack<T>::run(sacc[(2 * kk + 1) * 4 + 0], sacc[(2 * kk + 1) * 4 + 1]);
-      p[kk][3] = Pack<T>::run(sacc[(2 * kk + 1) * 4 + 2], sacc[(2 * kk + 1) * 4 + 3]);
-    }
+    mask_softmax_tile<T, BM, BN>(sacc, ent, t & sub_shift, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
   };
-  auto rescale_o = [&](const float (&alpha)[2]) {
-#pragma unroll
-    for (int dt = 0; dt < DT; ++dt) {
-      o[dt * 4 + 0] *= alpha[0];
-      o[dt * 4 + 1] *= alpha[0];
-      o[dt * 4 + 2] *= alpha[1];
-      o[dt * 4 + 3] *= alpha[1];
-    }
-  };
+  auto rescale_o = [&](const float (&alpha)[2]) { rescale_rows<DT>(o, alpha); };
   // Ping-pong: warpgroup w issues its GEMMs after named_sync(1 + w) and then hands the turn over with
   // named_arrive(2 - w). Warpgroup 1 gives warpgroup 0 the first turn; both run ntiles + 1 turns (ntiles > 0),
   // so warpgroup 0 takes one more sync at the end to consume warpgroup 1's last arrival.
