@@ -5,6 +5,7 @@
 #include <string>
 
 namespace attnsim {
+namespace {
 
 // One lane of a row: a candidate's value and its position in the input.
 struct Lane {
@@ -15,7 +16,7 @@ using Row = std::vector<Lane>;
 
 // Keeps the flagged lanes in order, packed to the front: the zero-eliminator
 // (a prefix sum of the flags gives each kept lane its output slot).
-static Row zero_eliminate(const Row& in, const std::vector<char>& keep) {
+Row zero_eliminate(const Row& in, const std::vector<char>& keep) {
   Row out;
   for (size_t i = 0; i < in.size(); ++i)
     if (keep[i]) out.push_back(in[i]);
@@ -68,6 +69,8 @@ struct PartitionFifo {
 };
 
 enum class Phase { pivot, partition, emit, done };
+
+}  // namespace
 
 struct TopKEngineCycle::Datapath {
   int P = 1;
