@@ -166,8 +166,7 @@ void check_case(Bench& bench, ScoreStationaryArrayCycle& unit, Case& c, double p
 void agreement(uint64_t seed, int optimised_tiles, const Shape& shape, double tol) {
   const int tiles = tile_count(optimised_tiles);
   ScoreStationaryArrayCycle unit("pe_array", ss_config(4, 2), 8, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   int64_t cycles = 0, nnz = 0, subrows = 0, bubbles = 0, empty_rows = 0;
   int max_r = 0, max_p = 0, max_w = 0, max_d = 0;
   run_bench(bench, [&] {
@@ -225,8 +224,7 @@ TEST(ScoreStationaryCycle, PaperTestTileDense) {
   c.v = random_matrix(rng, 8, 8, 1.0);
   c.finish();
   ScoreStationaryArrayCycle unit("pe_array", c.config, 8, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
   EXPECT_EQ(c.job.work.cycles, 196);
   std::vector<std::pair<std::string, Cycles>> got;
@@ -271,8 +269,7 @@ TEST(ScoreStationaryCycle, PaperChiselTestPattern) {
   c.v = random_matrix(rng, 8, 8, 1.0);
   c.finish();
   ScoreStationaryArrayCycle unit("pe_array", c.config, 8, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
   ASSERT_EQ(unit.last_trace().size(), 10u);  // max_clear, max_sddmm, max_drain, 6 phases of the pass, normalise
   EXPECT_EQ(unit.last_trace()[1].cycles, 24);
@@ -296,8 +293,7 @@ TEST(ScoreStationaryCycle, LongBubblesSpreadOverIdlePes) {
   c.v = random_matrix(rng, 16, 5, 1.0);
   c.finish();
   ScoreStationaryArrayCycle unit("pe_array", c.config, 16, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
   // max(0 + 15, 1 + 15) + 5 + 2, in the maximum pass and the pass proper
   EXPECT_EQ(unit.last_trace()[1].cycles, 23);
@@ -309,8 +305,7 @@ TEST(ScoreStationaryCycle, LongBubblesSpreadOverIdlePes) {
 TEST(ScoreStationaryCycle, DegenerateTilesAndZeroLatencies) {
   Rng rng(4);
   ScoreStationaryArrayCycle unit("pe_array", ss_config(4, 2), 8, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     for (int variant = 0; variant < 4; ++variant) {
       Case c;
@@ -336,8 +331,7 @@ TEST(ScoreStationaryCycle, DegenerateTilesAndZeroLatencies) {
 TEST(ScoreStationaryCycle, ClockAlignmentAndPeriod) {
   Rng rng(5);
   ScoreStationaryArrayCycle unit("pe_array", ss_config(4, 4), 16, 0.5);  // 2 ns
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     Shape sh;
     sh.max_rows = 4;
@@ -366,8 +360,7 @@ TEST(ScoreStationaryCycle, ClockAlignmentAndPeriod) {
 TEST(ScoreStationaryCycle, IoLatencyBelowTheTwoRegistersIsUndercounted) {
   Rng rng(6);
   ScoreStationaryArrayCycle unit("pe_array", ss_config(4, 2), 8, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     Shape sh;
     sh.max_rows = 6;
@@ -430,8 +423,7 @@ TEST(ScoreStationaryCycleAgreement, PresetScalePredictedTiles) {
   pp.scale = 0.125;
   const HeadQuant hq = quantize_head(q, k, 4);
   ScoreStationaryArrayCycle unit("pe_array", ss_config(64, 16), 64, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     for (int t = 0; t < 4; ++t) {
       Case c;
@@ -454,8 +446,7 @@ TEST(ScoreStationaryCycleAgreement, PresetScalePredictedTiles) {
 TEST(ScoreStationaryCycle, TimingOnlyJobsKeepTheirResult) {
   Rng rng(7);
   ScoreStationaryArrayCycle unit("pe_array", ss_config(4, 2), 8, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     Shape sh;
     sh.max_rows = 6;

@@ -132,8 +132,7 @@ void check_case(Bench& bench, SystolicArrayCycle& unit, Case& c, double tol) {
 void agreement(uint64_t seed, int optimised_tiles, const Shape& shape, double tol) {
   const int tiles = tile_count(optimised_tiles);
   SystolicArrayCycle unit("pe_array", os_config(4, 4), 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   int64_t cycles = 0, nnz = 0, partial = 0;
   run_bench(bench, [&] {
     Rng rng(seed);
@@ -164,8 +163,7 @@ void agreement(uint64_t seed, int optimised_tiles, const Shape& shape, double to
 // the fold's rows and columns are real.
 TEST(SystolicCycle, PartialFoldGemmByHand) {
   SystolicArrayCycle unit("pe_array", os_config(4, 3), 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   Rng rng(21);
   const MatD a = integer_matrix(rng, 6, 7), b = integer_matrix(rng, 7, 5);
   SystolicArrayCycle::GemmResult g;
@@ -185,8 +183,7 @@ TEST(SystolicCycle, PartialFoldGemmByHand) {
 // Random GEMM shapes against os_gemm(): cycles, folds, useful MACs, product.
 TEST(SystolicCycle, RandomGemmsMatchTheFoldFormula) {
   SystolicArrayCycle unit("pe_array", os_config(2, 2), 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     Rng rng(22);
     for (int i = 0; i < tile_count(300); ++i) {
@@ -222,8 +219,7 @@ TEST(SystolicCycle, DenseAttentionTileByHand) {
   c.v = random_matrix(rng, 8, 4, 1.0);
   c.finish();
   SystolicArrayCycle unit("pe_array", c.config, 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] { check_case(bench, unit, c, 0.0); });
   EXPECT_EQ(c.job.work.cycles, 56 + 10 + 36 + 7);
 }
@@ -231,8 +227,7 @@ TEST(SystolicCycle, DenseAttentionTileByHand) {
 TEST(SystolicCycle, EmptyMaskAndEmptyTile) {
   Rng rng(24);
   SystolicArrayCycle unit("pe_array", os_config(3, 2), 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     for (int rows : {5, 0}) {
       Case c;
@@ -268,8 +263,7 @@ TEST(SystolicCycleAgreement, RandomFp32Tiles) {
 TEST(SystolicCycleAgreement, PresetScaleDenseTiles) {
   Rng rng(34);
   SystolicArrayCycle unit("pe_array", os_config(32, 32), 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     for (int t = 0; t < 2; ++t) {
       Case c;
@@ -291,8 +285,7 @@ TEST(SystolicCycleAgreement, PresetScaleDenseTiles) {
 TEST(SystolicCycle, TimingOnlyJobsKeepTheirResult) {
   Rng rng(25);
   SystolicArrayCycle unit("pe_array", os_config(4, 4), 1.0);
-  Bench bench("bench");
-  bench.socket.bind(unit.socket);
+  Bench bench("bench", unit);
   run_bench(bench, [&] {
     for (int i = 0; i < 10; ++i) {
       Case c = random_case(rng, Shape{});

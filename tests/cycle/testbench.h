@@ -44,6 +44,11 @@ struct TestThread : sc_core::sc_module {
 struct Bench : TestThread {
   tlm_utils::simple_initiator_socket<Bench> socket;
   explicit Bench(sc_core::sc_module_name n) : TestThread(n), socket("socket") {}
+  // Bound to the unit under test.
+  template <class Unit>
+  Bench(sc_core::sc_module_name n, Unit& unit) : Bench(n) {
+    socket.bind(unit.socket);
+  }
   // Sends one job; returns the simulated time it took. A cycle-accurate unit
   // annotates nothing: its time passes inside b_transport.
   sc_core::sc_time send(ComputeJob& job) {
