@@ -181,17 +181,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace gpu_ref
 
-int main(int argc, char** argv) {
-  try {
-    return gpu_ref::run(argc, argv);
-  } catch (const gpu_ref::InputError& e) {
-    std::cerr << "gpu_ref: error: " << e.file() << ": " << e.what() << "\n";
-    return 2;
-  } catch (const gpu_ref::GpuError& e) {
-    std::cerr << "gpu_ref: error: " << e.call() << ": " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "gpu_ref: error: internal: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return gpu_ref::main_with_errors("gpu_ref", gpu_ref::run, argc, argv); }

@@ -31,6 +31,10 @@ class GpuError : public std::runtime_error {
   std::string call_;
 };
 
+// A program's main(): runs `run`, reports its errors as one line naming the
+// program, and returns the exit status above.
+int main_with_errors(const char* program, int (*run)(int, char**), int argc, char** argv);
+
 [[noreturn]] void throw_cuda(cudaError_t e, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas(cublasStatus_t s, const char* call, const char* file, int line);
 [[noreturn]] void throw_cusparse(cusparseStatus_t s, const char* call, const char* file, int line);
