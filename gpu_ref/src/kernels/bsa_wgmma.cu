@@ -48,11 +48,8 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   __trap();
 #else
   using C = WCfg<T, D, NWG, BN, STAGES>;
-  using W = Wgmma<T, BN>;
-  using WO = Wgmma<T, D>;
   constexpr int BM = C::kBM, THREADS = C::kThreads;
   constexpr int CH = D / 8;
-  constexpr int KD = D / 16;
   constexpr int NT = BN / 8;
   constexpr int DT = D / 8;
   constexpr int TILE_BYTES = BN * D * static_cast<int>(sizeof(T));
@@ -117,27 +114,11 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
   const int wrow0 = warp * 16;  // this warp's first row in the q block
 
-  // S = Q K^T of tile t (stage `stage`): D/16 wgmma m64nBNk16, both operands K-major in shared memory.
   auto issue_qk = [&](float (&sacc)[NT * 4], int stage) {
-    const uint32_t k_st = sK_u32 + stage * TILE_BYTES;
-#pragma unroll
-    for (int kk = 0; kk < KD; ++kk) {
-      const uint32_t koff = (kk & 3) * 32;  // 16 elements further along K inside the 128-byte row
-      const uint64_t da = make_desc(sQ_u32 + (kk >> 2) * BM * 128 + wgi * 64 * 128 + koff, dc.qk_lbo, dc.qk_sbo);
-      const uint64_t db = make_desc(k_st + (kk >> 2) * BN * 128 + koff, dc.qk_lbo, dc.qk_sbo);
-      W::ss(sacc, da, db, kk > 0 ? 1 : 0);
-    }
-    wgmma_commit();
+    issue_qk_tile<T, D, BM, BN>(sacc, sQ_u32, sK_u32 + stage * TILE_BYTES, wgi, dc);
   };
-  // O += P V of tile t: BN/16 wgmma m64nDk16, P from registers, V MN-major in shared memory.
   auto issue_pv = [&](const uint32_t (&p)[BN / 16][4], int stage) {
-    const uint32_t v_st = sV_u32 + stage * TILE_BYTES;
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      const uint64_t db = make_desc(v_st + kk * 16 * 128, dc.v_lbo, dc.v_sbo);
-      WO::rs_trans_b(o, p[kk], db);
-    }
-    wgmma_commit();
+    issue_pv_tile<T, D, BN>(o, p, sV_u32 + stage * TILE_BYTES, dc);
   };
   // Mask + online softmax of tile t's scores (in place: s becomes P, fp32); updates m and l, returns the
   // rescale factors of O for the two rows of this thread, and packs P into A fragments.

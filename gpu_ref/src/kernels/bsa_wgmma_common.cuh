@@ -281,6 +281,35 @@ inline DescCfg desc_cfg(int variant, int bn) {
   }
 }
 
+// S = Q K^T of one tile: D/16 wgmma m64nBNk16, both operands K-major in
+// shared memory (Q's BM-row tile at sQ, this warpgroup's 64 rows; K's tile at
+// k_st), committed as one group.
+template <class T, int D, int BM, int BN>
+__device__ __forceinline__ void issue_qk_tile(float (&sacc)[BN / 2], uint32_t sQ, uint32_t k_st, int wgi,
+                                              const DescCfg& dc) {
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const uint32_t koff = (kk & 3) * 32;  // 16 elements further along K inside the 128-byte row
+    const uint64_t da = make_desc(sQ + (kk >> 2) * BM * 128 + wgi * 64 * 128 + koff, dc.qk_lbo, dc.qk_sbo);
+    const uint64_t db = make_desc(k_st + (kk >> 2) * BN * 128 + koff, dc.qk_lbo, dc.qk_sbo);
+    Wgmma<T, BN>::ss(sacc, da, db, kk > 0 ? 1 : 0);
+  }
+  wgmma_commit();
+}
+
+// O += P V of one tile: BN/16 wgmma m64nDk16, P from registers, V MN-major in
+// shared memory at v_st, committed as one group.
+template <class T, int D, int BN>
+__device__ __forceinline__ void issue_pv_tile(float (&o)[D / 2], const uint32_t (&p)[BN / 16][4], uint32_t v_st,
+                                              const DescCfg& dc) {
+#pragma unroll
+  for (int kk = 0; kk < BN / 16; ++kk) {
+    const uint64_t db = make_desc(v_st + kk * 16 * 128, dc.v_lbo, dc.v_sbo);
+    Wgmma<T, D>::rs_trans_b(o, p[kk], db);
+  }
+  wgmma_commit();
+}
+
 }  // namespace wg
 }  // namespace bsa
 }  // namespace gpu_ref

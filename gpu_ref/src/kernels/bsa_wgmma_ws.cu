@@ -81,11 +81,8 @@ __global__ void __launch_bounds__(384, 1)
   __trap();
 #else
   using C = WsCfg<T, D, BN, STAGES>;
-  using W = Wgmma<T, BN>;
-  using WO = Wgmma<T, D>;
   constexpr int BM = C::kBM;
   constexpr int CH = D / 8;
-  constexpr int KD = D / 16;
   constexpr int NT = BN / 8;
   constexpr int DT = D / 8;
   constexpr int TILE_BYTES = C::kTileBytes;
@@ -160,24 +157,10 @@ __global__ void __launch_bounds__(384, 1)
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
 
   auto issue_qk = [&](float (&sacc)[NT * 4], int stage) {
-    const uint32_t k_st = sK_u32 + stage * TILE_BYTES;
-#pragma unroll
-    for (int kk = 0; kk < KD; ++kk) {
-      const uint32_t koff = (kk & 3) * 32;
-      const uint64_t da = make_desc(sQ_u32 + (kk >> 2) * BM * 128 + wgi * 64 * 128 + koff, dc.qk_lbo, dc.qk_sbo);
-      const uint64_t db = make_desc(k_st + (kk >> 2) * BN * 128 + koff, dc.qk_lbo, dc.qk_sbo);
-      W::ss(sacc, da, db, kk > 0 ? 1 : 0);
-    }
-    wgmma_commit();
+    issue_qk_tile<T, D, BM, BN>(sacc, sQ_u32, sK_u32 + stage * TILE_BYTES, wgi, dc);
   };
   auto issue_pv = [&](const uint32_t (&p)[BN / 16][4], int stage) {
-    const uint32_t v_st = sV_u32 + stage * TILE_BYTES;
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      const uint64_t db = make_desc(v_st + kk * 16 * 128, dc.v_lbo, dc.v_sbo);
-      WO::rs_trans_b(o, p[kk], db);
-    }
-    wgmma_commit();
+    issue_pv_tile<T, D, BN>(o, p, sV_u32 + stage * TILE_BYTES, dc);
   };
   auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
     mask_softmax_tile<T, BM, BN>(sacc, ent, t & sub_shift, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
