@@ -310,6 +310,37 @@ __device__ __forceinline__ void issue_pv_tile(float (&o)[D / 2], const uint32_t 
   wgmma_commit();
 }
 
+// Epilogue of one warp: O / l for its 16 rows, packed, staged through the
+// warp's rows of the (swizzled) Q tile in shared memory, then written to
+// global memory 16 bytes at a time (rows past S dropped).
+template <class T, int D, int BM>
+__device__ __forceinline__ void store_output_rows(const float (&o)[D / 2], const float (&l)[2], T* sQ, T* O, int wrow0,
+                                                  int lane, int q0, int S) {
+  constexpr int DT = D / 8, CH = D / 8;
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    float sum = l[hh];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;
+    const int r = wrow0 + (lane >> 2) + hh * 8;
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) {
+      const int col = dt * 8 + (lane & 3) * 2;
+      *reinterpret_cast<uint32_t*>(sQ + sw128<D>(BM, r, col >> 3) + (col & 7)) =
+          Pack<T>::run(o[dt * 4 + hh * 2] * inv, o[dt * 4 + hh * 2 + 1] * inv);
+    }
+  }
+  __syncwarp();
+#pragma unroll
+  for (int c = lane; c < 16 * CH; c += 32) {
+    const int r = wrow0 + c / CH, ch = c % CH;
+    if (q0 + r < S)
+      *reinterpret_cast<uint4*>(O + static_cast<size_t>(q0 + r) * D + ch * 8) =
+          *reinterpret_cast<const uint4*>(sQ + sw128<D>(BM, r, ch));
+  }
+}
+
 }  // namespace wg
 }  // namespace bsa
 }  // namespace gpu_ref

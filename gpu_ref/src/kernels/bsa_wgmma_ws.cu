@@ -82,7 +82,6 @@ __global__ void __launch_bounds__(384, 1)
 #else
   using C = WsCfg<T, D, BN, STAGES>;
   constexpr int BM = C::kBM;
-  constexpr int CH = D / 8;
   constexpr int NT = BN / 8;
   constexpr int DT = D / 8;
   constexpr int TILE_BYTES = C::kTileBytes;
@@ -235,28 +234,7 @@ __global__ void __launch_bounds__(384, 1)
 
   // ---- epilogue: this warp's 16 rows of Q in shared memory (read only by this warpgroup's finished wgmma)
   // become the staging of its output rows ----
-#pragma unroll
-  for (int hh = 0; hh < 2; ++hh) {
-    float sum = l[hh];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const float inv = sum > 0.f ? 1.f / sum : 0.f;
-    const int r = wrow0 + (lane >> 2) + hh * 8;
-#pragma unroll
-    for (int dt = 0; dt < DT; ++dt) {
-      const int col = dt * 8 + (lane & 3) * 2;
-      *reinterpret_cast<uint32_t*>(sQ + sw128<D>(BM, r, col >> 3) + (col & 7)) =
-          Pack<T>::run(o[dt * 4 + hh * 2] * inv, o[dt * 4 + hh * 2 + 1] * inv);
-    }
-  }
-  __syncwarp();
-#pragma unroll
-  for (int c = lane; c < 16 * CH; c += 32) {
-    const int r = wrow0 + c / CH, ch = c % CH;
-    if (q0 + r < S)
-      *reinterpret_cast<uint4*>(O + static_cast<size_t>(q0 + r) * D + ch * 8) =
-          *reinterpret_cast<const uint4*>(sQ + sw128<D>(BM, r, ch));
-  }
+  store_output_rows<T, D, BM>(o, l, sQ, O, wrow0, lane, q0, S);
 #endif  // GPU_REF_NO_WGMMA
 }
 
