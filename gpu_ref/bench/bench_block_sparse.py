@@ -43,7 +43,7 @@ class Lib:
     TILINGS = {"auto": 0, "q64_w4": 1, "q64_w4_s3": 2, "q128_w8": 3, "q128_w4": 4, "q64_w2": 5, "wg64": 6,
                "wg128": 7, "wg64_s3": 8, "wg64_n128": 9, "wg128_m2": 10, "wg128_s3": 11, "wg128_n128": 12,
                "wg64_p": 13, "wg128_p": 14, "wg128_n128_m2": 15, "wg128_n128_s3": 16, "wg128_n128_p": 17,
-               "wg64_n128_m3": 18, "wg64_m4": 19, "wg128_ws": 20}
+               "wg64_n128_m3": 18, "wg64_m4": 19, "wg128_ws": 20, "wg128_wsp": 21}
 
     def __init__(self, path):
         L = ctypes.CDLL(path)
@@ -51,6 +51,7 @@ class Lib:
         L.bsa_last_error.restype = ctypes.c_char_p
         L.bsa_mask_from_kinds.argtypes = [vp, i32, i32, i32, i32, ctypes.POINTER(vp)]
         L.bsa_mask_from_csr.argtypes = [vp, vp, vp, i32, i32, i32, i32, i32, ctypes.POINTER(vp)]
+        L.bsa_mask_merge_q.argtypes = [vp, ctypes.POINTER(vp)]
         L.bsa_mask_stats.argtypes = [vp, vp]
         L.bsa_mask_free.argtypes = [vp]
         L.bsa_mask_free.restype = None
@@ -88,6 +89,12 @@ class Lib:
                                           int(detect_causal), ctypes.byref(h)))
         return Mask(self, h)
 
+    def merge_q(self, mask):
+        """The same element mask with 64-row q-blocks merged into 128-row ones."""
+        h = ctypes.c_void_p()
+        self._ok(self.L.bsa_mask_merge_q(mask.h, ctypes.byref(h)))
+        return Mask(self, h)
+
     def forward(self, mask, q, k, v, o, tiling="auto"):
         heads = q.numel() // (q.shape[-2] * q.shape[-1])
         S, D = q.shape[-2], q.shape[-1]
@@ -107,9 +114,9 @@ class Lib:
 class Mask:
     def __init__(self, lib, h):
         self.lib, self.h = lib, h
-        st = (ctypes.c_longlong * 6)()
+        st = (ctypes.c_longlong * 7)()
         lib._ok(lib.L.bsa_mask_stats(h, ctypes.cast(st, ctypes.c_void_p)))
-        self.entries, self.full, self.causal, self.partial, self.computed, self.kept = list(st)
+        self.entries, self.full, self.causal, self.partial, self.computed, self.kept, self.q_block = list(st)
 
     def __del__(self):
         try:
@@ -348,6 +355,9 @@ def numerics(lib, out_dir, quick, wg_variant=None):
         (1024, 128, 128, 128, torch.bfloat16, "mixed"),
         (1500, 64, 128, 128, torch.bfloat16, "causal"),
         (900, 128, 128, 64, torch.bfloat16, "mixed"),
+        # more q-blocks than SMs, so that the persistent wg128_wsp walks several per CTA (and the merged masks)
+        (8192, 64, 64, 64, torch.float16, "mixed"),
+        (8192, 128, 128, 128, torch.bfloat16, "causal"),
     ]
     if quick:
         cases = cases[:6]
@@ -383,9 +393,14 @@ def numerics(lib, out_dir, quick, wg_variant=None):
                 tilings += ["wg64", "wg64_s3", "wg64_p"] + (["wg64_n128"] if kvb == 128 else []) + (
                     ["wg64_n128_m3"] if kvb == 128 and D == 64 else []) + (["wg64_m4"] if D == 64 else [])
             else:
-                tilings += ["wg128", "wg128_m2", "wg128_s3", "wg128_p", "wg128_ws"] + (
+                tilings += ["wg128", "wg128_m2", "wg128_s3", "wg128_p", "wg128_ws", "wg128_wsp"] + (
                     ["wg128_n128", "wg128_n128_s3", "wg128_n128_p"] if kvb == 128 else []) + (
                     ["wg128_n128_m2"] if kvb == 128 and D == 64 else [])
+        runs = [(m, t) for t in tilings]
+        if qb == 64:  # the same element mask merged into 128-row q-blocks, on the 128-row tilings
+            m_merged = lib.merge_q(m)
+            runs += [(m_merged, t) for t in ["q128_w4"] + (
+                ["wg128_m2", "wg128_ws", "wg128_wsp"] if wg_variant is not None and D in (64, 128) else [])]
         o = torch.empty_like(q)
         # the references of gpu_ref: cuSPARSE path (fp32) and cuBLAS dense path (fp32) on the rounded inputs
         q32, k32, v32 = q.float().contiguous(), k.float().contiguous(), v.float().contiguous()
@@ -404,29 +419,29 @@ def numerics(lib, out_dir, quick, wg_variant=None):
             torch.cuda.synchronize()
             e_dense = err(dn_out, ref)
             del sc, pr
-        for t in tilings:
+        for mk, t in runs:
             o.fill_(float("nan"))
-            lib.forward(m, q, k, v, o, t)
+            lib.forward(mk, q, k, v, o, t)
             torch.cuda.synchronize()
             e = err(o, ref)
             e_vs_sp = err(o, sp_out)
             e_vs_dense = err(o, dn_out) if e_dense is not None else None
             tol = 1e-2 if dt == torch.float16 else 3e-2
             ok = e["nan"] == 0 and e["max_err_rel"] < tol
-            rec = {"S": S, "D": D, "q_block": qb, "kv_block": kvb, "dtype": str(dt).split(".")[-1], "pattern": pat,
-                   "tiling": t, "blocks": {"listed": m.entries, "full": m.full, "causal": m.causal,
-                                           "partial": m.partial},
+            rec = {"S": S, "D": D, "q_block": mk.q_block, "kv_block": kvb, "dtype": str(dt).split(".")[-1],
+                   "pattern": pat, "tiling": t, "merged": mk is not m,
+                   "blocks": {"listed": mk.entries, "full": mk.full, "causal": mk.causal, "partial": mk.partial},
                    "fused_vs_f64": e, "fused_vs_cusparse": e_vs_sp, "cusparse_vs_f64": e_sp,
                    "fused_vs_cublas_dense": e_vs_dense, "cublas_dense_vs_f64": e_dense, "tolerance": tol,
                    "pass": ok}
             results.append(rec)
             with open(os.path.join(out_dir, "numerics.json"), "w") as f:  # written as it goes (a crash keeps it)
                 json.dump(results, f, indent=1)
-            log(f"numerics S={S} D={D} blocks {qb}x{kvb} {rec['dtype']} {pat:6s} {t:10s} "
+            log(f"numerics S={S} D={D} blocks {mk.q_block}x{kvb}{'m' if mk is not m else ' '} {rec['dtype']} {pat:6s} {t:10s} "
                 f"max_err/max|ref|={e['max_err_rel']:.2e} relL2={e['rel_l2']:.2e} nan={e['nan']} "
                 f"vs cuSPARSE {e_vs_sp['max_err_rel']:.2e}"
                 + (f" vs cuBLAS {e_vs_dense['max_err_rel']:.2e}" if e_vs_dense else "")
-                + f" blocks(full/causal/partial)={m.full}/{m.causal}/{m.partial} {'PASS' if ok else 'FAIL'}")
+                + f" blocks(full/causal/partial)={mk.full}/{mk.causal}/{mk.partial} {'PASS' if ok else 'FAIL'}")
         del plan
     with open(os.path.join(out_dir, "numerics.json"), "w") as f:
         json.dump(results, f, indent=1)
@@ -562,35 +577,44 @@ def bench_main(lib, out_dir, seqs, dims, budget_s, quick, flex_ok=True, wgmma=Fa
                     return round(flops / (ms * 1e-3) / 1e12, 2) if ms > 0 else 0
 
                 # ---- the fused kernel: each tiling (128-blocks also with the q-block split into 64s)
-                cands = []
+                cands = []  # (block mask, tiling, variant suffix)
                 if blk == 128:
-                    cands += [(m_native, t) for t in ("q128_w4", "wg128", "wg128_m2", "wg128_s3", "wg128_p",
-                                                      "wg128_n128", "wg128_n128_s3", "wg128_n128_p", "wg128_ws")]
-                    cands += [(m_native, "wg128_n128_m2")] if D == 64 else []
+                    cands += [(m_native, t, "") for t in (
+                        "q128_w4", "wg128", "wg128_m2", "wg128_s3", "wg128_p", "wg128_n128", "wg128_n128_s3",
+                        "wg128_n128_p", "wg128_ws", "wg128_wsp")]
+                    cands += [(m_native, "wg128_n128_m2", "")] if D == 64 else []
                     # the same element mask as q-block 64 x kv-block 128 (each 128-row block split in two)
                     if S % 128 == 0:
                         try:
                             m_split = lib.mask_from_kinds(kinds.repeat_interleave(2, dim=1), S, 64, 128)
-                            cands += [(m_split, t) for t in ("wg64_p", "wg64_n128") + (("wg64_n128_m3",) if D == 64 else ())]
+                            cands += [(m_split, t, "/q64split") for t in ("wg64_p", "wg64_n128") + (
+                                ("wg64_n128_m3",) if D == 64 else ())]
                         except Exception as ex:
                             log(f"split mask failed: {ex}")
                 else:
-                    cands += [(m_native, t) for t in ("q64_w4", "q64_w2", "wg64", "wg64_s3", "wg64_p") + (
+                    cands += [(m_native, t, "") for t in ("q64_w4", "q64_w2", "wg64", "wg64_s3", "wg64_p") + (
                         ("wg64_m4",) if D == 64 else ())]
-                cands = [(mk, t) for mk, t in cands if t in allowed and (wgmma or not t.startswith("wg"))]
+                    # the same element mask with pairs of 64-row q-blocks merged (kv list = the union)
+                    try:
+                        m_merged = lib.merge_q(m_native)
+                        cands += [(m_merged, t, "/q128merge") for t in ("q128_w4", "wg128_m2", "wg128_p",
+                                                                         "wg128_ws", "wg128_wsp")]
+                    except Exception as ex:
+                        log(f"merged mask failed: {ex}")
+                cands = [c for c in cands if c[1] in allowed and (wgmma or not c[1].startswith("wg"))]
                 best = None
                 ours_out = None
-                for mk, t in cands:
+                for mk, t, suffix in cands:
                     try:
                         fn = lambda mk=mk, t=t: lib.forward(mk, q, k, v, o, t)
                         ms, mn, n = bench(fn)
-                        emit(dict(base, method="fused", variant=t + ("/q64split" if mk is not m_native else ""),
+                        emit(dict(base, method="fused", variant=t + suffix,
                                   time_ms=round(ms, 4), min_ms=round(mn, 4), reps=n, tflops=tf(ms)))
                         if best is None or ms < best[0]:
-                            best = (ms, mn, n, t + ("/q64split" if mk is not m_native else ""))
+                            best = (ms, mn, n, t + suffix)
                             ours_out = o.clone() if S <= 16384 else None
                     except Exception as ex:
-                        log(f"fused {t} failed: {ex}")
+                        log(f"fused {t}{suffix} failed: {ex}")
                 if best:
                     emit(dict(base, method="fused_best", variant=best[3], time_ms=round(best[0], 4),
                               min_ms=round(best[1], 4), reps=best[2], tflops=tf(best[0])))

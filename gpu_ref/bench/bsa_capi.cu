@@ -123,7 +123,12 @@ int bsa_mask_from_csr(const int32_t* indptr, const int32_t* indices, const int64
   });
 }
 
-// stats: entries, full, causal, partial, computed elements, kept elements (per mask head, summed).
+// The same element mask with 64-row q-blocks merged into 128-row ones (bsa::merge_q_blocks).
+int bsa_mask_merge_q(void* mask, void** out) {
+  return guarded([&] { *out = make_mask(bsa::merge_q_blocks(static_cast<Mask*>(mask)->host)); });
+}
+
+// stats: entries, full, causal, partial, computed elements, kept elements (per mask head, summed), q_block.
 int bsa_mask_stats(void* mask, int64_t* stats) {
   return guarded([&] {
     const auto& h = static_cast<Mask*>(mask)->host;
@@ -133,6 +138,7 @@ int bsa_mask_stats(void* mask, int64_t* stats) {
     stats[3] = h.partial_blocks;
     stats[4] = h.computed_elements;
     stats[5] = h.kept_elements;
+    stats[6] = h.q_block;
   });
 }
 

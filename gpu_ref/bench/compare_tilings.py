@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Fused kernel vs FlexAttention per sparse case, with and without one tiling.
+"""Fused kernel vs FlexAttention per sparse case, with and without some tilings.
 
-    compare_tilings.py BENCH_JSONL [--tiling wg128_ws]
+    compare_tilings.py BENCH_JSONL [--tiling wg128_ws[,wg128_wsp,/q128merge...]]
+
+--tiling: a comma list of variants left out in the "w/o" column; one starting with "/" leaves out every variant
+ending so (e.g. /q128merge: the merged-q-block masks). The "ms" and "vs other" columns are the first one's.
 
 Sparse cases: every pattern but dense (random 100 %) and causal. Prints per case
 Flex's time over the fused kernel's best time (all tilings, and all but the
@@ -19,6 +22,12 @@ def main():
     ap.add_argument("jsonl")
     ap.add_argument("--tiling", default="wg128_ws")
     a = ap.parse_args()
+    left_out = a.tiling.split(",")
+    mine_name = left_out[0]
+
+    def excluded(v):
+        return any(v == x or (x.startswith("/") and v.endswith(x)) for x in left_out)
+
     cases = defaultdict(lambda: {"fused": {}, "flex": None})
     for line in open(a.jsonl):
         r = json.loads(line)
@@ -30,16 +39,16 @@ def main():
     n = lose_all = lose_wo = 0
     lg_all = lg_wo = 0.0
     print(f"{'S':>6} {'D':>4} {'pattern':12} {'dens':>6} {'flex ms':>8} {'best ms':>8} {'best tiling':22} "
-          f"{'flex/best':>9} {'flex/best w/o':>13} {a.tiling + ' ms':>12} {'vs other':>8}")
+          f"{'flex/best':>9} {'flex/best w/o':>13} {mine_name + ' ms':>12} {'vs other':>8}")
     for key in sorted(cases, key=lambda k: (-k[0], k[1], k[2], k[3])):
         c = cases[key]
         S, D, pat, dens = key
         if not c["fused"] or c["flex"] is None:
             continue
         best_t, best = min(c["fused"].items(), key=lambda kv: kv[1])
-        others = {t: v for t, v in c["fused"].items() if t != a.tiling}
+        others = {t: v for t, v in c["fused"].items() if not excluded(t)}
         wo = min(others.values()) if others else float("nan")
-        mine = c["fused"].get(a.tiling)
+        mine = c["fused"].get(mine_name)
         sparse = pat not in ("causal",) and not (pat == "random" and dens >= 0.999)
         if sparse:
             n += 1

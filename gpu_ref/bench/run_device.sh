@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one command on the GPU machine (from the repository root):
 #   gpu_ref/bench/run_device.sh PHASES [bench options...]
-# PHASES: comma list of build, numerics, dumps, bench. Uses prebuilt binaries
-# from gpu_ref/_bench_dumps/prebuilt when they run, else builds with build.sh.
+# PHASES: comma list of build, numerics, dumps, bench. Without build: uses prebuilt
+# binaries from gpu_ref/_bench_dumps/prebuilt when they run, else those of an
+# earlier build in gpu_ref/build, else builds with build.sh.
 # Everything lands in $OUT/r and is tarred to $OUT/results.tgz.
 set -u
 phases="${1:-build,numerics,dumps,bench}"
@@ -17,8 +18,10 @@ t() { echo "[$(( $(date +%s) - start ))s] $*"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,memory.used --format=csv > "$R/gpu.txt" 2>&1
 cat "$R/gpu.txt"
 D=gpu_ref/_bench_dumps
+runs() { "$1/gpu_ref_fused" --help > /dev/null 2>&1 && "$1/gpu_ref" --help > /dev/null 2>&1; }
 BIN="$D/prebuilt"
-if [[ ",$phases," == *",build,"* ]] || ! "$BIN/gpu_ref_fused" --help > /dev/null 2>&1 || ! "$BIN/gpu_ref" --help > /dev/null 2>&1; then
+runs "$BIN" || BIN=gpu_ref/build
+if [[ ",$phases," == *",build,"* ]] || ! runs "$BIN"; then
   t "building gpu_ref"
   GPU_REF_JOBS=16 gpu_ref/build.sh > "$R/build.log" 2>&1 || { tail -30 "$R/build.log"; }
   grep -iE "warning|error" "$R/build.log" | head -20

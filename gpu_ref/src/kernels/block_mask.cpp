@@ -172,5 +172,83 @@ HostBlockMask block_mask_from_kinds(const int8_t* kinds, int mask_heads, int S, 
   return m;
 }
 
+HostBlockMask merge_q_blocks(const HostBlockMask& m) {
+  if (m.q_block != 64) bad("merge_q_blocks takes a mask of 64-row q-blocks, got " + std::to_string(m.q_block));
+  const int S = m.seq_len, kvb = m.kv_block, words = kvb / 32;
+  HostBlockMask out = empty_mask(m.mask_heads, S, 128, kvb);
+  out.kept_elements = m.kept_elements;
+  // kind of each half (64-row q-block) per kv block: 0 not listed, else the entry's kind + 3 (FULL 2, CAUSAL 1,
+  // PARTIAL >= 3)
+  std::vector<int> half_kind[2] = {std::vector<int>(m.nkb, 0), std::vector<int>(m.nkb, 0)};
+  std::vector<int> touched;
+  for (int mh = 0; mh < m.mask_heads; ++mh) {
+    for (int qb = 0; qb < out.nqb; ++qb) {
+      touched.clear();
+      int rows[2][2];  // [half] {first row, end row}; an absent half (past seq_len) has no rows
+      for (int half = 0; half < 2; ++half) {
+        const int src = 2 * qb + half;
+        rows[half][0] = std::min(S, src * 64);
+        rows[half][1] = std::min(S, src * 64 + 64);
+        if (src >= m.nqb) continue;
+        const int it = mh * m.nqb + src;
+        for (int e = m.row_ptr[it]; e < m.row_ptr[it + 1]; ++e) {
+          const int kb = m.entries[2 * e];
+          if (!half_kind[0][kb] && !half_kind[1][kb]) touched.push_back(kb);
+          half_kind[half][kb] = m.entries[2 * e + 1] + 3;
+        }
+      }
+      std::sort(touched.begin(), touched.end());
+      for (int kb : touched) {
+        const int c0 = kb * kvb, c1 = std::min(S, c0 + kvb);
+        bool full = true, causal = true, any = false;
+        for (int half = 0; half < 2; ++half) {
+          const int r0 = rows[half][0], r1 = rows[half][1];
+          if (r0 == r1) continue;  // past seq_len: no constraint
+          const bool below = c1 - 1 <= r0, above = c0 > r1 - 1;  // the block against this half's diagonal
+          int k = half_kind[half][kb];
+          if (k == kCausal + 3 && (below || above)) k = below ? kFull + 3 : 0;  // what CAUSAL keeps there
+          half_kind[half][kb] = k;
+          any = any || k != 0;
+          full = full && k == kFull + 3;
+          // the causal restriction of rows [r0, r1) x cols [c0, c1): all kept below the diagonal, none above
+          causal = causal && (below ? k == kFull + 3 : (above ? k == 0 : k == kCausal + 3));
+        }
+        if (!any) continue;  // only CAUSAL halves above their diagonal: nothing kept
+        int kind;
+        if (full) {
+          kind = kFull;
+          ++out.full_blocks;
+        } else if (causal) {
+          kind = kCausal;
+          ++out.causal_blocks;
+        } else {
+          kind = static_cast<int>(out.partial_blocks++);
+          out.bitmasks.resize(out.bitmasks.size() + static_cast<size_t>(128) * words, 0u);
+          uint32_t* bits = out.bitmasks.data() + static_cast<size_t>(kind) * 128 * words;
+          for (int half = 0; half < 2; ++half) {
+            const int k = half_kind[half][kb];
+            for (int r = rows[half][0]; r < rows[half][1]; ++r) {
+              uint32_t* row = bits + static_cast<size_t>(r - qb * 128) * words;
+              if (k >= 3) {  // PARTIAL: the half's own bits
+                const uint32_t* src = m.bitmasks.data() + (static_cast<size_t>(k - 3) * 64 + (r - rows[half][0])) * words;
+                std::copy(src, src + words, row);
+              } else if (k != 0) {  // FULL (every column in range) or CAUSAL (columns <= r)
+                const int last = k == kFull + 3 ? c1 - 1 : std::min(c1 - 1, r);
+                for (int c = c0; c <= last; ++c) row[(c - c0) / 32] |= 1u << ((c - c0) % 32);
+              }
+            }
+          }
+        }
+        out.entries.push_back(kb);
+        out.entries.push_back(kind);
+      }
+      for (int kb : touched) half_kind[0][kb] = half_kind[1][kb] = 0;
+      out.row_ptr.push_back(static_cast<int>(out.entries.size() / 2));
+    }
+  }
+  finish_block_mask(out);
+  return out;
+}
+
 }  // namespace bsa
 }  // namespace gpu_ref

@@ -56,12 +56,15 @@ enum class DataType { fp16 = 0, bf16 = 1 };
 //   wg64_m4        as wg64, registers capped for 4 CTAs/SM (head_dim 64)         (q_block 64)
 //   wg128_ws       warp-specialised (FlashAttention-3 structure): a TMA producer warpgroup and an mbarrier
 //                  ring, 2 consumer warpgroups in ping-pong; tiles of kv_block keys (q_block 128)
+//   wg128_wsp      wg128_ws as a persistent kernel: one CTA per SM walks the q-blocks (heaviest first), its
+//                  producer loading the next q-block's Q and K/V while the consumers finish this one (q_block 128)
 enum class Tiling {
   automatic = 0, q64_w4 = 1, q64_w4_s3 = 2, q128_w8 = 3, q128_w4 = 4, q64_w2 = 5, wg64 = 6, wg128 = 7,
   wg64_s3 = 8, wg64_n128 = 9, wg128_m2 = 10, wg128_s3 = 11, wg128_n128 = 12, wg64_p = 13, wg128_p = 14,
-  wg128_n128_m2 = 15, wg128_n128_s3 = 16, wg128_n128_p = 17, wg64_n128_m3 = 18, wg64_m4 = 19, wg128_ws = 20
+  wg128_n128_m2 = 15, wg128_n128_s3 = 16, wg128_n128_p = 17, wg64_n128_m3 = 18, wg64_m4 = 19, wg128_ws = 20,
+  wg128_wsp = 21
 };
-constexpr int kNumTilings = 21;
+constexpr int kNumTilings = 22;
 const char* tiling_name(Tiling t);
 int tiling_q_block(Tiling t);
 bool tiling_is_wgmma(Tiling t);
@@ -128,6 +131,13 @@ HostBlockMask block_mask_from_csr(const int32_t* indptr, const int32_t* indices,
 
 // From per-block kinds [mask_heads][nqb][nkb] (0 empty, 1 full, 2 causal).
 HostBlockMask block_mask_from_kinds(const int8_t* kinds, int mask_heads, int seq_len, int q_block, int kv_block);
+
+// A 64-row-q-block mask as a 128-row one (kv blocks unchanged): q-blocks 2i and 2i+1 become q-block i, whose kv
+// list is the union of theirs. A kv block is FULL when both halves are (a half past seq_len counts as either),
+// CAUSAL when each half is the causal restriction of the block (FULL below the diagonal, CAUSAL on it, not listed
+// above it), else PARTIAL with both halves' bits. Same element mask; lets 64-block masks run on the 128-row
+// tilings (wg128_ws, wg128_wsp): on a causal sliding window of w blocks ~1/w more computed elements.
+HostBlockMask merge_q_blocks(const HostBlockMask& m);
 
 // Fills order (heaviest rows first; stable by index) and the statistics of
 // listed blocks (computed_elements); called by the two builders.

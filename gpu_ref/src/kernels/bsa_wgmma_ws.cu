@@ -14,6 +14,8 @@
 //    one issues its GEMMs while the other does its softmax.
 //  * registers are moved from the producer to the consumers (setmaxnreg).
 // Masking, online softmax and the epilogue are those of bsa_wgmma.cu.
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -68,10 +70,16 @@ struct WsCfg {
   static constexpr int kBM = 128;
   static constexpr int kThreads = 384;
   static constexpr int kTileBytes = BN * D * static_cast<int>(sizeof(T));
-  static constexpr size_t kSmem = (static_cast<size_t>(kBM) * D + 2 * static_cast<size_t>(STAGES) * BN * D) * sizeof(T) +
+  static constexpr int kQBytes = kBM * D * static_cast<int>(sizeof(T));
+  // two Q buffers (the next q-block's Q loads while this one's output is staged in the other), the K/V ring
+  static constexpr size_t kSmem = 2 * static_cast<size_t>(kQBytes) + 2 * static_cast<size_t>(STAGES) * kTileBytes +
                                   1024 /* alignment */ + 256 /* mbarriers */;
 };
 
+// One CTA walks the work items (head, q-block) blockIdx.x, blockIdx.x + gridDim.x, ... in the mask's
+// heaviest-first order: with a grid of one CTA per item (wg128_ws) that is one item each; with one CTA per SM
+// (wg128_wsp) the producer runs ahead into the next item (its Q into the other Q buffer, its K/V into the ring)
+// while the consumers finish this one. K/V tiles are counted over the CTA's whole walk (ring stage and parity).
 template <class T, int D, int BN, int STAGES>
 __global__ void __launch_bounds__(384, 1)
     bsa_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
@@ -89,33 +97,43 @@ __global__ void __launch_bounds__(384, 1)
   extern __shared__ unsigned char smem_raw[];
   const uint32_t raw_u32 = smem_u32(smem_raw);
   const uint32_t base_u32 = (raw_u32 + 1023u) & ~1023u;
-  T* sQ = reinterpret_cast<T*>(smem_raw + (base_u32 - raw_u32));
-  const uint32_t sQ_u32 = base_u32;
-  const uint32_t sK_u32 = sQ_u32 + BM * D * static_cast<int>(sizeof(T));
+  auto sQ_u32 = [&](int buf) { return base_u32 + buf * C::kQBytes; };
+  const uint32_t sK_u32 = base_u32 + 2 * C::kQBytes;
   const uint32_t sV_u32 = sK_u32 + STAGES * TILE_BYTES;
-  const uint32_t bar_u32 = sV_u32 + STAGES * TILE_BYTES;  // full[STAGES], empty[STAGES], q
+  const uint32_t bar_u32 = sV_u32 + STAGES * TILE_BYTES;  // full[STAGES], empty[STAGES], q_full[2], q_empty[2]
   auto full_bar = [&](int s) { return bar_u32 + 8u * s; };
   auto empty_bar = [&](int s) { return bar_u32 + 8u * (STAGES + s); };
-  const uint32_t q_bar = bar_u32 + 8u * (2 * STAGES);
+  auto q_full_bar = [&](int b) { return bar_u32 + 8u * (2 * STAGES + b); };
+  auto q_empty_bar = [&](int b) { return bar_u32 + 8u * (2 * STAGES + 2 + b); };
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int nqb = (S + BM - 1) / BM;
   const int reps = heads / mask.mask_heads;
-  const int item = blockIdx.x / reps, rep = blockIdx.x % reps;
-  const int mq = mask.order ? mask.order[item] : item;
-  const int mh = mq / nqb, qb = mq % nqb;
-  const int h = rep * mask.mask_heads + mh;
-  const int q0 = qb * BM;
-  const int e_begin = mask.row_ptr[mq];
+  const int items = heads * nqb;
   const int sub_shift = (BN == 128 || mask.kv_block == BN) ? 0 : 1;
-  const int ntiles = (mask.row_ptr[mq + 1] - e_begin) << sub_shift;
+  struct Item {
+    int h, q0, e_begin, ntiles;
+  };
+  auto item_at = [&](int w) {
+    const int mq = mask.order ? mask.order[w / reps] : w / reps;
+    const int mh = mq / nqb;
+    Item it;
+    it.h = (w % reps) * mask.mask_heads + mh;
+    it.q0 = (mq % nqb) * BM;
+    it.e_begin = mask.row_ptr[mq];
+    it.ntiles = (mask.row_ptr[mq + 1] - it.e_begin) << sub_shift;
+    return it;
+  };
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(full_bar(s), 1);
       mbar_init(empty_bar(s), 8);  // one arrival per consumer warp
     }
-    mbar_init(q_bar, 1);
+    for (int b = 0; b < 2; ++b) {
+      mbar_init(q_full_bar(b), 1);
+      mbar_init(q_empty_bar(b), 8);
+    }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
@@ -124,19 +142,27 @@ __global__ void __launch_bounds__(384, 1)
     // ---- producer ----
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
     if (tid == 0) {
-      mbar_expect_tx(q_bar, BM * D * static_cast<int>(sizeof(T)));
+      int g = 0;  // K/V tiles loaded so far
+      int n = 0;  // items started so far
+      for (int w = blockIdx.x; w < items; w += gridDim.x, ++n) {
+        const Item it = item_at(w);
+        const int qbuf = n & 1;
+        if (n >= 2) mbar_wait(q_empty_bar(qbuf), ((n >> 1) - 1) & 1);
+        mbar_expect_tx(q_full_bar(qbuf), C::kQBytes);
 #pragma unroll
-      for (int cb = 0; cb < D / 64; ++cb) tma_load_3d(sQ_u32 + cb * BM * 128, &tmQ, q_bar, cb * 64, q0, h);
-      for (int t = 0; t < ntiles; ++t) {
-        const int st = t % STAGES;
-        if (t >= STAGES) mbar_wait(empty_bar(st), ((t / STAGES) - 1) & 1);
-        const int2 ent = mask.entries[e_begin + (t >> sub_shift)];
-        const int kv0 = ent.x * mask.kv_block + (t & sub_shift) * BN;
-        mbar_expect_tx(full_bar(st), 2 * TILE_BYTES);
+        for (int cb = 0; cb < D / 64; ++cb)
+          tma_load_3d(sQ_u32(qbuf) + cb * BM * 128, &tmQ, q_full_bar(qbuf), cb * 64, it.q0, it.h);
+        for (int t = 0; t < it.ntiles; ++t, ++g) {
+          const int st = g % STAGES;
+          if (g >= STAGES) mbar_wait(empty_bar(st), ((g / STAGES) - 1) & 1);
+          const int2 ent = mask.entries[it.e_begin + (t >> sub_shift)];
+          const int kv0 = ent.x * mask.kv_block + (t & sub_shift) * BN;
+          mbar_expect_tx(full_bar(st), 2 * TILE_BYTES);
 #pragma unroll
-        for (int cb = 0; cb < D / 64; ++cb) {
-          tma_load_3d(sK_u32 + st * TILE_BYTES + cb * BN * 128, &tmK, full_bar(st), cb * 64, kv0, h);
-          tma_load_3d(sV_u32 + st * TILE_BYTES + cb * BN * 128, &tmV, full_bar(st), cb * 64, kv0, h);
+          for (int cb = 0; cb < D / 64; ++cb) {
+            tma_load_3d(sK_u32 + st * TILE_BYTES + cb * BN * 128, &tmK, full_bar(st), cb * 64, kv0, it.h);
+            tma_load_3d(sV_u32 + st * TILE_BYTES + cb * BN * 128, &tmV, full_bar(st), cb * 64, kv0, it.h);
+          }
         }
       }
     }
@@ -148,93 +174,108 @@ __global__ void __launch_bounds__(384, 1)
   const int cw = warp - 4;      // consumer warp 0..7
   const int wgi = cw >> 2;      // consumer warpgroup 0/1: rows 64 * wgi ..
   const int wrow0 = cw * 16;    // this warp's first row in the q block
-  T* O = Og + static_cast<size_t>(h) * S * D;
 
-  float o[DT * 4];
-#pragma unroll
-  for (int i = 0; i < DT * 4; ++i) o[i] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-
-  auto issue_qk = [&](float (&sacc)[NT * 4], int stage) {
-    issue_qk_tile<T, D, BM, BN>(sacc, sQ_u32, sK_u32 + stage * TILE_BYTES, wgi, dc);
-  };
-  auto issue_pv = [&](const uint32_t (&p)[BN / 16][4], int stage) {
-    issue_pv_tile<T, D, BN>(o, p, sV_u32 + stage * TILE_BYTES, dc);
-  };
-  auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-    mask_softmax_tile<T, BM, BN>(sacc, ent, t & sub_shift, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
-  };
-  auto rescale_o = [&](const float (&alpha)[2]) { rescale_rows<DT>(o, alpha); };
   // Ping-pong: warpgroup w issues its GEMMs after named_sync(1 + w) and then hands the turn over with
-  // named_arrive(2 - w). Warpgroup 1 gives warpgroup 0 the first turn; both run ntiles + 1 turns (ntiles > 0),
-  // so warpgroup 0 takes one more sync at the end to consume warpgroup 1's last arrival.
+  // named_arrive(2 - w): one token passed back and forth over the CTA's whole walk (both warpgroups take
+  // ntiles + 1 turns per item, so every item ends with warpgroup 1's hand-over to warpgroup 0). Warpgroup 1
+  // gives warpgroup 0 the first turn, and warpgroup 0 takes the last hand-over after the walk.
   auto my_turn = [&]() { named_sync(1 + wgi); };
   auto pass_turn = [&]() { named_arrive(2 - wgi); };
-  // Frees a stage for the producer. Called before the next tile's wait rather than right after the PV's
-  // wgmma_wait: there ptxas serialised the wgmma (C7513).
-  auto release = [&](int stage) {
-    mbar_arrive_if(empty_bar(stage), lane == 0);
-  };
   if (wgi == 1) named_arrive(1);
 
-  mbar_wait(q_bar, 0);
-  uint32_t pa[BN / 16][4];
-  if (ntiles > 0) {
-    mbar_wait(full_bar(0), 0);
-    const int2 ent = mask.entries[e_begin];
-    float s[NT * 4];
-    my_turn();
-    wgmma_fence();
-    issue_qk(s, 0);
-    pass_turn();
-    wgmma_wait<0>();
-    fence_regs(s);
-    float alpha[2];
-    softmax_tile(s, 0, ent, alpha, pa);
-  }
-  for (int t = 0; t + 1 < ntiles; ++t) {
-    const int st_n = (t + 1) % STAGES;
-    if (t > 0) release((t - 1) % STAGES);  // the PV of tile t-1 completed in the last iteration
-    const int2 ent = mask.entries[e_begin + ((t + 1) >> sub_shift)];
-    mbar_wait(full_bar(st_n), ((t + 1) / STAGES) & 1);
-    float s[NT * 4];
-    my_turn();
-    fence_regs(o);
-    wgmma_fence();
-    issue_qk(s, st_n);
-    issue_pv(pa, t % STAGES);
-    pass_turn();
-    wgmma_wait<1>();  // QK^T of t+1 done, PV of t may still run
-    fence_regs(s);
-    float alpha[2];
-    uint32_t pn[BN / 16][4];
-    softmax_tile(s, t + 1, ent, alpha, pn);
-    wgmma_wait<0>();
-    fence_regs(o);
-    keep_regs(pa);
-    rescale_o(alpha);
+  int g0 = 0;  // K/V tiles consumed before this item
+  int n = 0;
+  for (int w = blockIdx.x; w < items; w += gridDim.x, ++n) {
+    const Item it = item_at(w);
+    const int ntiles = it.ntiles, e_begin = it.e_begin, q0 = it.q0;
+    const int qbuf = n & 1;
+    const uint32_t sQ = sQ_u32(qbuf);
+    auto stage = [&](int t) { return (g0 + t) % STAGES; };
+    auto phase = [&](int t) { return ((g0 + t) / STAGES) & 1; };
+
+    float o[DT * 4];
 #pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk)
+    for (int i = 0; i < DT * 4; ++i) o[i] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+    auto issue_qk = [&](float (&sacc)[NT * 4], int st) {
+      issue_qk_tile<T, D, BM, BN>(sacc, sQ, sK_u32 + st * TILE_BYTES, wgi, dc);
+    };
+    auto issue_pv = [&](const uint32_t (&p)[BN / 16][4], int st) {
+      issue_pv_tile<T, D, BN>(o, p, sV_u32 + st * TILE_BYTES, dc);
+    };
+    auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
+      mask_softmax_tile<T, BM, BN>(sacc, ent, t & sub_shift, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
+    };
+    auto rescale_o = [&](const float (&alpha)[2]) { rescale_rows<DT>(o, alpha); };
+    // Frees a stage for the producer. Called before the next tile's wait rather than right after the PV's
+    // wgmma_wait: there ptxas serialised the wgmma (C7513).
+    auto release = [&](int st) { mbar_arrive_if(empty_bar(st), lane == 0); };
+
+    mbar_wait(q_full_bar(qbuf), (n >> 1) & 1);
+    uint32_t pa[BN / 16][4];
+    if (ntiles > 0) {
+      mbar_wait(full_bar(stage(0)), phase(0));
+      const int2 ent = mask.entries[e_begin];
+      float s[NT * 4];
+      my_turn();
+      wgmma_fence();
+      issue_qk(s, stage(0));
+      pass_turn();
+      wgmma_wait<0>();
+      fence_regs(s);
+      float alpha[2];
+      softmax_tile(s, 0, ent, alpha, pa);
+    }
+    for (int t = 0; t + 1 < ntiles; ++t) {
+      if (t > 0) release(stage(t - 1));  // the PV of tile t-1 completed in the last iteration
+      const int2 ent = mask.entries[e_begin + ((t + 1) >> sub_shift)];
+      mbar_wait(full_bar(stage(t + 1)), phase(t + 1));
+      float s[NT * 4];
+      my_turn();
+      fence_regs(o);
+      wgmma_fence();
+      issue_qk(s, stage(t + 1));
+      issue_pv(pa, stage(t));
+      pass_turn();
+      wgmma_wait<1>();  // QK^T of t+1 done, PV of t may still run
+      fence_regs(s);
+      float alpha[2];
+      uint32_t pn[BN / 16][4];
+      softmax_tile(s, t + 1, ent, alpha, pn);
+      wgmma_wait<0>();
+      fence_regs(o);
+      keep_regs(pa);
+      rescale_o(alpha);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) pa[kk][i] = pn[kk][i];
-  }
-  if (ntiles > 1) release((ntiles - 2) % STAGES);
-  if (ntiles > 0) {
-    my_turn();
-    fence_regs(o);
-    wgmma_fence();
-    issue_pv(pa, (ntiles - 1) % STAGES);
-    pass_turn();
-    wgmma_wait<0>();
-    fence_regs(o);
-    keep_regs(pa);
-    release((ntiles - 1) % STAGES);
+      for (int kk = 0; kk < BN / 16; ++kk)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) pa[kk][i] = pn[kk][i];
+    }
+    if (ntiles > 1) release(stage(ntiles - 2));
+    if (ntiles > 0) {
+      my_turn();
+      fence_regs(o);
+      wgmma_fence();
+      issue_pv(pa, stage(ntiles - 1));
+      pass_turn();
+      wgmma_wait<0>();
+      fence_regs(o);
+      keep_regs(pa);
+      release(stage(ntiles - 1));
+    }
+
+    // ---- epilogue: this warp's 16 rows of Q in shared memory (read only by this warpgroup's finished wgmma)
+    // become the staging of its output rows; then the Q buffer goes back to the producer (the proxy fence
+    // orders these generic-proxy accesses before its next bulk copy into the buffer) ----
+    store_output_rows<T, D, BM>(o, l, reinterpret_cast<T*>(smem_raw + (sQ - raw_u32)),
+                                Og + static_cast<size_t>(it.h) * S * D, wrow0, lane, q0, S);
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncwarp();
+    mbar_arrive_if(q_empty_bar(qbuf), lane == 0);
+    g0 += ntiles;
   }
   if (wgi == 0) named_sync(1);  // warpgroup 1's last hand-over
-
-  // ---- epilogue: this warp's 16 rows of Q in shared memory (read only by this warpgroup's finished wgmma)
-  // become the staging of its output rows ----
-  store_output_rows<T, D, BM>(o, l, sQ, O, wrow0, lane, q0, S);
 #endif  // GPU_REF_NO_WGMMA
 }
 
@@ -269,8 +310,18 @@ CUtensorMap make_map(const void* base, int heads, int S, int D, int rows) {
   return map;
 }
 
+int sm_count() {
+  static int n = 0;
+  if (!n) {
+    int dev = 0;
+    CHECK_CUDA(cudaGetDevice(&dev));
+    CHECK_CUDA(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+  }
+  return n;
+}
+
 template <class T, int D, int BN, int STAGES>
-void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, int variant, cudaStream_t stream) {
+void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant, cudaStream_t stream) {
   using C = WsCfg<T, D, BN, STAGES>;
   auto kernel = bsa_wgmma_ws_kernel<T, D, BN, STAGES>;
   static bool attr_set = false;
@@ -279,8 +330,10 @@ void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, int variant, cud
     attr_set = true;
   }
   const int nqb = (a.seq_len + C::kBM - 1) / C::kBM;
-  const long long blocks = static_cast<long long>(a.heads) * nqb;
+  long long blocks = static_cast<long long>(a.heads) * nqb;
   if (blocks <= 0) return;
+  if (blocks > INT32_MAX) throw InputError("block-sparse attention", "too many q-blocks for wg128_ws");
+  if (persistent) blocks = std::min<long long>(blocks, sm_count());
   const CUtensorMap mq = make_map<T>(a.q, a.heads, a.seq_len, D, C::kBM);
   const CUtensorMap mk = make_map<T>(a.k, a.heads, a.seq_len, D, BN);
   const CUtensorMap mv = make_map<T>(a.v, a.heads, a.seq_len, D, BN);
@@ -292,27 +345,29 @@ void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, int variant, cud
 
 // 128-key tiles for kv blocks of 128, else 64; as many stages as fit beside Q (2-4).
 template <class T, int D>
-void launch_ws_dim(const ForwardArgs& a, const BlockMaskView& mask, int variant, cudaStream_t stream) {
+void launch_ws_dim(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant,
+                   cudaStream_t stream) {
   if (mask.kv_block == 128)
-    launch_ws<T, D, 128, D == 128 ? 2 : 3>(a, mask, variant, stream);
+    launch_ws<T, D, 128, D == 128 ? 2 : 3>(a, mask, persistent, variant, stream);
   else
-    launch_ws<T, D, 64, D == 128 ? 3 : 4>(a, mask, variant, stream);
+    launch_ws<T, D, 64, D == 128 ? 3 : 4>(a, mask, persistent, variant, stream);
 }
 }  // namespace
 
 }  // namespace wg
 
-void launch_wgmma_ws(const ForwardArgs& a, const BlockMaskView& mask, int variant, cudaStream_t stream) {
+void launch_wgmma_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant,
+                     cudaStream_t stream) {
   if (reinterpret_cast<uintptr_t>(a.q) % 16 || reinterpret_cast<uintptr_t>(a.k) % 16 ||
       reinterpret_cast<uintptr_t>(a.v) % 16)
-    throw InputError("block-sparse attention", "wg128_ws needs 16-byte aligned q, k, v");
+    throw InputError("block-sparse attention", "wg128_ws/wg128_wsp need 16-byte aligned q, k, v");
   const bool h = a.dtype == DataType::fp16;
   if (a.head_dim == 64) {
-    h ? wg::launch_ws_dim<__half, 64>(a, mask, variant, stream)
-      : wg::launch_ws_dim<__nv_bfloat16, 64>(a, mask, variant, stream);
+    h ? wg::launch_ws_dim<__half, 64>(a, mask, persistent, variant, stream)
+      : wg::launch_ws_dim<__nv_bfloat16, 64>(a, mask, persistent, variant, stream);
   } else if (a.head_dim == 128) {
-    h ? wg::launch_ws_dim<__half, 128>(a, mask, variant, stream)
-      : wg::launch_ws_dim<__nv_bfloat16, 128>(a, mask, variant, stream);
+    h ? wg::launch_ws_dim<__half, 128>(a, mask, persistent, variant, stream)
+      : wg::launch_ws_dim<__nv_bfloat16, 128>(a, mask, persistent, variant, stream);
   } else {
     throw InputError("block-sparse attention", "the wgmma kernel takes head_dim 64 or 128");
   }
