@@ -85,8 +85,24 @@ struct BlockMaskView {
   const int* row_ptr = nullptr;         // [mask_heads * nqb + 1], into entries
   const int2* entries = nullptr;        // {kv block index, kind}, sorted by kv block within a row
   const uint32_t* bitmasks = nullptr;   // [n_partial][q_block][kv_block / 32]
-  const int* order = nullptr;           // [mask_heads * nqb] launch order of (mask_head * nqb + qb); may be null
+  const int* order = nullptr;           // [mask_heads * nqb] launch order of (mask_head * nqb + qb), mask heads
+                                        // in turn; may be null
 };
+
+// Work item w of a launch (one per data head and q-block): its data head h and mask row mq (mask_head * nqb +
+// q-block). Data heads outermost, and within a head the mask's order (heaviest q-blocks first): the CTAs that run
+// at the same time then read one head's K and V (which stay in L2), and each head's long q-blocks start first.
+struct WorkItem {
+  int h, mq;
+};
+#ifdef __CUDACC__
+__host__ __device__ inline WorkItem work_item(int w, int nqb, const BlockMaskView& mask) {
+  const int per_rep = mask.mask_heads * nqb;
+  const int rep = w / per_rep, pos = w % per_rep;
+  const int mq = mask.order ? mask.order[pos] : pos;
+  return {rep * mask.mask_heads + mq / nqb, mq};
+}
+#endif
 
 struct ForwardArgs {
   const void* q = nullptr;
@@ -111,7 +127,7 @@ struct HostBlockMask {
   std::vector<int> row_ptr;          // [mask_heads * nqb + 1]
   std::vector<int> entries;          // pairs {kv block, kind}
   std::vector<uint32_t> bitmasks;    // [n_partial][q_block][kv_block / 32]
-  std::vector<int> order;            // heaviest q-blocks first
+  std::vector<int> order;            // per mask head in turn, its heaviest q-blocks first
   // Statistics (per mask head summed over mask heads).
   int64_t full_blocks = 0, causal_blocks = 0, partial_blocks = 0;
   int64_t computed_elements = 0;  // q x k elements inside listed blocks (clipped to seq_len)
@@ -139,7 +155,7 @@ HostBlockMask block_mask_from_kinds(const int8_t* kinds, int mask_heads, int seq
 // tilings (wg128_ws, wg128_wsp): on a causal sliding window of w blocks ~1/w more computed elements.
 HostBlockMask merge_q_blocks(const HostBlockMask& m);
 
-// Fills order (heaviest rows first; stable by index) and the statistics of
+// Fills order (mask heads in turn, each's heaviest rows first; stable by index) and the statistics of
 // listed blocks (computed_elements); called by the two builders.
 void finish_block_mask(HostBlockMask& m);
 

@@ -154,11 +154,8 @@ __global__ void __launch_bounds__(NW * 32) bsa_fwd_kernel(const T* __restrict__ 
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int nqb = (S + BM - 1) / BM;
-  const int reps = heads / mask.mask_heads;
-  const int item = blockIdx.x / reps, rep = blockIdx.x % reps;
-  const int mq = mask.order ? mask.order[item] : item;  // mask_head * nqb + q block
-  const int mh = mq / nqb, qb = mq % nqb;
-  const int h = rep * mask.mask_heads + mh;
+  const auto [h, mq] = work_item(blockIdx.x, nqb, mask);  // data head; mask_head * nqb + q block
+  const int qb = mq % nqb;
   const size_t head_off = static_cast<size_t>(h) * S * D;
   const T* Q = Qg + head_off;
   const T* K = Kg + head_off;

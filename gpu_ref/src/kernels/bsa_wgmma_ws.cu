@@ -108,17 +108,15 @@ __global__ void __launch_bounds__(384, 1)
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int nqb = (S + BM - 1) / BM;
-  const int reps = heads / mask.mask_heads;
   const int items = heads * nqb;
   const int sub_shift = (BN == 128 || mask.kv_block == BN) ? 0 : 1;
   struct Item {
     int h, q0, e_begin, ntiles;
   };
   auto item_at = [&](int w) {
-    const int mq = mask.order ? mask.order[w / reps] : w / reps;
-    const int mh = mq / nqb;
+    const auto [h, mq] = work_item(w, nqb, mask);
     Item it;
-    it.h = (w % reps) * mask.mask_heads + mh;
+    it.h = h;
     it.q0 = (mq % nqb) * BM;
     it.e_begin = mask.row_ptr[mq];
     it.ntiles = (mask.row_ptr[mq + 1] - it.e_begin) << sub_shift;
