@@ -341,14 +341,23 @@ void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent,
   CHECK_LAUNCH(bsa_wgmma_ws_kernel);
 }
 
-// 128-key tiles for kv blocks of 128, else 64; as many stages as fit beside Q (2-4).
+// K/V ring stages: as many as fit in ~200 KB of shared memory beside the two Q buffers, at most 8 (8 at head dim
+// 64 with 64-key tiles, 5 with 128-key tiles; 4 and 2 at head dim 128). Short tiles need a deep ring to cover
+// the latency of their loads (64-key tiles at head dim 64 take ~0.3 us of MMA per CTA, an L2 load ~1 us).
+template <class T, int D, int BN>
+constexpr int ws_stages() {
+  constexpr int q = 2 * 128 * D * static_cast<int>(sizeof(T)), stage = 2 * BN * D * static_cast<int>(sizeof(T));
+  return (200 * 1024 - q) / stage < 8 ? (200 * 1024 - q) / stage : 8;
+}
+
+// 128-key tiles for kv blocks of 128, else 64.
 template <class T, int D>
 void launch_ws_dim(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant,
                    cudaStream_t stream) {
   if (mask.kv_block == 128)
-    launch_ws<T, D, 128, D == 128 ? 2 : 3>(a, mask, persistent, variant, stream);
+    launch_ws<T, D, 128, ws_stages<T, D, 128>()>(a, mask, persistent, variant, stream);
   else
-    launch_ws<T, D, 64, D == 128 ? 3 : 4>(a, mask, persistent, variant, stream);
+    launch_ws<T, D, 64, ws_stages<T, D, 64>()>(a, mask, persistent, variant, stream);
 }
 }  // namespace
 
