@@ -121,7 +121,8 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   // rescale factors of O for the two rows of this thread, and packs P into A fragments.
   // `ent` is tile t's mask entry, loaded by the caller before the QK^T so that its latency hides behind it.
   auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-    mask_softmax_tile<T, BM, BN>(sacc, ent, t & sub_shift, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
+    mask_softmax_tile<T, BM, BN>(sacc, tile_mask_of(ent, t & sub_shift, BN, mask.kv_block), mask, S, q0, wrow0, lane,
+                                 scale_log2, m, l, alpha, p);
   };
   auto rescale_o = [&](const float (&alpha)[2]) { rescale_rows<DT>(o, alpha); };
 

@@ -181,45 +181,75 @@ struct Wgmma<__nv_bfloat16, 128> {
 
 // Descriptor byte offsets (LBO, SBO) of the three operands; `variant` picks
 // among encodings (see WgmmaDesc in block_sparse_attn.h).
+// The mask of one BN-key tile, per half of its columns (BN/2 keys each): the half's entry kind (kFull, kCausal,
+// a bitmask index, or kEmptyHalf), its first key and its first column within its kv block (for the bitmask). A
+// tile is one kv block, a BN-key part of one, or (paired tiles) two 64-key kv blocks side by side.
+constexpr int kEmptyHalf = -3;
+struct TileMask {
+  int kind[2], kv0[2], col0[2];  // [1]: the second half, used by paired tiles only
+};
+// The tsub-th BN-key part of the kv block of `ent` (one entry for the whole tile).
+__device__ __forceinline__ TileMask tile_mask_of(int2 ent, int tsub, int BN, int kv_block) {
+  return {{ent.y, ent.y}, {ent.x * kv_block + tsub * BN, 0}, {tsub * BN, 0}};
+}
+// Two 64-key kv blocks in one 128-key tile (b absent: its half is masked; its keys are a's, loaded again).
+__device__ __forceinline__ TileMask tile_mask_pair(int2 a, int2 b, bool has_b) {
+  return {{a.y, has_b ? b.y : kEmptyHalf}, {a.x * 64, b.x * 64}, {0, 0}};
+}
+
+// Masks the NC columns of the tile from C0 on (this thread's two rows), which hold keys kv0.. of one mask entry
+// of kind `kind` (col0: their first column within the entry's kv block, for its bitmask).
+template <int BM, int BN, int C0, int NC>
+__device__ __forceinline__ void mask_columns(float (&sacc)[BN / 2], int kind, int kv0, int col0,
+                                             const BlockMaskView& mask, int S, int q0, int wrow0, int lane) {
+  constexpr int W = NC / 32;  // bitmask words per row of these columns
+  const int words = mask.kv_block / 32;
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    const int rl = wrow0 + (lane >> 2) + hh * 8;
+    const int gr = q0 + rl;
+    uint32_t wd[W];
+#pragma unroll
+    for (int x = 0; x < W; ++x) wd[x] = kind == kEmptyHalf ? 0u : 0xffffffffu;
+    if (kind >= 0) {
+      const uint32_t* bm = mask.bitmasks + (static_cast<size_t>(kind) * BM + rl) * words + col0 / 32;
+#pragma unroll
+      for (int x = 0; x < W; ++x) wd[x] = __ldg(bm + x);
+    }
+#pragma unroll
+    for (int i = 0; i < NC / 8; ++i) {
+      const int nt = C0 / 8 + i;
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const int col = i * 8 + (lane & 3) * 2 + j;  // column within these NC
+        const int gc = kv0 + col;
+        bool keep = gc < S;
+        if (kind == kCausal) keep = keep && gc <= gr;
+        keep = keep && ((wd[col >> 5] >> (col & 31)) & 1u);  // col >> 5 is a compile-time constant
+        if (!keep) sacc[nt * 4 + hh * 2 + j] = -INFINITY;
+      }
+    }
+  }
+}
+
 // Mask + online softmax of one BN-key tile's scores, the same in every wgmma
 // kernel: `sacc` (this thread's two rows of the warp's 16) becomes P in fp32,
 // m and l are updated, alpha gets O's rescale factors, and P is packed into
-// the A fragments of the PV wgmma. `ent` is the tile's mask entry, `tsub`
-// which BN-key half of its kv block the tile is, `wrow0` the warp's first row
-// in the BM-row q block that starts at query q0.
-template <class T, int BM, int BN>
-__device__ __forceinline__ void mask_softmax_tile(float (&sacc)[BN / 2], int2 ent, int tsub, const BlockMaskView& mask,
+// the A fragments of the PV wgmma. `tm` is the tile's mask (PAIRED: one entry
+// per half), `wrow0` the warp's first row in the BM-row q block that starts at
+// query q0.
+template <class T, int BM, int BN, bool PAIRED = false>
+__device__ __forceinline__ void mask_softmax_tile(float (&sacc)[BN / 2], const TileMask& tm, const BlockMaskView& mask,
                                                   int S, int q0, int wrow0, int lane, float scale_log2, float (&m)[2],
                                                   float (&l)[2], float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-  constexpr int NT = BN / 8, WT = BN / 32;  // 8-column fragments; bitmask words per row of a tile
-  const int kv0 = ent.x * mask.kv_block + tsub * BN;
-  if (ent.y != kFull || kv0 + BN > S) {
-    const int words = mask.kv_block / 32;
-#pragma unroll
-    for (int hh = 0; hh < 2; ++hh) {
-      const int rl = wrow0 + (lane >> 2) + hh * 8;
-      const int gr = q0 + rl;
-      uint32_t wd[WT];
-#pragma unroll
-      for (int x = 0; x < WT; ++x) wd[x] = 0xffffffffu;
-      if (ent.y >= 0) {
-        const uint32_t* bm = mask.bitmasks + (static_cast<size_t>(ent.y) * BM + rl) * words + tsub * WT;
-#pragma unroll
-        for (int x = 0; x < WT; ++x) wd[x] = __ldg(bm + x);
-      }
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const int col = nt * 8 + (lane & 3) * 2 + j;
-          const int gc = kv0 + col;
-          bool keep = gc < S;
-          if (ent.y == kCausal) keep = keep && gc <= gr;
-          keep = keep && ((wd[col >> 5] >> (col & 31)) & 1u);  // col >> 5 is a compile-time constant
-          if (!keep) sacc[nt * 4 + hh * 2 + j] = -INFINITY;
-        }
-      }
-    }
+  constexpr int NT = BN / 8;  // 8-column fragments
+  if constexpr (PAIRED) {
+    if (tm.kind[0] != kFull || tm.kv0[0] + BN / 2 > S)
+      mask_columns<BM, BN, 0, BN / 2>(sacc, tm.kind[0], tm.kv0[0], tm.col0[0], mask, S, q0, wrow0, lane);
+    if (tm.kind[1] != kFull || tm.kv0[1] + BN / 2 > S)
+      mask_columns<BM, BN, BN / 2, BN / 2>(sacc, tm.kind[1], tm.kv0[1], tm.col0[1], mask, S, q0, wrow0, lane);
+  } else if (tm.kind[0] != kFull || tm.kv0[0] + BN > S) {
+    mask_columns<BM, BN, 0, BN>(sacc, tm.kind[0], tm.kv0[0], tm.col0[0], mask, S, q0, wrow0, lane);
   }
 #pragma unroll
   for (int hh = 0; hh < 2; ++hh) {

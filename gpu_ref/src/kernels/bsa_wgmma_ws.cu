@@ -80,7 +80,7 @@ struct WsCfg {
 // heaviest-first order: with a grid of one CTA per item (wg128_ws) that is one item each; with one CTA per SM
 // (wg128_wsp) the producer runs ahead into the next item (its Q into the other Q buffer, its K/V into the ring)
 // while the consumers finish this one. K/V tiles are counted over the CTA's whole walk (ring stage and parity).
-template <class T, int D, int BN, int STAGES>
+template <class T, int D, int BN, int STAGES, bool PAIRED>
 __global__ void __launch_bounds__(384, 1)
     bsa_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
                         const __grid_constant__ CUtensorMap tmV, T* __restrict__ Og, int S, int heads,
@@ -109,9 +109,9 @@ __global__ void __launch_bounds__(384, 1)
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int nqb = (S + BM - 1) / BM;
   const int items = heads * nqb;
-  const int sub_shift = (BN == 128 || mask.kv_block == BN) ? 0 : 1;
+  static_assert(BN == 128, "128-key tiles: one kv block of 128 keys, or two of 64 (PAIRED)");
   struct Item {
-    int h, q0, e_begin, ntiles;
+    int h, q0, e_begin, e_end, ntiles;
   };
   auto item_at = [&](int w) {
     const auto [h, mq] = work_item(w, nqb, mask);
@@ -119,7 +119,8 @@ __global__ void __launch_bounds__(384, 1)
     it.h = h;
     it.q0 = (mq % nqb) * BM;
     it.e_begin = mask.row_ptr[mq];
-    it.ntiles = (mask.row_ptr[mq + 1] - it.e_begin) << sub_shift;
+    it.e_end = mask.row_ptr[mq + 1];
+    it.ntiles = PAIRED ? (it.e_end - it.e_begin + 1) >> 1 : it.e_end - it.e_begin;
     return it;
   };
 
@@ -153,13 +154,20 @@ __global__ void __launch_bounds__(384, 1)
         for (int t = 0; t < it.ntiles; ++t, ++g) {
           const int st = g % STAGES;
           if (g >= STAGES) mbar_wait(empty_bar(st), ((g / STAGES) - 1) & 1);
-          const int2 ent = mask.entries[it.e_begin + (t >> sub_shift)];
-          const int kv0 = ent.x * mask.kv_block + (t & sub_shift) * BN;
           mbar_expect_tx(full_bar(st), 2 * TILE_BYTES);
+          // the tile's keys: one kv block, or two 64-key ones (the second half repeats the first when the
+          // q-block's list has an odd length: finite values, masked out)
+          constexpr int kParts = PAIRED ? 2 : 1, kRows = BN / kParts;
 #pragma unroll
-          for (int cb = 0; cb < D / 64; ++cb) {
-            tma_load_3d(sK_u32 + st * TILE_BYTES + cb * BN * 128, &tmK, full_bar(st), cb * 64, kv0, it.h);
-            tma_load_3d(sV_u32 + st * TILE_BYTES + cb * BN * 128, &tmV, full_bar(st), cb * 64, kv0, it.h);
+          for (int part = 0; part < kParts; ++part) {
+            const int e = PAIRED ? min(it.e_begin + 2 * t + part, it.e_end - 1) : it.e_begin + t;
+            const int kv0 = mask.entries[e].x * mask.kv_block;
+#pragma unroll
+            for (int cb = 0; cb < D / 64; ++cb) {
+              const int off = st * TILE_BYTES + cb * BN * 128 + part * kRows * 128;
+              tma_load_3d(sK_u32 + off, &tmK, full_bar(st), cb * 64, kv0, it.h);
+              tma_load_3d(sV_u32 + off, &tmV, full_bar(st), cb * 64, kv0, it.h);
+            }
           }
         }
       }
@@ -185,7 +193,7 @@ __global__ void __launch_bounds__(384, 1)
   int n = 0;
   for (int w = blockIdx.x; w < items; w += gridDim.x, ++n) {
     const Item it = item_at(w);
-    const int ntiles = it.ntiles, e_begin = it.e_begin, q0 = it.q0;
+    const int ntiles = it.ntiles, e_begin = it.e_begin, e_end = it.e_end, q0 = it.q0;
     const int qbuf = n & 1;
     const uint32_t sQ = sQ_u32(qbuf);
     auto stage = [&](int t) { return (g0 + t) % STAGES; };
@@ -202,8 +210,18 @@ __global__ void __launch_bounds__(384, 1)
     auto issue_pv = [&](const uint32_t (&p)[BN / 16][4], int st) {
       issue_pv_tile<T, D, BN>(o, p, sV_u32 + st * TILE_BYTES, dc);
     };
-    auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-      mask_softmax_tile<T, BM, BN>(sacc, ent, t & sub_shift, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
+    auto tile_mask = [&](int t) {
+      if constexpr (PAIRED) {
+        const int ea = e_begin + 2 * t;
+        const bool has_b = ea + 1 < e_end;
+        const int2 a = mask.entries[ea];
+        return tile_mask_pair(a, has_b ? mask.entries[ea + 1] : a, has_b);
+      } else {
+        return tile_mask_of(mask.entries[e_begin + t], 0, BN, mask.kv_block);
+      }
+    };
+    auto softmax_tile = [&](float (&sacc)[NT * 4], const TileMask& tm, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
+      mask_softmax_tile<T, BM, BN, PAIRED>(sacc, tm, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
     };
     auto rescale_o = [&](const float (&alpha)[2]) { rescale_rows<DT>(o, alpha); };
     // Frees a stage for the producer. Called before the next tile's wait rather than right after the PV's
@@ -214,7 +232,7 @@ __global__ void __launch_bounds__(384, 1)
     uint32_t pa[BN / 16][4];
     if (ntiles > 0) {
       mbar_wait(full_bar(stage(0)), phase(0));
-      const int2 ent = mask.entries[e_begin];
+      const TileMask tm = tile_mask(0);
       float s[NT * 4];
       my_turn();
       wgmma_fence();
@@ -223,11 +241,11 @@ __global__ void __launch_bounds__(384, 1)
       wgmma_wait<0>();
       fence_regs(s);
       float alpha[2];
-      softmax_tile(s, 0, ent, alpha, pa);
+      softmax_tile(s, tm, alpha, pa);
     }
     for (int t = 0; t + 1 < ntiles; ++t) {
       if (t > 0) release(stage(t - 1));  // the PV of tile t-1 completed in the last iteration
-      const int2 ent = mask.entries[e_begin + ((t + 1) >> sub_shift)];
+      const TileMask tm = tile_mask(t + 1);
       mbar_wait(full_bar(stage(t + 1)), phase(t + 1));
       float s[NT * 4];
       my_turn();
@@ -240,7 +258,7 @@ __global__ void __launch_bounds__(384, 1)
       fence_regs(s);
       float alpha[2];
       uint32_t pn[BN / 16][4];
-      softmax_tile(s, t + 1, ent, alpha, pn);
+      softmax_tile(s, tm, alpha, pn);
       wgmma_wait<0>();
       fence_regs(o);
       keep_regs(pa);
@@ -318,10 +336,10 @@ int sm_count() {
   return n;
 }
 
-template <class T, int D, int BN, int STAGES>
+template <class T, int D, int BN, int STAGES, bool PAIRED>
 void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant, cudaStream_t stream) {
   using C = WsCfg<T, D, BN, STAGES>;
-  auto kernel = bsa_wgmma_ws_kernel<T, D, BN, STAGES>;
+  auto kernel = bsa_wgmma_ws_kernel<T, D, BN, STAGES, PAIRED>;
   static bool attr_set = false;
   if (!attr_set) {
     CHECK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(C::kSmem)));
@@ -333,31 +351,30 @@ void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent,
   if (blocks > INT32_MAX) throw InputError("block-sparse attention", "too many q-blocks for wg128_ws");
   if (persistent) blocks = std::min<long long>(blocks, sm_count());
   const CUtensorMap mq = make_map<T>(a.q, a.heads, a.seq_len, D, C::kBM);
-  const CUtensorMap mk = make_map<T>(a.k, a.heads, a.seq_len, D, BN);
-  const CUtensorMap mv = make_map<T>(a.v, a.heads, a.seq_len, D, BN);
+  const CUtensorMap mk = make_map<T>(a.k, a.heads, a.seq_len, D, PAIRED ? BN / 2 : BN);
+  const CUtensorMap mv = make_map<T>(a.v, a.heads, a.seq_len, D, PAIRED ? BN / 2 : BN);
   kernel<<<static_cast<unsigned>(blocks), C::kThreads, C::kSmem, stream>>>(
       mq, mk, mv, static_cast<T*>(a.o), a.seq_len, a.heads, a.scale * 1.4426950408889634f, mask,
       desc_cfg(variant, BN));
   CHECK_LAUNCH(bsa_wgmma_ws_kernel);
 }
 
-// K/V ring stages: as many as fit in ~200 KB of shared memory beside the two Q buffers, at most 8 (8 at head dim
-// 64 with 64-key tiles, 5 with 128-key tiles; 4 and 2 at head dim 128). Short tiles need a deep ring to cover
-// the latency of their loads (64-key tiles at head dim 64 take ~0.3 us of MMA per CTA, an L2 load ~1 us).
-template <class T, int D, int BN>
+// K/V ring stages: as many 128-key stages as fit in ~200 KB of shared memory beside the two Q buffers (5 at head
+// dim 64, 2 at 128).
+template <class T, int D>
 constexpr int ws_stages() {
-  constexpr int q = 2 * 128 * D * static_cast<int>(sizeof(T)), stage = 2 * BN * D * static_cast<int>(sizeof(T));
-  return (200 * 1024 - q) / stage < 8 ? (200 * 1024 - q) / stage : 8;
+  return (200 * 1024 - 2 * 128 * D * static_cast<int>(sizeof(T))) / (2 * 128 * D * static_cast<int>(sizeof(T)));
 }
 
-// 128-key tiles for kv blocks of 128, else 64.
+// 128-key tiles: a kv block of 128, or two kv blocks of 64 side by side (paired: half the tiles of 64 keys, whose
+// per-tile cost - barriers, softmax bookkeeping, short MMAs - made 64-key tiles ~20 % slower per element).
 template <class T, int D>
 void launch_ws_dim(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant,
                    cudaStream_t stream) {
   if (mask.kv_block == 128)
-    launch_ws<T, D, 128, ws_stages<T, D, 128>()>(a, mask, persistent, variant, stream);
+    launch_ws<T, D, 128, ws_stages<T, D>(), false>(a, mask, persistent, variant, stream);
   else
-    launch_ws<T, D, 64, ws_stages<T, D, 64>()>(a, mask, persistent, variant, stream);
+    launch_ws<T, D, 128, ws_stages<T, D>(), true>(a, mask, persistent, variant, stream);
 }
 }  // namespace
 
