@@ -33,6 +33,9 @@ namespace wg {
 __device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
 }
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
 __device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
 }
@@ -84,7 +87,7 @@ template <class T, int D, int BN, int STAGES, bool PAIRED>
 __global__ void __launch_bounds__(384, 1)
     bsa_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
                         const __grid_constant__ CUtensorMap tmV, T* __restrict__ Og, int S, int heads,
-                        float scale_log2, BlockMaskView mask, DescCfg dc) {
+                        float scale_log2, BlockMaskView mask, DescCfg dc, int* next_item) {
 #ifdef GPU_REF_NO_WGMMA
   __trap();
 #else
@@ -105,11 +108,13 @@ __global__ void __launch_bounds__(384, 1)
   auto empty_bar = [&](int s) { return bar_u32 + 8u * (STAGES + s); };
   auto q_full_bar = [&](int b) { return bar_u32 + 8u * (2 * STAGES + b); };
   auto q_empty_bar = [&](int b) { return bar_u32 + 8u * (2 * STAGES + 2 + b); };
+  // the work item whose Q is in buffer b (-1: the walk is over), written by the producer before q_full(b)
+  volatile int* item_slot = reinterpret_cast<volatile int*>(smem_raw + (bar_u32 + 8u * (2 * STAGES + 4) - raw_u32));
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int nqb = (S + BM - 1) / BM;
   const int items = heads * nqb;
-  static_assert(BN == 128, "128-key tiles: one kv block of 128 keys, or two of 64 (PAIRED)");
+  static_assert(BN == 128 || !PAIRED, "a paired tile holds two kv blocks of 64 keys");  // else a tile = a kv block
   struct Item {
     int h, q0, e_begin, e_end, ntiles;
   };
@@ -139,14 +144,29 @@ __global__ void __launch_bounds__(384, 1)
 
   if (warp < 4) {
     // ---- producer ----
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");  // 32 x 128 + 240 x 256 = the whole register file
     if (tid == 0) {
+      // The next work item: the grid-stride one, or with next_item (wg128_wsp) the next not yet taken by any
+      // CTA (greedy list scheduling in the mask's order). Every CTA's last fetch fails (>= items); the launch's
+      // very last fetch returns items - 1 and resets the counter for the next launch.
+      auto next_of = [&](int w) {
+        if (!next_item) return w + static_cast<int>(gridDim.x);
+        const int r = atomicAdd(next_item, 1);
+        if (r == items - 1) atomicExch(next_item, 0);
+        return r + static_cast<int>(gridDim.x);
+      };
       int g = 0;  // K/V tiles loaded so far
-      int n = 0;  // items started so far
-      for (int w = blockIdx.x; w < items; w += gridDim.x, ++n) {
-        const Item it = item_at(w);
+      int w = blockIdx.x;
+      for (int n = 0;; ++n, w = next_of(w)) {
         const int qbuf = n & 1;
         if (n >= 2) mbar_wait(q_empty_bar(qbuf), ((n >> 1) - 1) & 1);
+        if (w >= items) {
+          item_slot[qbuf] = -1;
+          mbar_arrive(q_full_bar(qbuf));
+          break;
+        }
+        const Item it = item_at(w);
+        item_slot[qbuf] = w;
         mbar_expect_tx(q_full_bar(qbuf), C::kQBytes);
 #pragma unroll
         for (int cb = 0; cb < D / 64; ++cb)
@@ -190,11 +210,13 @@ __global__ void __launch_bounds__(384, 1)
   if (wgi == 1) named_arrive(1);
 
   int g0 = 0;  // K/V tiles consumed before this item
-  int n = 0;
-  for (int w = blockIdx.x; w < items; w += gridDim.x, ++n) {
+  for (int n = 0;; ++n) {
+    const int qbuf = n & 1;
+    mbar_wait(q_full_bar(qbuf), (n >> 1) & 1);
+    const int w = item_slot[qbuf];
+    if (w < 0) break;
     const Item it = item_at(w);
     const int ntiles = it.ntiles, e_begin = it.e_begin, e_end = it.e_end, q0 = it.q0;
-    const int qbuf = n & 1;
     const uint32_t sQ = sQ_u32(qbuf);
     auto stage = [&](int t) { return (g0 + t) % STAGES; };
     auto phase = [&](int t) { return ((g0 + t) / STAGES) & 1; };
@@ -228,7 +250,6 @@ __global__ void __launch_bounds__(384, 1)
     // wgmma_wait: there ptxas serialised the wgmma (C7513).
     auto release = [&](int st) { mbar_arrive_if(empty_bar(st), lane == 0); };
 
-    mbar_wait(q_full_bar(qbuf), (n >> 1) & 1);
     uint32_t pa[BN / 16][4];
     if (ntiles > 0) {
       mbar_wait(full_bar(stage(0)), phase(0));
@@ -326,6 +347,16 @@ CUtensorMap make_map(const void* base, int heads, int S, int D, int rows) {
   return map;
 }
 
+// wg128_wsp's work-item counter (0 between launches: each launch's last fetch resets it). One per process, so
+// wg128_wsp launches must not run concurrently (on several streams).
+__device__ int g_next_item = 0;
+
+int* next_item_counter() {
+  static int* p = nullptr;
+  if (!p) CHECK_CUDA(cudaGetSymbolAddress(reinterpret_cast<void**>(&p), g_next_item));
+  return p;
+}
+
 int sm_count() {
   static int n = 0;
   if (!n) {
@@ -355,26 +386,31 @@ void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent,
   const CUtensorMap mv = make_map<T>(a.v, a.heads, a.seq_len, D, PAIRED ? BN / 2 : BN);
   kernel<<<static_cast<unsigned>(blocks), C::kThreads, C::kSmem, stream>>>(
       mq, mk, mv, static_cast<T*>(a.o), a.seq_len, a.heads, a.scale * 1.4426950408889634f, mask,
-      desc_cfg(variant, BN));
+      desc_cfg(variant, BN), persistent ? next_item_counter() : nullptr);
   CHECK_LAUNCH(bsa_wgmma_ws_kernel);
 }
 
-// K/V ring stages: as many 128-key stages as fit in ~200 KB of shared memory beside the two Q buffers (5 at head
-// dim 64, 2 at 128).
-template <class T, int D>
+// K/V ring stages: as many BN-key stages as fit in ~200 KB of shared memory beside the two Q buffers, at most 8
+// (head dim 64: 5 of 128 keys; head dim 128: 2 of 128, 4 of 64).
+template <class T, int D, int BN>
 constexpr int ws_stages() {
-  return (200 * 1024 - 2 * 128 * D * static_cast<int>(sizeof(T))) / (2 * 128 * D * static_cast<int>(sizeof(T)));
+  constexpr int n = (200 * 1024 - 2 * 128 * D * static_cast<int>(sizeof(T))) / (2 * BN * D * static_cast<int>(sizeof(T)));
+  return n < 8 ? n : 8;
 }
 
-// 128-key tiles: a kv block of 128, or two kv blocks of 64 side by side (paired: half the tiles of 64 keys, whose
-// per-tile cost - barriers, softmax bookkeeping, short MMAs - made 64-key tiles ~20 % slower per element).
+// A tile per kv block of 128 keys. Kv blocks of 64: at head dim 64 two side by side in one 128-key tile (paired:
+// the per-tile cost of 64-key tiles - barriers, softmax bookkeeping, short MMAs - made them 9-20 % slower on the
+// local-stride masks, H100), at head dim 128 one per tile (there pairing was 16-20 % slower: 2 stages of 128 keys
+// fit beside Q instead of 4 of 64).
 template <class T, int D>
 void launch_ws_dim(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant,
                    cudaStream_t stream) {
   if (mask.kv_block == 128)
-    launch_ws<T, D, 128, ws_stages<T, D>(), false>(a, mask, persistent, variant, stream);
+    launch_ws<T, D, 128, ws_stages<T, D, 128>(), false>(a, mask, persistent, variant, stream);
+  else if constexpr (D == 64)
+    launch_ws<T, D, 128, ws_stages<T, D, 128>(), true>(a, mask, persistent, variant, stream);
   else
-    launch_ws<T, D, 128, ws_stages<T, D>(), true>(a, mask, persistent, variant, stream);
+    launch_ws<T, D, 64, ws_stages<T, D, 64>(), false>(a, mask, persistent, variant, stream);
 }
 }  // namespace
 
