@@ -144,7 +144,10 @@ __global__ void __launch_bounds__(384, 1)
 
   if (warp < 4) {
     // ---- producer ----
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");  // 32 x 128 + 240 x 256 = the whole register file
+    // Registers: 168 per thread at launch. The consumers' increase must fit in what the producer gives back:
+    // (168 - 32) x 128 >= (232 - 168) x 256. (240 for the consumers needs the producer at 24, where its
+    // work-item loop spills; 32/240 waits forever in setmaxnreg.inc - seen as a hang on the H100.)
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
     if (tid == 0) {
       // The next work item: the grid-stride one, or with next_item (wg128_wsp) the next not yet taken by any
       // CTA (greedy list scheduling in the mask's order). Every CTA's last fetch fails (>= items); the launch's
@@ -196,7 +199,7 @@ __global__ void __launch_bounds__(384, 1)
   }
 
   // ---- consumers ----
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
   const int cw = warp - 4;      // consumer warp 0..7
   const int wgi = cw >> 2;      // consumer warpgroup 0/1: rows 64 * wgi ..
   const int wrow0 = cw * 16;    // this warp's first row in the q block
