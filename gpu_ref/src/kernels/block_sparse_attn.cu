@@ -41,15 +41,18 @@ const char* tiling_name(Tiling t) {
 
 bool tiling_is_wgmma(Tiling t) { return static_cast<int>(t) >= static_cast<int>(Tiling::wg64); }
 
-Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim, int seq_len) {
+Tiling resolve_tiling(Tiling t, int q_block, int /*kv_block*/, int head_dim, int /*seq_len*/) {
   if (t != Tiling::automatic) return t;
   if ((head_dim == 64 || head_dim == 128) && wgmma_available()) {
-    if (q_block == 128 && kv_block == 128 && seq_len >= (head_dim == 128 ? 4096 : 16384)) return Tiling::wg128_ws;
-    if (q_block == 128) return head_dim == 128 && kv_block == 128 ? Tiling::wg128_n128 : Tiling::wg128_m2;
+    if (q_block == 128) return Tiling::wg128_wsp;
     return head_dim == 128 ? Tiling::wg64_p : Tiling::wg64_m4;
   }
   if (q_block == 128) return Tiling::q128_w4;
   return head_dim == 64 ? Tiling::q64_w2 : Tiling::q64_w4;
+}
+
+bool merged_q_blocks_pay(int q_block, int head_dim) {
+  return q_block == 64 && (head_dim == 64 || head_dim == 128) && wgmma_available();
 }
 
 namespace {

@@ -56,8 +56,9 @@ enum class DataType { fp16 = 0, bf16 = 1 };
 //   wg64_m4        as wg64, registers capped for 4 CTAs/SM (head_dim 64)         (q_block 64)
 //   wg128_ws       warp-specialised (FlashAttention-3 structure): a TMA producer warpgroup and an mbarrier
 //                  ring, 2 consumer warpgroups in ping-pong; tiles of kv_block keys (q_block 128)
-//   wg128_wsp      wg128_ws as a persistent kernel: one CTA per SM walks the q-blocks (heaviest first), its
-//                  producer loading the next q-block's Q and K/V while the consumers finish this one (q_block 128)
+//   wg128_wsp      wg128_ws as a persistent kernel: one CTA per SM takes q-blocks from a global counter in the
+//                  mask's order, its producer loading the next q-block's Q and K/V while the consumers finish this
+//                  one (q_block 128). One counter per process: wg128_wsp launches must not overlap (streams).
 enum class Tiling {
   automatic = 0, q64_w4 = 1, q64_w4_s3 = 2, q128_w8 = 3, q128_w4 = 4, q64_w2 = 5, wg64 = 6, wg128 = 7,
   wg64_s3 = 8, wg64_n128 = 9, wg128_m2 = 10, wg128_s3 = 11, wg128_n128 = 12, wg64_p = 13, wg128_p = 14,
@@ -69,11 +70,15 @@ const char* tiling_name(Tiling t);
 int tiling_q_block(Tiling t);
 bool tiling_is_wgmma(Tiling t);
 // The tiling `automatic` stands for (measured on an H200 and an H100, docs/gpu_kernel.md): with wgmma (an sm_90
-// GPU, head_dim 64/128) and q_block 128: wg128_ws for kv_block 128 at head_dim 128 from seq_len 4096 and at
-// head_dim 64 from seq_len 16384 (where it was measured faster on the H100), else wg128_n128 (head_dim 128,
-// kv_block 128) or wg128_m2; for q_block 64 wg64_p (head_dim 128) or wg64_m4; without wgmma q128_w4, and q64_w2
-// (head_dim 64) or q64_w4. Another tiling is returned as is. seq_len 0: not known (never wg128_ws).
+// GPU, head_dim 64/128) wg128_wsp for q_block 128 (within 6 % of the best tiling in 63 of the 64 benchmark cases
+// on the H100, issue 8 step 3), and for q_block 64 wg64_p (head_dim 128) or wg64_m4 - but a 64-row mask is faster
+// merged into 128-row q-blocks (merge_q_blocks) on wg128_wsp: see merged_q_blocks_pay. Without wgmma q128_w4, and
+// q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is. (seq_len: kept for rules that depend on it.)
 Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim, int seq_len = 0);
+// Whether `automatic` should run a mask of q_block-row q-blocks merged into 128-row ones (merge_q_blocks) on
+// wg128_wsp: q_block 64 and wgmma at head_dim 64/128 (the local-stride masks of 64-blocks ran 1.2-1.4x faster so
+// at head dim 128 and 1.0-1.2x at 64 than on the best 64-row tiling, H100).
+bool merged_q_blocks_pay(int q_block, int head_dim);
 // Whether the wgmma tilings can run here (built for sm_90a and the current GPU is compute capability 9.0).
 bool wgmma_available();
 // Encoding of the wgmma shared-memory descriptors (0 = the canonical one; for experiments).

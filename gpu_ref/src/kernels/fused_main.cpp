@@ -196,7 +196,13 @@ int run(int argc, char** argv) {
   load_dump_tensors(in);
   std::string mask_source;
   const auto t0 = std::chrono::steady_clock::now();
-  const bsa::HostBlockMask hmask = build_mask(in, args, mask_source);
+  bsa::HostBlockMask hmask = build_mask(in, args, mask_source);
+  // automatic on a 64-row mask: merged into 128-row q-blocks where that runs faster (the same element mask)
+  const int built_q_block = hmask.q_block;
+  if (args.tiling == bsa::Tiling::automatic && bsa::merged_q_blocks_pay(hmask.q_block, in.head_dim)) {
+    hmask = bsa::merge_q_blocks(hmask);
+    mask_source += ", 64-row q-blocks merged into 128-row ones";
+  }
   const double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   GpuContext ctx;
@@ -296,9 +302,10 @@ int run(int argc, char** argv) {
                      " operands (q, k, v and P rounded), fp32 accumulation and softmax (exp2)";
   meta["kernel"] = json{{"name", "fused block-sparse attention (gpu_ref/src/kernels)"},
                         {"dtype", args.dtype == bsa::DataType::fp16 ? "fp16" : "bf16"},
-                        {"q_block", args.q_block},
+                        {"q_block", hmask.q_block},
+                        {"q_block_built", built_q_block},
                         {"kv_block", args.kv_block},
-                        {"tiling", bsa::tiling_name(bsa::resolve_tiling(args.tiling, args.q_block, args.kv_block, D, hmask.seq_len))},
+                        {"tiling", bsa::tiling_name(bsa::resolve_tiling(args.tiling, hmask.q_block, args.kv_block, D, hmask.seq_len))},
                         {"mask_source", mask_source}};
   meta["block_mask"] = json{{"mask_heads", hmask.mask_heads},
                             {"listed_blocks", hmask.n_entries()},
@@ -318,7 +325,7 @@ int run(int argc, char** argv) {
   write_output_dir(args.out_dir, out, meta);
 
   std::cout << "gpu_ref_fused: " << in.algorithm << " " << in.layers << "x" << in.groups << " heads, S=" << S
-            << ", D=" << D << ", blocks " << args.q_block << "x" << args.kv_block << " ("
+            << ", D=" << D << ", blocks " << hmask.q_block << "x" << args.kv_block << " ("
             << hmask.n_entries() << " listed: " << hmask.full_blocks << " full, " << hmask.causal_blocks
             << " causal, " << hmask.partial_blocks << " partial) on " << gpu.name << " -> " << args.out_dir
             << "\n  timings (median ms of " << args.repeats << "):";
