@@ -21,10 +21,10 @@ WHAT = {
              "whole pipeline (timings_ms.total)",
     "sanger": "gpu_ref sanger path (quantise + int8 cuBLAS GEMM + softmax + threshold -> CSR + cuSPARSE SDDMM + CSR "
               "softmax + cuSPARSE SpMM, fp32), all heads, median of the whole pipeline (timings_ms.total)",
-    "fused_sanger": "gpu_ref fused block-sparse attention kernel (fp16, fp32 accumulate, blocks 64x64) on the "
+    "fused_sanger": "gpu_ref fused block-sparse attention kernel (fp16, fp32 accumulate, blocks {blocks}) on the "
                     "simulator's Sanger mask from the dump, all heads, median kernel time (timings_ms.attention); "
                     "excludes the mask prediction and the block-mask build",
-    "fused_dense": "gpu_ref fused block-sparse attention kernel (fp16, fp32 accumulate, blocks 64x64) with every block "
+    "fused_dense": "gpu_ref fused block-sparse attention kernel (fp16, fp32 accumulate, blocks {blocks}) with every block "
                    "FULL (dense attention), all heads, median kernel time (timings_ms.attention)",
 }
 
@@ -61,7 +61,11 @@ def main():
         what_tiling = m.get("kernel", {}).get("tiling")
         workload_file, layers = WORKLOADS[wl]
         dm = m["dump_meta"]
-        what = WHAT[path]
+        k = m.get("kernel", {})
+        blocks = f"{k.get('q_block', 64)}x{k.get('kv_block', 64)}"
+        if k.get("q_block_built", k.get("q_block")) != k.get("q_block"):
+            blocks += f", built as {k['q_block_built']}x{k.get('kv_block', 64)} and merged"
+        what = WHAT[path].format(blocks=blocks)
         if what_tiling:
             what += f"; kernel tiling {what_tiling} (the fastest of those run)"
         if layers:

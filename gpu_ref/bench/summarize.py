@@ -87,7 +87,7 @@ def table(cases):
     return "\n".join(out), misses
 
 
-def plot(cases, png):
+def plot(cases, png, gpu):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,7 +130,7 @@ def plot(cases, png):
 
     h += [Line2D([], [], marker=m, ls="", color="gray", label=p) for p, m in markers.items()]
     fig.legend(handles=h, loc="lower center", ncol=4, fontsize=9)
-    fig.suptitle("Block-sparse attention forward on an H200, fp16, 16 heads, batch max(1, 16384/S); effective "
+    fig.suptitle(f"Block-sparse attention forward on {gpu}, fp16, 16 heads, batch max(1, 16384/S); effective "
                  "TFLOP/s = 4*d*(elements of computed blocks) / time (SDPA line: dense non-causal)", fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 0.96))
     fig.savefig(png, dpi=110)
@@ -141,6 +141,7 @@ def main():
     ap.add_argument("csv")
     ap.add_argument("--md")
     ap.add_argument("--png")
+    ap.add_argument("--gpu", default="an H100", help="the GPU named in the plot's title")
     a = ap.parse_args()
     cases = load(a.csv)
     t, misses = table(cases)
@@ -149,7 +150,7 @@ def main():
         open(a.md, "w").write(text)
     print(text)
     if a.png:
-        plot(cases, a.png)
+        plot(cases, a.png, a.gpu)
 
 
 if __name__ == "__main__":
