@@ -13,6 +13,8 @@
 //    take turns on the tensor cores through two named barriers (ping-pong):
 //    one issues its GEMMs while the other does its softmax.
 //  * registers are moved from the producer to the consumers (setmaxnreg).
+//  * wg128_wsp: the same kernel persistent (one CTA per SM taking q-blocks from a global counter);
+//    kv blocks of 64 keys at head dim 64 go two to a 128-key tile (PAIRED).
 // Masking, online softmax and the epilogue are those of bsa_wgmma.cu.
 #include <algorithm>
 #include <cstdint>
@@ -79,10 +81,11 @@ struct WsCfg {
                                   1024 /* alignment */ + 256 /* mbarriers */;
 };
 
-// One CTA walks the work items (head, q-block) blockIdx.x, blockIdx.x + gridDim.x, ... in the mask's
-// heaviest-first order: with a grid of one CTA per item (wg128_ws) that is one item each; with one CTA per SM
-// (wg128_wsp) the producer runs ahead into the next item (its Q into the other Q buffer, its K/V into the ring)
-// while the consumers finish this one. K/V tiles are counted over the CTA's whole walk (ring stage and parity).
+// A CTA walks work items (data head, q-block; work_item's order): with a grid of one CTA per item (wg128_ws,
+// next_item null) item blockIdx.x alone; with one CTA per SM (wg128_wsp) blockIdx.x and then the next ones not
+// yet taken (the counter next_item). The producer runs ahead into the next item (its Q into the other Q buffer,
+// its K/V into the ring) while the consumers finish this one. K/V tiles are counted over the CTA's whole walk
+// (ring stage and parity).
 template <class T, int D, int BN, int STAGES, bool PAIRED>
 __global__ void __launch_bounds__(384, 1)
     bsa_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
