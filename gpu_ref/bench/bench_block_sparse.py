@@ -43,7 +43,7 @@ class Lib:
     TILINGS = {"auto": 0, "q64_w4": 1, "q64_w4_s3": 2, "q128_w8": 3, "q128_w4": 4, "q64_w2": 5, "wg64": 6,
                "wg128": 7, "wg64_s3": 8, "wg64_n128": 9, "wg128_m2": 10, "wg128_s3": 11, "wg128_n128": 12,
                "wg64_p": 13, "wg128_p": 14, "wg128_n128_m2": 15, "wg128_n128_s3": 16, "wg128_n128_p": 17,
-               "wg64_n128_m3": 18, "wg64_m4": 19, "wg128_ws": 20, "wg128_wsp": 21, "wg64_wsp": 22}
+               "wg64_n128_m3": 18, "wg64_m4": 19, "wg128_ws": 20, "wg128_wsp": 21}
 
     def __init__(self, path):
         L = ctypes.CDLL(path)
@@ -391,7 +391,7 @@ def numerics(lib, out_dir, quick, wg_variant=None):
         if wg_variant is not None and D in (64, 128):
             if qb == 64:
                 tilings += ["wg64", "wg64_s3", "wg64_p"] + (["wg64_n128"] if kvb == 128 else []) + (
-                    ["wg64_n128_m3"] if kvb == 128 and D == 64 else []) + (["wg64_m4", "wg64_wsp"] if D == 64 else [])
+                    ["wg64_n128_m3"] if kvb == 128 and D == 64 else []) + (["wg64_m4"] if D == 64 else [])
             else:
                 tilings += ["wg128", "wg128_m2", "wg128_s3", "wg128_p", "wg128_ws", "wg128_wsp"] + (
                     ["wg128_n128", "wg128_n128_s3", "wg128_n128_p"] if kvb == 128 else []) + (
@@ -588,12 +588,12 @@ def bench_main(lib, out_dir, seqs, dims, budget_s, quick, flex_ok=True, wgmma=Fa
                         try:
                             m_split = lib.mask_from_kinds(kinds.repeat_interleave(2, dim=1), S, 64, 128)
                             cands += [(m_split, t, "/q64split") for t in ("wg64_p", "wg64_n128") + (
-                                ("wg64_n128_m3", "wg64_wsp") if D == 64 else ())]
+                                ("wg64_n128_m3",) if D == 64 else ())]
                         except Exception as ex:
                             log(f"split mask failed: {ex}")
                 else:
                     cands += [(m_native, t, "") for t in ("q64_w4", "q64_w2", "wg64", "wg64_s3", "wg64_p") + (
-                        ("wg64_m4", "wg64_wsp") if D == 64 else ())]
+                        ("wg64_m4",) if D == 64 else ())]
                     # the same element mask with pairs of 64-row q-blocks merged (kv list = the union)
                     try:
                         m_merged = lib.merge_q(m_native)

@@ -35,7 +35,6 @@ const char* tiling_name(Tiling t) {
     case Tiling::wg64_m4: return "wg64_m4";
     case Tiling::wg128_ws: return "wg128_ws";
     case Tiling::wg128_wsp: return "wg128_wsp";
-    case Tiling::wg64_wsp: return "wg64_wsp";
   }
   return "?";
 }
@@ -84,8 +83,7 @@ int tiling_q_block(Tiling t) {
     case Tiling::wg64_n128:
     case Tiling::wg64_p:
     case Tiling::wg64_n128_m3:
-    case Tiling::wg64_m4:
-    case Tiling::wg64_wsp: return 64;
+    case Tiling::wg64_m4: return 64;
     case Tiling::q128_w8:
     case Tiling::q128_w4:
     case Tiling::wg128:
@@ -120,8 +118,8 @@ void forward(const ForwardArgs& a, const BlockMaskView& mask, cudaStream_t strea
     bad(std::string("tiling ") + tiling_name(t) + " needs q_block " + std::to_string(tiling_q_block(t)));
   if (tiling_is_wgmma(t)) {
     if (!wgmma_available()) bad(std::string("tiling ") + tiling_name(t) + " needs a compute capability 9.0 GPU");
-    if (t == Tiling::wg128_ws || t == Tiling::wg128_wsp || t == Tiling::wg64_wsp)
-      launch_wgmma_ws(a, mask, t, g_wgmma_variant, stream);
+    if (t == Tiling::wg128_ws || t == Tiling::wg128_wsp)
+      launch_wgmma_ws(a, mask, t == Tiling::wg128_wsp, g_wgmma_variant, stream);
     else
       launch_wgmma(a, mask, t, g_wgmma_variant, stream);
     return;

@@ -59,15 +59,13 @@ enum class DataType { fp16 = 0, bf16 = 1 };
 //   wg128_wsp      wg128_ws as a persistent kernel: one CTA per SM takes q-blocks from a global counter in the
 //                  mask's order, its producer loading the next q-block's Q and K/V while the consumers finish this
 //                  one (q_block 128). One counter per process: wg128_wsp launches must not overlap (streams).
-//   wg64_wsp       wg128_wsp with one consumer warpgroup (64 rows) per CTA and two CTAs per SM; head_dim 64 only
-//                  (q_block 64): a 64-row mask without merging. Shares wg128_wsp's counter.
 enum class Tiling {
   automatic = 0, q64_w4 = 1, q64_w4_s3 = 2, q128_w8 = 3, q128_w4 = 4, q64_w2 = 5, wg64 = 6, wg128 = 7,
   wg64_s3 = 8, wg64_n128 = 9, wg128_m2 = 10, wg128_s3 = 11, wg128_n128 = 12, wg64_p = 13, wg128_p = 14,
   wg128_n128_m2 = 15, wg128_n128_s3 = 16, wg128_n128_p = 17, wg64_n128_m3 = 18, wg64_m4 = 19, wg128_ws = 20,
-  wg128_wsp = 21, wg64_wsp = 22
+  wg128_wsp = 21
 };
-constexpr int kNumTilings = 23;
+constexpr int kNumTilings = 22;
 const char* tiling_name(Tiling t);
 int tiling_q_block(Tiling t);
 bool tiling_is_wgmma(Tiling t);

@@ -54,8 +54,9 @@ GPU_REF_BSA_DECLARE(launch_bf16_d128)
 #undef GPU_REF_BSA_DECLARE
 // bsa_wgmma.cu (sm_90a): the wg* tilings, head_dim 64 or 128.
 void launch_wgmma(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, int variant, cudaStream_t stream);
-// bsa_wgmma_ws.cu (sm_90a): wg128_ws, wg128_wsp, wg64_wsp, the warp-specialised kernel (TMA producer, consumers).
-void launch_wgmma_ws(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, int variant, cudaStream_t stream);
+// bsa_wgmma_ws.cu (sm_90a): wg128_ws, the warp-specialised kernel (TMA producer, ping-pong consumers).
+void launch_wgmma_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant,
+                     cudaStream_t stream);
 
 }  // namespace bsa
 }  // namespace gpu_ref

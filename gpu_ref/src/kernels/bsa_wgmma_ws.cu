@@ -70,12 +70,10 @@ __device__ __forceinline__ void named_sync(int id) { asm volatile("bar.sync %0, 
 __device__ __forceinline__ void named_arrive(int id) { asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory"); }
 #endif
 
-// NC consumer warpgroups of 64 rows each: 2 (wg128_ws, wg128_wsp: one CTA per SM) or 1 (wg64_wsp: two CTAs
-// per SM, which then share the tensor cores as the two consumers of one CTA do).
-template <class T, int D, int BN, int STAGES, int NC>
+template <class T, int D, int BN, int STAGES>
 struct WsCfg {
-  static constexpr int kBM = 64 * NC;
-  static constexpr int kThreads = 128 * (NC + 1);
+  static constexpr int kBM = 128;
+  static constexpr int kThreads = 384;
   static constexpr int kTileBytes = BN * D * static_cast<int>(sizeof(T));
   static constexpr int kQBytes = kBM * D * static_cast<int>(sizeof(T));
   // two Q buffers (the next q-block's Q loads while this one's output is staged in the other), the K/V ring
@@ -88,15 +86,15 @@ struct WsCfg {
 // yet taken (the counter next_item). The producer runs ahead into the next item (its Q into the other Q buffer,
 // its K/V into the ring) while the consumers finish this one. K/V tiles are counted over the CTA's whole walk
 // (ring stage and parity).
-template <class T, int D, int BN, int STAGES, bool PAIRED, int NC>
-__global__ void __launch_bounds__(128 * (NC + 1), NC == 1 ? 2 : 1)
+template <class T, int D, int BN, int STAGES, bool PAIRED>
+__global__ void __launch_bounds__(384, 1)
     bsa_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
                         const __grid_constant__ CUtensorMap tmV, T* __restrict__ Og, int S, int heads,
                         float scale_log2, BlockMaskView mask, DescCfg dc, int* next_item) {
 #ifdef GPU_REF_NO_WGMMA
   __trap();
 #else
-  using C = WsCfg<T, D, BN, STAGES, NC>;
+  using C = WsCfg<T, D, BN, STAGES>;
   constexpr int BM = C::kBM;
   constexpr int NT = BN / 8;
   constexpr int DT = D / 8;
@@ -137,11 +135,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), NC == 1 ? 2 : 1)
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(full_bar(s), 1);
-      mbar_init(empty_bar(s), 4 * NC);  // one arrival per consumer warp
+      mbar_init(empty_bar(s), 8);  // one arrival per consumer warp
     }
     for (int b = 0; b < 2; ++b) {
       mbar_init(q_full_bar(b), 1);
-      mbar_init(q_empty_bar(b), 4 * NC);
+      mbar_init(q_empty_bar(b), 8);
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
@@ -149,14 +147,10 @@ __global__ void __launch_bounds__(128 * (NC + 1), NC == 1 ? 2 : 1)
 
   if (warp < 4) {
     // ---- producer ----
-    // Registers: 168 per thread at launch with 2 consumers (128 with 1, two CTAs per SM). The consumers'
-    // increase must fit in what the producer gives back: (168 - 32) x 128 >= (232 - 168) x 256, and
-    // (128 - 32) x 128 >= (224 - 128) x 128. (240 for 2 consumers needs the producer at 24, where its
+    // Registers: 168 per thread at launch. The consumers' increase must fit in what the producer gives back:
+    // (168 - 32) x 128 >= (232 - 168) x 256. (240 for the consumers needs the producer at 24, where its
     // work-item loop spills; 32/240 waits forever in setmaxnreg.inc - seen as a hang on the H100.)
-    if constexpr (NC == 2)
-      asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
-    else
-      asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
     if (tid == 0) {
       // The next work item: the grid-stride one, or with next_item (wg128_wsp) the next not yet taken by any
       // CTA (greedy list scheduling in the mask's order). Every CTA's last fetch fails (>= items); the launch's
@@ -208,10 +202,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), NC == 1 ? 2 : 1)
   }
 
   // ---- consumers ----
-  if constexpr (NC == 2)
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-  else
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
   const int cw = warp - 4;      // consumer warp 0..7
   const int wgi = cw >> 2;      // consumer warpgroup 0/1: rows 64 * wgi ..
   const int wrow0 = cw * 16;    // this warp's first row in the q block
@@ -220,14 +211,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), NC == 1 ? 2 : 1)
   // named_arrive(2 - w): one token passed back and forth over the CTA's whole walk (both warpgroups take
   // ntiles + 1 turns per item, so every item ends with warpgroup 1's hand-over to warpgroup 0). Warpgroup 1
   // gives warpgroup 0 the first turn, and warpgroup 0 takes the last hand-over after the walk.
-  // (One consumer: no turns.)
-  auto my_turn = [&]() {
-    if constexpr (NC == 2) named_sync(1 + wgi);
-  };
-  auto pass_turn = [&]() {
-    if constexpr (NC == 2) named_arrive(2 - wgi);
-  };
-  if (NC == 2 && wgi == 1) named_arrive(1);
+  auto my_turn = [&]() { named_sync(1 + wgi); };
+  auto pass_turn = [&]() { named_arrive(2 - wgi); };
+  if (wgi == 1) named_arrive(1);
 
   int g0 = 0;  // K/V tiles consumed before this item
   for (int n = 0;; ++n) {
@@ -332,7 +318,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), NC == 1 ? 2 : 1)
     mbar_arrive_if(q_empty_bar(qbuf), lane == 0);
     g0 += ntiles;
   }
-  if (NC == 2 && wgi == 0) named_sync(1);  // warpgroup 1's last hand-over
+  if (wgi == 0) named_sync(1);  // warpgroup 1's last hand-over
 #endif  // GPU_REF_NO_WGMMA
 }
 
@@ -387,10 +373,10 @@ int sm_count() {
   return n;
 }
 
-template <class T, int D, int BN, int STAGES, bool PAIRED, int NC>
+template <class T, int D, int BN, int STAGES, bool PAIRED>
 void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant, cudaStream_t stream) {
-  using C = WsCfg<T, D, BN, STAGES, NC>;
-  auto kernel = bsa_wgmma_ws_kernel<T, D, BN, STAGES, PAIRED, NC>;
+  using C = WsCfg<T, D, BN, STAGES>;
+  auto kernel = bsa_wgmma_ws_kernel<T, D, BN, STAGES, PAIRED>;
   static bool attr_set = false;
   if (!attr_set) {
     CHECK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(C::kSmem)));
@@ -400,7 +386,7 @@ void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent,
   long long blocks = static_cast<long long>(a.heads) * nqb;
   if (blocks <= 0) return;
   if (blocks > INT32_MAX) throw InputError("block-sparse attention", "too many q-blocks for wg128_ws");
-  if (persistent) blocks = std::min<long long>(blocks, (NC == 1 ? 2 : 1) * sm_count());
+  if (persistent) blocks = std::min<long long>(blocks, sm_count());
   const CUtensorMap mq = make_map<T>(a.q, a.heads, a.seq_len, D, C::kBM);
   const CUtensorMap mk = make_map<T>(a.k, a.heads, a.seq_len, D, PAIRED ? BN / 2 : BN);
   const CUtensorMap mv = make_map<T>(a.v, a.heads, a.seq_len, D, PAIRED ? BN / 2 : BN);
@@ -410,13 +396,11 @@ void launch_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent,
   CHECK_LAUNCH(bsa_wgmma_ws_kernel);
 }
 
-// K/V ring stages: as many BN-key stages as fit in ~200 KB of shared memory beside the two Q buffers (~100 KB
-// with one consumer: two CTAs per SM), at most 8 (2 consumers, head dim 64: 5 of 128 keys; head dim 128: 2 of
-// 128, 4 of 64; 1 consumer, head dim 64: 2 of 128).
-template <class T, int D, int BN, int NC = 2>
+// K/V ring stages: as many BN-key stages as fit in ~200 KB of shared memory beside the two Q buffers, at most 8
+// (head dim 64: 5 of 128 keys; head dim 128: 2 of 128, 4 of 64).
+template <class T, int D, int BN>
 constexpr int ws_stages() {
-  constexpr int n = (NC * 100 * 1024 - 2 * 64 * NC * D * static_cast<int>(sizeof(T))) /
-                    (2 * BN * D * static_cast<int>(sizeof(T)));
+  constexpr int n = (200 * 1024 - 2 * 128 * D * static_cast<int>(sizeof(T))) / (2 * BN * D * static_cast<int>(sizeof(T)));
   return n < 8 ? n : 8;
 }
 
@@ -428,36 +412,22 @@ template <class T, int D>
 void launch_ws_dim(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant,
                    cudaStream_t stream) {
   if (mask.kv_block == 128)
-    launch_ws<T, D, 128, ws_stages<T, D, 128>(), false, 2>(a, mask, persistent, variant, stream);
+    launch_ws<T, D, 128, ws_stages<T, D, 128>(), false>(a, mask, persistent, variant, stream);
   else if constexpr (D == 64)
-    launch_ws<T, D, 128, ws_stages<T, D, 128>(), true, 2>(a, mask, persistent, variant, stream);
+    launch_ws<T, D, 128, ws_stages<T, D, 128>(), true>(a, mask, persistent, variant, stream);
   else
-    launch_ws<T, D, 64, ws_stages<T, D, 64>(), false, 2>(a, mask, persistent, variant, stream);
-}
-
-// wg64_wsp (head dim 64): one consumer, 64-row q-blocks, persistent; kv blocks of 64 paired.
-template <class T>
-void launch_ws64(const ForwardArgs& a, const BlockMaskView& mask, int variant, cudaStream_t stream) {
-  if (mask.kv_block == 128)
-    launch_ws<T, 64, 128, ws_stages<T, 64, 128, 1>(), false, 1>(a, mask, true, variant, stream);
-  else
-    launch_ws<T, 64, 128, ws_stages<T, 64, 128, 1>(), true, 1>(a, mask, true, variant, stream);
+    launch_ws<T, D, 64, ws_stages<T, D, 64>(), false>(a, mask, persistent, variant, stream);
 }
 }  // namespace
 
 }  // namespace wg
 
-void launch_wgmma_ws(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, int variant, cudaStream_t stream) {
+void launch_wgmma_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persistent, int variant,
+                     cudaStream_t stream) {
   if (reinterpret_cast<uintptr_t>(a.q) % 16 || reinterpret_cast<uintptr_t>(a.k) % 16 ||
       reinterpret_cast<uintptr_t>(a.v) % 16)
-    throw InputError("block-sparse attention", std::string(tiling_name(t)) + " needs 16-byte aligned q, k, v");
+    throw InputError("block-sparse attention", "wg128_ws/wg128_wsp need 16-byte aligned q, k, v");
   const bool h = a.dtype == DataType::fp16;
-  if (t == Tiling::wg64_wsp) {
-    if (a.head_dim != 64) throw InputError("block-sparse attention", "wg64_wsp takes head_dim 64");
-    h ? wg::launch_ws64<__half>(a, mask, variant, stream) : wg::launch_ws64<__nv_bfloat16>(a, mask, variant, stream);
-    return;
-  }
-  const bool persistent = t == Tiling::wg128_wsp;
   if (a.head_dim == 64) {
     h ? wg::launch_ws_dim<__half, 64>(a, mask, persistent, variant, stream)
       : wg::launch_ws_dim<__nv_bfloat16, 64>(a, mask, persistent, variant, stream);
