@@ -268,16 +268,9 @@ void launch_cfg(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, int v
 }  // namespace wg
 
 void launch_wgmma(const ForwardArgs& a, const BlockMaskView& mask, Tiling t, int variant, cudaStream_t stream) {
-  const bool h = a.dtype == DataType::fp16;
-  if (a.head_dim == 64) {
-    h ? wg::launch_cfg<__half, 64>(a, mask, t, variant, stream)
-      : wg::launch_cfg<__nv_bfloat16, 64>(a, mask, t, variant, stream);
-  } else if (a.head_dim == 128) {
-    h ? wg::launch_cfg<__half, 128>(a, mask, t, variant, stream)
-      : wg::launch_cfg<__nv_bfloat16, 128>(a, mask, t, variant, stream);
-  } else {
-    throw InputError("block-sparse attention", "the wgmma kernel takes head_dim 64 or 128");
-  }
+  wg::with_type_and_dim(a, [&](auto type, auto dim) {
+    wg::launch_cfg<decltype(type), decltype(dim)::value>(a, mask, t, variant, stream);
+  });
 }
 
 }  // namespace bsa

@@ -5,6 +5,7 @@
 // layout, fp32 -> fp16/bf16 packing and the wgmma instruction shapes.
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -298,6 +299,20 @@ __device__ __forceinline__ void rescale_rows(float (&o)[DT * 4], const float (&a
 struct DescCfg {
   uint32_t qk_lbo, qk_sbo, v_lbo, v_sbo;
 };
+
+// Calls f(T{}, std::integral_constant<int, D>{}) for the operand type (__half or __nv_bfloat16) and head dim
+// (64 or 128: the wgmma kernels' head dims) of `a`: the launchers' one switch from run-time to template values.
+template <class F>
+void with_type_and_dim(const ForwardArgs& a, F&& f) {
+  const bool h = a.dtype == DataType::fp16;
+  if (a.head_dim == 64) {
+    h ? f(__half{}, std::integral_constant<int, 64>{}) : f(__nv_bfloat16{}, std::integral_constant<int, 64>{});
+  } else if (a.head_dim == 128) {
+    h ? f(__half{}, std::integral_constant<int, 128>{}) : f(__nv_bfloat16{}, std::integral_constant<int, 128>{});
+  } else {
+    throw InputError("block-sparse attention", "the wgmma kernels take head_dim 64 or 128");
+  }
+}
 
 inline DescCfg desc_cfg(int variant, int bn) {
   // 0: K-major Q/K: LBO unused (16 B), SBO = 1024 B (8 rows of 128 B); MN-major V: LBO = bn * 128 B (the

@@ -427,16 +427,9 @@ void launch_wgmma_ws(const ForwardArgs& a, const BlockMaskView& mask, bool persi
   if (reinterpret_cast<uintptr_t>(a.q) % 16 || reinterpret_cast<uintptr_t>(a.k) % 16 ||
       reinterpret_cast<uintptr_t>(a.v) % 16)
     throw InputError("block-sparse attention", "wg128_ws/wg128_wsp need 16-byte aligned q, k, v");
-  const bool h = a.dtype == DataType::fp16;
-  if (a.head_dim == 64) {
-    h ? wg::launch_ws_dim<__half, 64>(a, mask, persistent, variant, stream)
-      : wg::launch_ws_dim<__nv_bfloat16, 64>(a, mask, persistent, variant, stream);
-  } else if (a.head_dim == 128) {
-    h ? wg::launch_ws_dim<__half, 128>(a, mask, persistent, variant, stream)
-      : wg::launch_ws_dim<__nv_bfloat16, 128>(a, mask, persistent, variant, stream);
-  } else {
-    throw InputError("block-sparse attention", "the wgmma kernel takes head_dim 64 or 128");
-  }
+  wg::with_type_and_dim(a, [&](auto type, auto dim) {
+    wg::launch_ws_dim<decltype(type), decltype(dim)::value>(a, mask, persistent, variant, stream);
+  });
 }
 
 }  // namespace bsa
