@@ -71,14 +71,7 @@ Args parse_args(int argc, char** argv) {
   }
   if (pos.size() != 2) throw InputError("arguments", kUsage);
   a.dump_dir = pos[0];
-  // "out/" -> "out", so that "out.partial" is a sibling.
-  fs::path out = fs::path(pos[1]).lexically_normal();
-  if (!out.has_filename()) out = out.parent_path();
-  a.out_dir = out.string();
-  if (a.out_dir.empty() || a.out_dir == "." || a.out_dir == "/") throw InputError(pos[1], "not a usable output directory");
-  std::error_code ec;
-  if (fs::weakly_canonical(a.dump_dir, ec) == fs::weakly_canonical(a.out_dir, ec))
-    throw InputError(a.out_dir, "OUT_DIR must differ from DUMP_DIR");
+  a.out_dir = checked_out_dir(pos[1], a.dump_dir);
   return a;
 }
 
@@ -89,31 +82,18 @@ json timings_json(const std::vector<StepSummary>& steps) {
   return t;
 }
 
-void write_output_dir(const std::string& out_dir, const AlgorithmResult& r, const json& meta) {
-  const std::string tmp = out_dir + ".partial";
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec) || ec) throw InputError(out_dir, "cannot create " + tmp);
-  try {
-    for (const auto& [name, arr] : r.tensors) write_npy(tmp + "/" + name + ".npy", arr);
-    for (const auto& [name, text] : r.texts) {
-      std::ofstream f(tmp + "/" + name);
-      f << text;
-      if (!f) throw InputError(tmp + "/" + name, "write failed");
-    }
-    {
-      std::ofstream f(tmp + "/meta.json");
-      f << meta.dump(2) << "\n";
-      if (!f) throw InputError(tmp + "/meta.json", "write failed");
-    }
-    fs::remove_all(out_dir, ec);
-    if (ec) throw InputError(out_dir, "cannot replace the old directory: " + ec.message());
-    fs::rename(tmp, out_dir, ec);
-    if (ec) throw InputError(out_dir, "cannot rename " + tmp + ": " + ec.message());
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+void write_result(const std::string& out_dir, const AlgorithmResult& r, const json& meta) {
+  write_output_dir(
+      out_dir,
+      [&](const std::string& tmp) {
+        for (const auto& [name, arr] : r.tensors) write_npy(tmp + "/" + name + ".npy", arr);
+        for (const auto& [name, text] : r.texts) {
+          std::ofstream f(tmp + "/" + name);
+          f << text;
+          if (!f) throw InputError(tmp + "/" + name, "write failed");
+        }
+      },
+      meta);
 }
 
 int run(int argc, char** argv) {
@@ -165,7 +145,7 @@ int run(int argc, char** argv) {
   meta["implementation"] = notes;
   meta["timings_ms"] = timings_json(r.timings);
 
-  write_output_dir(args.out_dir, r, meta);
+  write_result(args.out_dir, r, meta);
 
   // One short summary line per run, for logs.
   std::cout << "gpu_ref: " << in.algorithm << " " << in.layers << "x" << in.groups << " heads, S=" << in.seq_len

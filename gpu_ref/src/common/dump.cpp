@@ -1,6 +1,7 @@
 #include "common/dump.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -134,6 +135,42 @@ void load_dump_tensors(DumpInput& in) {
   in.q = load_input(in, "q");
   in.k = load_input(in, "k");
   in.v = load_input(in, "v");
+}
+
+std::string checked_out_dir(const std::string& arg, const std::string& dump_dir) {
+  namespace fs = std::filesystem;
+  fs::path out = fs::path(arg).lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();
+  const std::string dir = out.string();
+  if (dir.empty() || dir == "." || dir == "/") throw InputError(arg, "not a usable output directory");
+  std::error_code ec;
+  if (fs::weakly_canonical(dump_dir, ec) == fs::weakly_canonical(dir, ec))
+    throw InputError(dir, "OUT_DIR must differ from DUMP_DIR");
+  return dir;
+}
+
+void write_output_dir(const std::string& out_dir, const std::function<void(const std::string& tmp)>& write_files,
+                      const nlohmann::json& meta) {
+  namespace fs = std::filesystem;
+  const std::string tmp = out_dir + ".partial";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directories(tmp, ec) || ec) throw InputError(out_dir, "cannot create " + tmp);
+  try {
+    write_files(tmp);
+    {
+      std::ofstream f(tmp + "/meta.json");
+      f << meta.dump(2) << "\n";
+      if (!f) throw InputError(tmp + "/meta.json", "write failed");
+    }
+    fs::remove_all(out_dir, ec);
+    if (ec) throw InputError(out_dir, "cannot replace the old directory: " + ec.message());
+    fs::rename(tmp, out_dir, ec);
+    if (ec) throw InputError(out_dir, "cannot rename " + tmp + ": " + ec.message());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
 }
 
 }  // namespace gpu_ref

@@ -3,6 +3,7 @@
 // (docs/dump_format.md). Only meta.json and the inputs q/k/v are read; the
 // simulator's own results are never used.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,5 +40,14 @@ DumpInput load_dump_meta(const std::string& dir);
 
 // Reads q.npy, k.npy, v.npy and checks dtype float32 and shape [L, G, S, D].
 void load_dump_tensors(DumpInput& in);
+
+// The OUT_DIR argument of the tools, checked: "out/" -> "out" (so that "out.partial", where the output is
+// written first, is a sibling); not empty, ".", "/" or the dump directory itself (it is replaced as a whole).
+std::string checked_out_dir(const std::string& arg, const std::string& dump_dir);
+
+// Writes an output directory whole or not at all: `write_files(tmp)` fills out_dir + ".partial", meta.json is
+// added, and the directory then replaces out_dir; on any failure the partial directory is removed.
+void write_output_dir(const std::string& out_dir, const std::function<void(const std::string& tmp)>& write_files,
+                      const nlohmann::json& meta);
 
 }  // namespace gpu_ref

@@ -124,10 +124,7 @@ Args parse_args(int argc, char** argv) {
   }
   if (pos.size() != 2) throw InputError("arguments", kUsage);
   a.dump_dir = pos[0];
-  fs::path out = fs::path(pos[1]).lexically_normal();
-  if (!out.has_filename()) out = out.parent_path();
-  a.out_dir = out.string();
-  if (a.out_dir.empty() || a.out_dir == "." || a.out_dir == "/") throw InputError(pos[1], "not a usable output directory");
+  a.out_dir = checked_out_dir(pos[1], a.dump_dir);
   if (a.tiling != bsa::Tiling::automatic && bsa::tiling_q_block(a.tiling) != a.q_block)
     throw InputError("--tiling", std::string(bsa::tiling_name(a.tiling)) + " needs --q-block " +
                                      std::to_string(bsa::tiling_q_block(a.tiling)));
@@ -170,22 +167,6 @@ bsa::HostBlockMask build_mask(const DumpInput& in, const Args& a, std::string& s
       throw InputError(d + "mask_indptr.npy", "head " + std::to_string(h) + ": entries disagree with mask_offsets");
   source = "the dump's element mask (mask_indptr / mask_indices / mask_offsets)";
   return bsa::block_mask_from_csr(indptr.as<int32_t>(), indices.as<int32_t>(), off, H, S, a.q_block, a.kv_block);
-}
-
-void write_output_dir(const std::string& out_dir, const NpyArray& out, const json& meta) {
-  const std::string tmp = out_dir + ".partial";
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec) || ec) throw InputError(out_dir, "cannot create " + tmp);
-  write_npy(tmp + "/output.npy", out);
-  {
-    std::ofstream f(tmp + "/meta.json");
-    f << meta.dump(2) << "\n";
-    if (!f) throw InputError(tmp + "/meta.json", "write failed");
-  }
-  fs::remove_all(out_dir, ec);
-  fs::rename(tmp, out_dir, ec);
-  if (ec) throw InputError(out_dir, "cannot rename " + tmp + ": " + ec.message());
 }
 
 int run(int argc, char** argv) {
@@ -322,7 +303,7 @@ int run(int argc, char** argv) {
   meta["files"] = json::array({"output.npy"});
   if (!vs.empty()) meta["vs_dump_output"] = vs;
   meta["timings_ms"] = timings;
-  write_output_dir(args.out_dir, out, meta);
+  write_output_dir(args.out_dir, [&](const std::string& tmp) { write_npy(tmp + "/output.npy", out); }, meta);
 
   std::cout << "gpu_ref_fused: " << in.algorithm << " " << in.layers << "x" << in.groups << " heads, S=" << S
             << ", D=" << D << ", blocks " << hmask.q_block << "x" << args.kv_block << " ("
