@@ -41,7 +41,7 @@ const char* tiling_name(Tiling t) {
 
 bool tiling_is_wgmma(Tiling t) { return static_cast<int>(t) >= static_cast<int>(Tiling::wg64); }
 
-Tiling resolve_tiling(Tiling t, int q_block, int /*kv_block*/, int head_dim, int /*seq_len*/) {
+Tiling resolve_tiling(Tiling t, int q_block, int head_dim) {
   if (t != Tiling::automatic) return t;
   if ((head_dim == 64 || head_dim == 128) && wgmma_available()) {
     if (q_block == 128) return Tiling::wg128_wsp;
@@ -113,7 +113,7 @@ void forward(const ForwardArgs& a, const BlockMaskView& mask, cudaStream_t strea
   if (a.heads <= 0 || mask.mask_heads <= 0 || a.heads % mask.mask_heads != 0)
     bad("heads (" + std::to_string(a.heads) + ") must be a multiple of the mask's heads (" +
         std::to_string(mask.mask_heads) + ")");
-  const Tiling t = resolve_tiling(a.tiling, mask.q_block, mask.kv_block, a.head_dim, a.seq_len);
+  const Tiling t = resolve_tiling(a.tiling, mask.q_block, a.head_dim);
   if (tiling_q_block(t) != mask.q_block)
     bad(std::string("tiling ") + tiling_name(t) + " needs q_block " + std::to_string(tiling_q_block(t)));
   if (tiling_is_wgmma(t)) {

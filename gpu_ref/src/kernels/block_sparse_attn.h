@@ -73,8 +73,8 @@ bool tiling_is_wgmma(Tiling t);
 // GPU, head_dim 64/128) wg128_wsp for q_block 128 (within 6 % of the best tiling in 62-63 of the 64 benchmark
 // cases on the H100, issue 8 step 3), and for q_block 64 wg64_p (head_dim 128) or wg64_m4 - but a 64-row mask is faster
 // merged into 128-row q-blocks (merge_q_blocks) on wg128_wsp: see merged_q_blocks_pay. Without wgmma q128_w4, and
-// q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is. (seq_len: kept for rules that depend on it.)
-Tiling resolve_tiling(Tiling t, int q_block, int kv_block, int head_dim, int seq_len = 0);
+// q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is.
+Tiling resolve_tiling(Tiling t, int q_block, int head_dim);
 // Whether `automatic` should run a mask of q_block-row q-blocks merged into 128-row ones (merge_q_blocks) on
 // wg128_wsp: q_block 64 and wgmma at head_dim 64/128 (the local-stride masks of 64-blocks ran 1.28-1.37x faster so
 // at head dim 128 and 1.03-1.21x at 64 than on the best 64-row tiling, H100).

@@ -286,7 +286,7 @@ int run(int argc, char** argv) {
                         {"q_block", hmask.q_block},
                         {"q_block_built", built_q_block},
                         {"kv_block", args.kv_block},
-                        {"tiling", bsa::tiling_name(bsa::resolve_tiling(args.tiling, hmask.q_block, args.kv_block, D, hmask.seq_len))},
+                        {"tiling", bsa::tiling_name(bsa::resolve_tiling(args.tiling, hmask.q_block, D))},
                         {"mask_source", mask_source}};
   meta["block_mask"] = json{{"mask_heads", hmask.mask_heads},
                             {"listed_blocks", hmask.n_entries()},
