@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -21,7 +20,6 @@
 #include "common/error.h"
 #include "common/npy.h"
 
-namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 namespace gpu_ref {
