@@ -1,13 +1,14 @@
 #pragma once
 // Runs the attnsim binary as a user would, capturing exit code and output.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+
+#include "scratch_dir.h"
 
 namespace attnsim_test {
 
@@ -26,14 +27,7 @@ inline std::string slurp(const std::string& path) {
 }
 
 // A fresh scratch directory per test process.
-inline std::string scratch() {
-  static const std::string dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("attnsim_e2e_" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  return dir;
-}
+inline std::string scratch() { return scratch_dir(); }
 
 inline CliResult run_attnsim(const std::string& args) {
   const std::string out = scratch() + "/stdout.txt", err = scratch() + "/stderr.txt";

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "scratch_dir.h"
 #include "report/compare.h"
 #include "util/error.h"
 
@@ -39,7 +40,7 @@ std::string csv_row(const std::string& csv, const std::string& label) {
 }
 
 std::string write_temp(const std::string& name, const json& j) {
-  const auto dir = std::filesystem::temp_directory_path() / "attnsim_compare_test";
+  const auto dir = std::filesystem::path(attnsim_test::scratch_dir()) / "compare";
   std::filesystem::create_directories(dir);
   const auto p = dir / name;
   std::ofstream(p) << j.dump();
@@ -149,7 +150,7 @@ TEST(Compare, SummaryPointReadsItsReportWhenPresent) {
   const json summary = {{"points", json::array({point})}};
   const auto points = load_compare_inputs(write_temp("summary2.json", summary));
   ASSERT_EQ(points.size(), 1u);
-  EXPECT_EQ(points[0].label, "attnsim_compare_test#7");  // no spec name: the summary's folder
+  EXPECT_EQ(points[0].label, "compare#7");  // no spec name: the summary's folder
   EXPECT_FALSE(points[0].report.is_null());
   // A report (without sweep params) shows its arch value in a parameter row.
   const std::string csv = compare_reports({points[0], {"plain", r, nullptr}}, 1, TableFormat::csv);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "scratch_dir.h"
 #include "config/arch_config.h"
 #include "util/error.h"
 
@@ -108,7 +109,7 @@ TEST(ArchConfig, CrossFieldRules) {
 }
 
 TEST(ArchConfig, MalformedAndMissingFiles) {
-  const auto p = std::filesystem::temp_directory_path() / "attnsim_bad_arch.json";
+  const auto p = std::filesystem::path(attnsim_test::scratch_dir()) / "bad_arch.json";
   std::ofstream(p) << "{ \"name\": ";
   try {
     ArchConfig::load(p.string());

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "scratch_dir.h"
 #include "energy/energy_model.h"
 #include "util/error.h"
 
@@ -140,7 +141,7 @@ TEST(ArchTech, DefaultResolvesToTheShippedTableFromAnyDirectory) {
 }
 
 TEST(ArchTech, RelativePathIsLookedUpNextToTheArchFileFirst) {
-  const auto dir = std::filesystem::temp_directory_path() / "attnsim_tech_test";
+  const auto dir = std::filesystem::path(attnsim_test::scratch_dir()) / "tech";
   std::filesystem::create_directories(dir);
   json t = shipped_tech();
   t["name"] = "local-copy";

@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <unistd.h>
 
 #include <fstream>
 
+#include "scratch_dir.h"
 #include "dse/functional_cache.h"
 
 using namespace attnsim;
@@ -20,7 +20,7 @@ void write(const std::string& path, const std::string& text) {
 }  // namespace
 
 TEST(FunctionalCacheKey, PatternFileContentsChangeTheKey) {
-  const auto dir = std::filesystem::temp_directory_path() / ("attnsim_key_" + std::to_string(::getpid()));
+  const auto dir = std::filesystem::path(attnsim_test::scratch_dir()) / "key";
   std::filesystem::create_directories(dir / "a");
   std::filesystem::create_directories(dir / "b");
   const std::string file_a = (dir / "a" / "patterns.json").string(), file_b = (dir / "b" / "patterns.json").string();

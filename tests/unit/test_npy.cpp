@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "scratch_dir.h"
 #include "util/error.h"
 #include "util/npy.h"
 
@@ -13,9 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 std::string tmp(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("attnsim_npy_" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
+  return (fs::path(attnsim_test::scratch_dir()) / name).string();
 }
 // Writes an .npy with a hand-made header (as numpy would).
 void write_raw(const std::string& path, const std::string& descr, const std::string& shape, const void* data,

@@ -1,26 +1,19 @@
 // The sweep's process pool: exit codes, signals, timeouts, stderr tails, and
 // the order of grouped jobs (a functional class's first point runs alone).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <map>
 
+#include "scratch_dir.h"
 #include "dse/process_pool.h"
 
 using namespace attnsim;
 
 namespace {
 
-std::string scratch() {
-  static const std::string dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("attnsim_pool_" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  return dir;
-}
+std::string scratch() { return attnsim_test::scratch_dir(); }
 
 ChildJob shell(const std::string& script, const std::string& name, double timeout_s = 0, const std::string& group = "") {
   return {{"/bin/sh", "-c", script}, scratch() + "/" + name + ".err", timeout_s, group};

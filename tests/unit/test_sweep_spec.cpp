@@ -1,12 +1,12 @@
 // Sweep specs: expansion of grid/zip/list/random axes, content hashes,
 // functional classes, and validation errors that name the spec file and path.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "scratch_dir.h"
 #include "dse/sweep_spec.h"
 #include "util/error.h"
 
@@ -17,14 +17,7 @@ namespace {
 
 const std::string kSrc = ATTNSIM_SOURCE_DIR;
 
-std::string scratch() {
-  static const std::string dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("attnsim_spec_" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  return dir;
-}
+std::string scratch() { return attnsim_test::scratch_dir(); }
 
 // A spec on the Sanger preset and the small synthetic workload, plus `extra`.
 json base_spec(const json& extra = json::object()) {

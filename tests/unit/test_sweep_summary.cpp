@@ -1,11 +1,11 @@
 // Sweep summaries: metrics taken from reports, the Pareto front per workload,
 // skipped objectives, the CSV, and the merge of shard summaries.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "scratch_dir.h"
 #include "dse/sweep_summary.h"
 #include "report/report.h"
 #include "util/error.h"
@@ -15,14 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string scratch() {
-  static const std::string dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("attnsim_summary_" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  return dir;
-}
+std::string scratch() { return attnsim_test::scratch_dir(); }
 
 // A spec with one swept parameter and two workloads, without touching files.
 SweepSpec spec_with(int points_per_workload) {

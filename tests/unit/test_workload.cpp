@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "scratch_dir.h"
 #include "kernels/attention.h"
 #include "util/error.h"
 #include "util/npy.h"
@@ -21,9 +22,7 @@ json synthetic(int seq = 128, int seed = 1) {
 }
 
 std::string tmpdir() {
-  const auto d = fs::temp_directory_path() / ("attnsim_wl_" + std::to_string(getpid()));
-  fs::create_directories(d);
-  return d.string();
+  return attnsim_test::scratch_dir();
 }
 
 void expect_error(const std::function<void()>& f, std::initializer_list<const char*> fragments) {
