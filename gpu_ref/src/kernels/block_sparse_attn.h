@@ -89,7 +89,8 @@ struct BlockMaskView {
   int seq_len = 0, q_block = 64, kv_block = 64, mask_heads = 1;
   const int* row_ptr = nullptr;         // [mask_heads * nqb + 1], into entries
   const int2* entries = nullptr;        // {kv block index, kind}, sorted by kv block within a row
-  const uint32_t* bitmasks = nullptr;   // [n_partial][q_block][kv_block / 32]
+  const uint32_t* bitmasks = nullptr;   // [n_partial][q_block][kv_block / 32], 16-byte aligned (wg128_ws copies
+                                        // an entry's rows with the bulk-copy engine)
   const int* order = nullptr;           // [mask_heads * nqb] launch order of (mask_head * nqb + qb), mask heads
                                         // in turn; may be null
 };

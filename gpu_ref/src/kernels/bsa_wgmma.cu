@@ -121,8 +121,10 @@ __global__ void __launch_bounds__(128 * NWG, MINB)
   // rescale factors of O for the two rows of this thread, and packs P into A fragments.
   // `ent` is tile t's mask entry, loaded by the caller before the QK^T so that its latency hides behind it.
   auto softmax_tile = [&](float (&sacc)[NT * 4], int t, int2 ent, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-    mask_softmax_tile<T, BM, BN>(sacc, tile_mask_of(ent, t & sub_shift, BN, mask.kv_block), mask, S, q0, wrow0, lane,
-                                 scale_log2, m, l, alpha, p);
+    const TileMask tm = tile_mask_of(ent, t & sub_shift, BN, mask.kv_block);
+    auto bits = [&](int i) { return __ldg(entry_bits<BM>(mask, tm.kind[0], tm.col0[0]) + i); };
+    mask_softmax_tile<T, BM, BN>(sacc, tm, bits, bits, mask.kv_block / 32, S, q0, wrow0, lane, scale_log2, m, l, alpha,
+                                 p);
   };
   auto rescale_o = [&](const float (&alpha)[2]) { rescale_rows<DT>(o, alpha); };
 

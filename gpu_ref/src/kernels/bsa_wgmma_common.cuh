@@ -198,36 +198,45 @@ __device__ __forceinline__ TileMask tile_mask_pair(int2 a, int2 b, bool has_b) {
   return {{a.y, has_b ? b.y : kEmptyHalf}, {a.x * 64, b.x * 64}, {0, 0}};
 }
 
+// The bitmask rows of a PARTIAL entry in the mask (global memory): row 0's word holding column col0 of its kv block
+// (rows are mask.kv_block / 32 words apart). Null for the other kinds.
+template <int BM>
+__device__ __forceinline__ const uint32_t* entry_bits(const BlockMaskView& mask, int kind, int col0) {
+  return kind >= 0 ? mask.bitmasks + static_cast<size_t>(kind) * BM * (mask.kv_block / 32) + col0 / 32 : nullptr;
+}
+
 // Masks the NC columns of the tile from C0 on (this thread's two rows), which hold keys kv0.. of one mask entry
-// of kind `kind` (col0: their first column within the entry's kv block, for its bitmask).
-template <int BM, int BN, int C0, int NC>
-__device__ __forceinline__ void mask_columns(float (&sacc)[BN / 2], int kind, int kv0, int col0,
-                                             const BlockMaskView& mask, int S, int q0, int wrow0, int lane) {
+// of kind `kind`; bits(i): word i of the entry's bitmask rows (`words` a row; entry_bits' words in global memory,
+// or a copy in shared memory), asked for PARTIAL entries only.
+// Per row, the causal and sequence-end bounds become a prefix of kept columns, ANDed into the row's bitmask words;
+// the words are shifted to this thread's first column once, so each element costs a bit test with a
+// compile-time mask and a select (own model of the cost: it was ~5 integer operations per element).
+template <int BN, int C0, int NC, class Bits>
+__device__ __forceinline__ void mask_columns(float (&sacc)[BN / 2], int kind, int kv0, const Bits& bits, int words,
+                                             int S, int q0, int wrow0, int lane) {
   constexpr int W = NC / 32;  // bitmask words per row of these columns
-  const int words = mask.kv_block / 32;
+  const int c_thread = (lane & 3) * 2;  // this thread's first column within each 8-column fragment
 #pragma unroll
   for (int hh = 0; hh < 2; ++hh) {
     const int rl = wrow0 + (lane >> 2) + hh * 8;
     const int gr = q0 + rl;
+    const int last = (kind == kCausal ? min(gr, S - 1) : S - 1) - kv0;  // last kept column (bounds alone)
     uint32_t wd[W];
 #pragma unroll
-    for (int x = 0; x < W; ++x) wd[x] = kind == kEmptyHalf ? 0u : 0xffffffffu;
-    if (kind >= 0) {
-      const uint32_t* bm = mask.bitmasks + (static_cast<size_t>(kind) * BM + rl) * words + col0 / 32;
-#pragma unroll
-      for (int x = 0; x < W; ++x) wd[x] = __ldg(bm + x);
+    for (int x = 0; x < W; ++x) {
+      const int n = last - 32 * x;  // columns 32x .. 32x + n of this word are within the bounds
+      uint32_t w = n >= 31 ? 0xffffffffu : n < 0 ? 0u : (2u << n) - 1u;
+      if (kind == kEmptyHalf) w = 0u;
+      if (kind >= 0) w &= bits(rl * words + x);
+      wd[x] = w >> c_thread;
     }
 #pragma unroll
     for (int i = 0; i < NC / 8; ++i) {
       const int nt = C0 / 8 + i;
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
-        const int col = i * 8 + (lane & 3) * 2 + j;  // column within these NC
-        const int gc = kv0 + col;
-        bool keep = gc < S;
-        if (kind == kCausal) keep = keep && gc <= gr;
-        keep = keep && ((wd[col >> 5] >> (col & 31)) & 1u);  // col >> 5 is a compile-time constant
-        if (!keep) sacc[nt * 4 + hh * 2 + j] = -INFINITY;
+        const int col = i * 8 + j;  // column within these NC, less c_thread: compile-time
+        if (!((wd[col >> 5] >> (col & 31)) & 1u)) sacc[nt * 4 + hh * 2 + j] = -INFINITY;
       }
     }
   }
@@ -239,18 +248,19 @@ __device__ __forceinline__ void mask_columns(float (&sacc)[BN / 2], int kind, in
 // the A fragments of the PV wgmma. `tm` is the tile's mask (PAIRED: one entry
 // per half), `wrow0` the warp's first row in the BM-row q block that starts at
 // query q0.
-template <class T, int BM, int BN, bool PAIRED = false>
-__device__ __forceinline__ void mask_softmax_tile(float (&sacc)[BN / 2], const TileMask& tm, const BlockMaskView& mask,
-                                                  int S, int q0, int wrow0, int lane, float scale_log2, float (&m)[2],
-                                                  float (&l)[2], float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
+template <class T, int BM, int BN, bool PAIRED = false, class Bits0, class Bits1>
+__device__ __forceinline__ void mask_softmax_tile(float (&sacc)[BN / 2], const TileMask& tm, const Bits0& bits0,
+                                                  const Bits1& bits1, int words, int S, int q0, int wrow0, int lane,
+                                                  float scale_log2, float (&m)[2], float (&l)[2], float (&alpha)[2],
+                                                  uint32_t (&p)[BN / 16][4]) {
   constexpr int NT = BN / 8;  // 8-column fragments
   if constexpr (PAIRED) {
     if (tm.kind[0] != kFull || tm.kv0[0] + BN / 2 > S)
-      mask_columns<BM, BN, 0, BN / 2>(sacc, tm.kind[0], tm.kv0[0], tm.col0[0], mask, S, q0, wrow0, lane);
+      mask_columns<BN, 0, BN / 2>(sacc, tm.kind[0], tm.kv0[0], bits0, words, S, q0, wrow0, lane);
     if (tm.kind[1] != kFull || tm.kv0[1] + BN / 2 > S)
-      mask_columns<BM, BN, BN / 2, BN / 2>(sacc, tm.kind[1], tm.kv0[1], tm.col0[1], mask, S, q0, wrow0, lane);
+      mask_columns<BN, BN / 2, BN / 2>(sacc, tm.kind[1], tm.kv0[1], bits1, words, S, q0, wrow0, lane);
   } else if (tm.kind[0] != kFull || tm.kv0[0] + BN > S) {
-    mask_columns<BM, BN, 0, BN>(sacc, tm.kind[0], tm.kv0[0], tm.col0[0], mask, S, q0, wrow0, lane);
+    mask_columns<BN, 0, BN>(sacc, tm.kind[0], tm.kv0[0], bits0, words, S, q0, wrow0, lane);
   }
 #pragma unroll
   for (int hh = 0; hh < 2; ++hh) {

@@ -65,6 +65,12 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
       : "memory");
 }
+// `bytes` (a multiple of 16) from global memory into shared memory, completing on `bar`.
+__device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+               "l"(reinterpret_cast<uint64_t>(src)), "r"(bytes), "r"(bar)
+               : "memory");
+}
 // Named barriers 1 and 2 (0 is __syncthreads) between the two consumer warpgroups.
 __device__ __forceinline__ void named_sync(int id) { asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory"); }
 __device__ __forceinline__ void named_arrive(int id) { asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory"); }
@@ -76,9 +82,13 @@ struct WsCfg {
   static constexpr int kThreads = 384;
   static constexpr int kTileBytes = BN * D * static_cast<int>(sizeof(T));
   static constexpr int kQBytes = kBM * D * static_cast<int>(sizeof(T));
-  // two Q buffers (the next q-block's Q loads while this one's output is staged in the other), the K/V ring
-  static constexpr size_t kSmem = 2 * static_cast<size_t>(kQBytes) + 2 * static_cast<size_t>(STAGES) * kTileBytes +
-                                  1024 /* alignment */ + 256 /* mbarriers */;
+  static constexpr int kBitsBytes = kBM * BN / 8;  // a tile's bitmask rows (of its PARTIAL entries)
+  static constexpr int kSlotBytes = 32;            // a tile's TileMask
+  // two Q buffers (the next q-block's Q loads while this one's output is staged in the other), the K/V ring with
+  // each stage's bitmask rows and tile mask
+  static constexpr size_t kSmem = 2 * static_cast<size_t>(kQBytes) +
+                                  static_cast<size_t>(STAGES) * (2 * kTileBytes + kBitsBytes + kSlotBytes) +
+                                  1024 /* alignment */ + 512 /* mbarriers, work-item slots */;
 };
 
 // A CTA walks work items (data head, q-block; work_item's order): with a grid of one CTA per item (wg128_ws,
@@ -106,31 +116,30 @@ __global__ void __launch_bounds__(384, 1)
   auto sQ_u32 = [&](int buf) { return base_u32 + buf * C::kQBytes; };
   const uint32_t sK_u32 = base_u32 + 2 * C::kQBytes;
   const uint32_t sV_u32 = sK_u32 + STAGES * TILE_BYTES;
-  const uint32_t bar_u32 = sV_u32 + STAGES * TILE_BYTES;  // full[STAGES], empty[STAGES], q_full[2], q_empty[2]
+  const uint32_t sBits_u32 = sV_u32 + STAGES * TILE_BYTES;
+  const uint32_t sSlot_u32 = sBits_u32 + STAGES * C::kBitsBytes;
+  const uint32_t bar_u32 = sSlot_u32 + STAGES * C::kSlotBytes;  // full[STAGES], empty[STAGES], q_full[2], q_empty[2]
+  auto at = [&](uint32_t u32) { return smem_raw + (u32 - raw_u32); };
+  // Stage s's tile mask and bitmask rows (one part per kv block of the tile), written by the producer before
+  // the stage's full barrier: the consumers read no mask from global memory.
+  auto tile_slot = [&](int s) { return reinterpret_cast<TileMask*>(at(sSlot_u32 + s * C::kSlotBytes)); };
+  constexpr int kParts = PAIRED ? 2 : 1, kPartBits = C::kBitsBytes / kParts;
+  auto bits_u32 = [&](int s, int part) { return sBits_u32 + s * C::kBitsBytes + part * kPartBits; };
   auto full_bar = [&](int s) { return bar_u32 + 8u * s; };
   auto empty_bar = [&](int s) { return bar_u32 + 8u * (STAGES + s); };
   auto q_full_bar = [&](int b) { return bar_u32 + 8u * (2 * STAGES + b); };
   auto q_empty_bar = [&](int b) { return bar_u32 + 8u * (2 * STAGES + 2 + b); };
-  // the work item whose Q is in buffer b (-1: the walk is over), written by the producer before q_full(b)
-  volatile int* item_slot = reinterpret_cast<volatile int*>(smem_raw + (bar_u32 + 8u * (2 * STAGES + 4) - raw_u32));
+  // the work item whose Q is in buffer b (w < 0: the walk is over), written by the producer before q_full(b)
+  struct Item {
+    int w, h, q0, e_begin, e_end;
+  };
+  volatile Item* item_slot = reinterpret_cast<volatile Item*>(at(bar_u32 + 8u * (2 * STAGES + 4)));
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int nqb = (S + BM - 1) / BM;
   const int items = heads * nqb;
   static_assert(BN == 128 || !PAIRED, "a paired tile holds two kv blocks of 64 keys");  // else a tile = a kv block
-  struct Item {
-    int h, q0, e_begin, e_end, ntiles;
-  };
-  auto item_at = [&](int w) {
-    const auto [h, mq] = work_item(w, nqb, mask);
-    Item it;
-    it.h = h;
-    it.q0 = (mq % nqb) * BM;
-    it.e_begin = mask.row_ptr[mq];
-    it.e_end = mask.row_ptr[mq + 1];
-    it.ntiles = PAIRED ? (it.e_end - it.e_begin + 1) >> 1 : it.e_end - it.e_begin;
-    return it;
-  };
+  auto ntiles_of = [](int e_begin, int e_end) { return PAIRED ? (e_end - e_begin + 1) >> 1 : e_end - e_begin; };
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
@@ -167,32 +176,51 @@ __global__ void __launch_bounds__(384, 1)
         const int qbuf = n & 1;
         if (n >= 2) mbar_wait(q_empty_bar(qbuf), ((n >> 1) - 1) & 1);
         if (w >= items) {
-          item_slot[qbuf] = -1;
+          item_slot[qbuf].w = -1;
           mbar_arrive(q_full_bar(qbuf));
           break;
         }
-        const Item it = item_at(w);
-        item_slot[qbuf] = w;
+        const auto [h, mq] = work_item(w, nqb, mask);
+        const Item it{w, h, (mq % nqb) * BM, mask.row_ptr[mq], mask.row_ptr[mq + 1]};
+        item_slot[qbuf].w = it.w;
+        item_slot[qbuf].h = it.h;
+        item_slot[qbuf].q0 = it.q0;
+        item_slot[qbuf].e_begin = it.e_begin;
+        item_slot[qbuf].e_end = it.e_end;
         mbar_expect_tx(q_full_bar(qbuf), C::kQBytes);
 #pragma unroll
         for (int cb = 0; cb < D / 64; ++cb)
           tma_load_3d(sQ_u32(qbuf) + cb * BM * 128, &tmQ, q_full_bar(qbuf), cb * 64, it.q0, it.h);
-        for (int t = 0; t < it.ntiles; ++t, ++g) {
+        const int ntiles = ntiles_of(it.e_begin, it.e_end);
+        for (int t = 0; t < ntiles; ++t, ++g) {
           const int st = g % STAGES;
           if (g >= STAGES) mbar_wait(empty_bar(st), ((g / STAGES) - 1) & 1);
-          mbar_expect_tx(full_bar(st), 2 * TILE_BYTES);
           // the tile's keys: one kv block, or two 64-key ones (the second half repeats the first when the
           // q-block's list has an odd length: finite values, masked out)
-          constexpr int kParts = PAIRED ? 2 : 1, kRows = BN / kParts;
+          TileMask tm;
+          if constexpr (PAIRED) {
+            const int ea = it.e_begin + 2 * t;
+            const bool has_b = ea + 1 < it.e_end;
+            const int2 a = mask.entries[ea];
+            tm = tile_mask_pair(a, has_b ? mask.entries[ea + 1] : a, has_b);
+          } else {
+            tm = tile_mask_of(mask.entries[it.e_begin + t], 0, BN, mask.kv_block);
+          }
+          *tile_slot(st) = tm;
+          uint32_t bytes = 2 * TILE_BYTES;
+#pragma unroll
+          for (int part = 0; part < kParts; ++part) bytes += tm.kind[part] >= 0 ? kPartBits : 0;
+          mbar_expect_tx(full_bar(st), bytes);
+          constexpr int kRows = BN / kParts;
 #pragma unroll
           for (int part = 0; part < kParts; ++part) {
-            const int e = PAIRED ? min(it.e_begin + 2 * t + part, it.e_end - 1) : it.e_begin + t;
-            const int kv0 = mask.entries[e].x * mask.kv_block;
+            if (tm.kind[part] >= 0)
+              bulk_load(bits_u32(st, part), entry_bits<BM>(mask, tm.kind[part], 0), kPartBits, full_bar(st));
 #pragma unroll
             for (int cb = 0; cb < D / 64; ++cb) {
               const int off = st * TILE_BYTES + cb * BN * 128 + part * kRows * 128;
-              tma_load_3d(sK_u32 + off, &tmK, full_bar(st), cb * 64, kv0, it.h);
-              tma_load_3d(sV_u32 + off, &tmV, full_bar(st), cb * 64, kv0, it.h);
+              tma_load_3d(sK_u32 + off, &tmK, full_bar(st), cb * 64, tm.kv0[part], it.h);
+              tma_load_3d(sV_u32 + off, &tmV, full_bar(st), cb * 64, tm.kv0[part], it.h);
             }
           }
         }
@@ -219,10 +247,9 @@ __global__ void __launch_bounds__(384, 1)
   for (int n = 0;; ++n) {
     const int qbuf = n & 1;
     mbar_wait(q_full_bar(qbuf), (n >> 1) & 1);
-    const int w = item_slot[qbuf];
-    if (w < 0) break;
-    const Item it = item_at(w);
-    const int ntiles = it.ntiles, e_begin = it.e_begin, e_end = it.e_end, q0 = it.q0;
+    if (item_slot[qbuf].w < 0) break;
+    const int h = item_slot[qbuf].h, q0 = item_slot[qbuf].q0;
+    const int ntiles = ntiles_of(item_slot[qbuf].e_begin, item_slot[qbuf].e_end);
     const uint32_t sQ = sQ_u32(qbuf);
     auto stage = [&](int t) { return (g0 + t) % STAGES; };
     auto phase = [&](int t) { return ((g0 + t) / STAGES) & 1; };
@@ -238,18 +265,13 @@ __global__ void __launch_bounds__(384, 1)
     auto issue_pv = [&](const uint32_t (&p)[BN / 16][4], int st) {
       issue_pv_tile<T, D, BN>(o, p, sV_u32 + st * TILE_BYTES, dc);
     };
-    auto tile_mask = [&](int t) {
-      if constexpr (PAIRED) {
-        const int ea = e_begin + 2 * t;
-        const bool has_b = ea + 1 < e_end;
-        const int2 a = mask.entries[ea];
-        return tile_mask_pair(a, has_b ? mask.entries[ea + 1] : a, has_b);
-      } else {
-        return tile_mask_of(mask.entries[e_begin + t], 0, BN, mask.kv_block);
-      }
-    };
-    auto softmax_tile = [&](float (&sacc)[NT * 4], const TileMask& tm, float (&alpha)[2], uint32_t (&p)[BN / 16][4]) {
-      mask_softmax_tile<T, BM, BN, PAIRED>(sacc, tm, mask, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
+    // tile t's mask, read once its stage is full
+    auto tile_mask = [&](int t) { return *tile_slot(stage(t)); };
+    auto softmax_tile = [&](float (&sacc)[NT * 4], int t, const TileMask& tm, float (&alpha)[2],
+                            uint32_t (&p)[BN / 16][4]) {
+      auto bits = [&](int part, int i) { return reinterpret_cast<const uint32_t*>(at(bits_u32(stage(t), part)))[i]; };
+      mask_softmax_tile<T, BM, BN, PAIRED>(sacc, tm, [&](int i) { return bits(0, i); }, [&](int i) { return bits(1, i); },
+                                           mask.kv_block / 32, S, q0, wrow0, lane, scale_log2, m, l, alpha, p);
     };
     auto rescale_o = [&](const float (&alpha)[2]) { rescale_rows<DT>(o, alpha); };
     // Frees a stage for the producer. Called before the next tile's wait rather than right after the PV's
@@ -268,12 +290,12 @@ __global__ void __launch_bounds__(384, 1)
       wgmma_wait<0>();
       fence_regs(s);
       float alpha[2];
-      softmax_tile(s, tm, alpha, pa);
+      softmax_tile(s, 0, tm, alpha, pa);
     }
     for (int t = 0; t + 1 < ntiles; ++t) {
       if (t > 0) release(stage(t - 1));  // the PV of tile t-1 completed in the last iteration
-      const TileMask tm = tile_mask(t + 1);
       mbar_wait(full_bar(stage(t + 1)), phase(t + 1));
+      const TileMask tm = tile_mask(t + 1);
       float s[NT * 4];
       my_turn();
       fence_regs(o);
@@ -285,7 +307,7 @@ __global__ void __launch_bounds__(384, 1)
       fence_regs(s);
       float alpha[2];
       uint32_t pn[BN / 16][4];
-      softmax_tile(s, tm, alpha, pn);
+      softmax_tile(s, t + 1, tm, alpha, pn);
       wgmma_wait<0>();
       fence_regs(o);
       keep_regs(pa);
@@ -312,7 +334,7 @@ __global__ void __launch_bounds__(384, 1)
     // become the staging of its output rows; then the Q buffer goes back to the producer (the proxy fence
     // orders these generic-proxy accesses before its next bulk copy into the buffer) ----
     store_output_rows<T, D, BM>(o, l, reinterpret_cast<T*>(smem_raw + (sQ - raw_u32)),
-                                Og + static_cast<size_t>(it.h) * S * D, wrow0, lane, q0, S);
+                                Og + static_cast<size_t>(h) * S * D, wrow0, lane, q0, S);
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncwarp();
     mbar_arrive_if(q_empty_bar(qbuf), lane == 0);
