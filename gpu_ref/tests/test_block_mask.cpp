@@ -145,6 +145,25 @@ int main() {
     check(m.computed_elements == m64.computed_elements + (nb / 2) * 64 * 64 + (nb / 2 - 8) * 64 * 64,
           "sliding window: extra computed elements");
   }
+  // The automatic tiling: head dim 128 on 128-key blocks switches to wg128_m2 at 768 listed keys a row on average
+  // (a causal 128-block mask of S = 1536: 12 rows listing 1 + 2 + ... + 12 = 78 blocks, 832 keys a row; S = 1280:
+  // 10 rows, 55 blocks, 704 keys a row).
+  for (int S : {1280, 1536}) {
+    const int nb = S / 128;
+    std::vector<int8_t> kinds(static_cast<size_t>(nb) * nb);
+    for (int i = 0; i < nb; ++i)
+      for (int j = 0; j < nb; ++j) kinds[static_cast<size_t>(i) * nb + j] = j < i ? 1 : (j == i ? 2 : 0);
+    const auto m = bsa::block_mask_from_kinds(kinds.data(), 1, S, 128, 128);
+    const double keys = 128.0 * (nb + 1) / 2;
+    check(m.mean_row_keys() == keys, "causal S=" + std::to_string(S) + ": mean keys a row " +
+                                         std::to_string(m.mean_row_keys()) + " vs " + std::to_string(keys));
+    const bsa::Tiling t = bsa::automatic_tiling(true, 128, 128, 128, m.mean_row_keys());
+    check(t == (S == 1536 ? bsa::Tiling::wg128_m2 : bsa::Tiling::wg128_wsp),
+          "causal S=" + std::to_string(S) + ": automatic tiling " + bsa::tiling_name(t));
+  }
+  check(bsa::automatic_tiling(true, 64, 128, 128, 1e6) == bsa::Tiling::wg128_wsp, "head dim 64: wg128_wsp");
+  check(bsa::automatic_tiling(true, 128, 128, 64, 1e6) == bsa::Tiling::wg128_wsp, "64-key blocks: wg128_wsp");
+  check(bsa::automatic_tiling(false, 128, 128, 128, 1e6) == bsa::Tiling::q128_w4, "without wgmma: q128_w4");
   // Bad input.
   try {
     std::vector<int8_t> k(4, 1);

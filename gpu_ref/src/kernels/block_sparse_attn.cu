@@ -41,14 +41,23 @@ const char* tiling_name(Tiling t) {
 
 bool tiling_is_wgmma(Tiling t) { return static_cast<int>(t) >= static_cast<int>(Tiling::wg64); }
 
-Tiling resolve_tiling(Tiling t, int q_block, int head_dim) {
-  if (t != Tiling::automatic) return t;
-  if ((head_dim == 64 || head_dim == 128) && wgmma_available()) {
-    if (q_block == 128) return Tiling::wg128_wsp;
+Tiling automatic_tiling(bool wgmma, int head_dim, int q_block, int kv_block, double mean_row_keys) {
+  if (wgmma && (head_dim == 64 || head_dim == 128)) {
+    if (q_block == 128)
+      return head_dim == 128 && kv_block == 128 && mean_row_keys >= 768 ? Tiling::wg128_m2 : Tiling::wg128_wsp;
     return head_dim == 128 ? Tiling::wg64_p : Tiling::wg64_m4;
   }
   if (q_block == 128) return Tiling::q128_w4;
   return head_dim == 64 ? Tiling::q64_w2 : Tiling::q64_w4;
+}
+
+Tiling resolve_tiling(Tiling t, int head_dim, int q_block, int kv_block, double mean_row_keys) {
+  return t == Tiling::automatic ? automatic_tiling(wgmma_available(), head_dim, q_block, kv_block, mean_row_keys) : t;
+}
+
+double mean_row_keys(const BlockMaskView& mask) {
+  const int64_t rows = static_cast<int64_t>(mask.mask_heads) * ((mask.seq_len + mask.q_block - 1) / mask.q_block);
+  return rows > 0 ? static_cast<double>(mask.n_entries) * mask.kv_block / rows : 0.;
 }
 
 bool merged_q_blocks_pay(int q_block, int head_dim) {
@@ -113,7 +122,7 @@ void forward(const ForwardArgs& a, const BlockMaskView& mask, cudaStream_t strea
   if (a.heads <= 0 || mask.mask_heads <= 0 || a.heads % mask.mask_heads != 0)
     bad("heads (" + std::to_string(a.heads) + ") must be a multiple of the mask's heads (" +
         std::to_string(mask.mask_heads) + ")");
-  const Tiling t = resolve_tiling(a.tiling, mask.q_block, a.head_dim);
+  const Tiling t = resolve_tiling(a.tiling, a.head_dim, mask.q_block, mask.kv_block, mean_row_keys(mask));
   if (tiling_q_block(t) != mask.q_block)
     bad(std::string("tiling ") + tiling_name(t) + " needs q_block " + std::to_string(tiling_q_block(t)));
   if (tiling_is_wgmma(t)) {
@@ -157,6 +166,7 @@ DeviceBlockMask::DeviceBlockMask(const HostBlockMask& hm, cudaStream_t stream) {
   view_.entries = reinterpret_cast<const int2*>(base + o_ent);
   view_.bitmasks = reinterpret_cast<const uint32_t*>(base + o_bit);
   view_.order = hm.order.empty() ? nullptr : reinterpret_cast<const int*>(base + o_ord);
+  view_.n_entries = hm.n_entries();
 }
 
 DeviceBlockMask::~DeviceBlockMask() {

@@ -70,11 +70,14 @@ const char* tiling_name(Tiling t);
 int tiling_q_block(Tiling t);
 bool tiling_is_wgmma(Tiling t);
 // The tiling `automatic` stands for (measured on an H200 and an H100, docs/gpu_kernel.md): with wgmma (an sm_90
-// GPU, head_dim 64/128) wg128_wsp for q_block 128 (within 6 % of the best tiling in 62-63 of the 64 benchmark
-// cases on the H100, issue 8 step 3), and for q_block 64 wg64_p (head_dim 128) or wg64_m4 - but a 64-row mask is faster
-// merged into 128-row q-blocks (merge_q_blocks) on wg128_wsp: see merged_q_blocks_pay. Without wgmma q128_w4, and
-// q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is.
-Tiling resolve_tiling(Tiling t, int q_block, int head_dim);
+// GPU, head_dim 64/128) for q_block 128 wg128_wsp, except at head_dim 128 on 128-key blocks whose q-block rows list
+// 768 keys or more on average (mean_row_keys), where wg128_m2 ran 3-15 % faster (H100, issue 8 step 4; wg128_wsp
+// 4-13 % faster below 4.5 blocks a row); for q_block 64 wg64_p (head_dim 128) or wg64_m4 - but a 64-row mask is
+// faster merged into 128-row q-blocks (merge_q_blocks) on wg128_wsp: see merged_q_blocks_pay. Without wgmma
+// q128_w4, and q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is.
+Tiling automatic_tiling(bool wgmma, int head_dim, int q_block, int kv_block, double mean_row_keys);
+// As automatic_tiling on this GPU (wgmma_available) for `t` automatic.
+Tiling resolve_tiling(Tiling t, int head_dim, int q_block, int kv_block, double mean_row_keys);
 // Whether `automatic` should run a mask of q_block-row q-blocks merged into 128-row ones (merge_q_blocks) on
 // wg128_wsp: q_block 64 and wgmma at head_dim 64/128 (the local-stride masks of 64-blocks ran 1.28-1.37x faster so
 // at head dim 128 and 1.03-1.21x at 64 than on the best 64-row tiling, H100).
@@ -93,7 +96,10 @@ struct BlockMaskView {
                                         // an entry's rows with the bulk-copy engine)
   const int* order = nullptr;           // [mask_heads * nqb] launch order of (mask_head * nqb + qb), mask heads
                                         // in turn; may be null
+  int64_t n_entries = 0;                // listed blocks of all mask heads (for the automatic tiling; 0: unknown)
 };
+// Keys listed per q-block row on average (the automatic tiling's measure of work per row).
+double mean_row_keys(const BlockMaskView& mask);
 
 // Work item w of a launch (one per data head and q-block): its data head h and mask row mq (mask_head * nqb +
 // q-block). Data heads outermost, and within a head the mask's order (heaviest q-blocks first): the CTAs that run
@@ -139,6 +145,7 @@ struct HostBlockMask {
   int64_t computed_elements = 0;  // q x k elements inside listed blocks (clipped to seq_len)
   int64_t kept_elements = 0;      // elements of the element mask
   int64_t n_entries() const { return static_cast<int64_t>(entries.size() / 2); }
+  double mean_row_keys() const { return nqb ? static_cast<double>(n_entries()) * kv_block / (mask_heads * nqb) : 0.; }
   int64_t n_partial() const { return partial_blocks; }
 };
 
