@@ -210,7 +210,7 @@ __device__ __forceinline__ const uint32_t* entry_bits(const BlockMaskView& mask,
 // or a copy in shared memory), asked for PARTIAL entries only.
 // Per row, the causal and sequence-end bounds become a prefix of kept columns, ANDed into the row's bitmask words;
 // the words are shifted to this thread's first column once, so each element costs a bit test with a
-// compile-time mask and a select (own model of the cost: it was ~5 integer operations per element).
+// compile-time mask and a select (instead of bound checks and a bit test with a run-time shift).
 template <int BN, int C0, int NC, class Bits>
 __device__ __forceinline__ void mask_columns(float (&sacc)[BN / 2], int kind, int kv0, const Bits& bits, int words,
                                              int S, int q0, int wrow0, int lane) {

@@ -6,7 +6,10 @@
 //    kv list with the bulk tensor copy engine (TMA, cp.async.bulk.tensor,
 //    128-byte swizzle: the layout the other kernel builds by hand) into a
 //    STAGES-deep ring of mbarriers (full: bytes landed; empty: all 8 consumer
-//    warps are done with the stage). No CTA-wide barrier per tile.
+//    warps are done with the stage). No CTA-wide barrier per tile. With each
+//    tile it stages the tile's mask (TileMask, and a PARTIAL entry's bitmask
+//    rows by bulk copy) and with each Q the work item's fields, so the
+//    consumers read no mask from global memory.
 //  * warpgroups 1 and 2 are consumers, 64 query rows each, on the same K/V
 //    tiles. Each runs the software-pipelined loop (QK^T of tile t+1 issued
 //    with PV of tile t, the softmax of t+1 while the PV runs) and the two
