@@ -71,7 +71,7 @@ int tiling_q_block(Tiling t);
 bool tiling_is_wgmma(Tiling t);
 // The tiling `automatic` stands for (measured on an H200 and an H100, docs/gpu_kernel.md): with wgmma (an sm_90
 // GPU, head_dim 64/128) for q_block 128 wg128_wsp, except at head_dim 128 on 128-key blocks whose q-block rows list
-// 768 keys or more on average (mean_row_keys), where wg128_m2 ran 3-15 % faster (H100, issue 8 step 4; wg128_wsp
+// 768 keys or more on average (mean_row_keys), where wg128_m2 ran 0-15 % faster (H100, issue 8 step 4; wg128_wsp
 // 4-14 % faster below 4.5 blocks a row); for q_block 64 wg64_p (head_dim 128) or wg64_m4 - but a 64-row mask is
 // faster merged into 128-row q-blocks (merge_q_blocks) on wg128_wsp: see merged_q_blocks_pay. Without wgmma
 // q128_w4, and q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is.
