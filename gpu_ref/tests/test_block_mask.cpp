@@ -154,10 +154,16 @@ int main() {
     for (int i = 0; i < nb; ++i)
       for (int j = 0; j < nb; ++j) kinds[static_cast<size_t>(i) * nb + j] = j < i ? 1 : (j == i ? 2 : 0);
     const auto m = bsa::block_mask_from_kinds(kinds.data(), 1, S, 128, 128);
-    const double keys = 128.0 * (nb + 1) / 2;
-    check(m.mean_row_keys() == keys, "causal S=" + std::to_string(S) + ": mean keys a row " +
-                                         std::to_string(m.mean_row_keys()) + " vs " + std::to_string(keys));
-    const bsa::Tiling t = bsa::automatic_tiling(true, 128, 128, 128, m.mean_row_keys());
+    bsa::BlockMaskView view;  // the shape and the block count DeviceBlockMask puts in its view (no device memory)
+    view.seq_len = m.seq_len;
+    view.q_block = m.q_block;
+    view.kv_block = m.kv_block;
+    view.mask_heads = m.mask_heads;
+    view.n_entries = m.n_entries();
+    const double keys = 128.0 * (nb + 1) / 2, got = bsa::mean_row_keys(view);
+    check(got == keys,
+          "causal S=" + std::to_string(S) + ": mean keys a row " + std::to_string(got) + " vs " + std::to_string(keys));
+    const bsa::Tiling t = bsa::automatic_tiling(true, 128, 128, 128, got);
     check(t == (S == 1536 ? bsa::Tiling::wg128_m2 : bsa::Tiling::wg128_wsp),
           "causal S=" + std::to_string(S) + ": automatic tiling " + bsa::tiling_name(t));
   }

@@ -51,8 +51,9 @@ Tiling automatic_tiling(bool wgmma, int head_dim, int q_block, int kv_block, dou
   return head_dim == 64 ? Tiling::q64_w2 : Tiling::q64_w4;
 }
 
-Tiling resolve_tiling(Tiling t, int head_dim, int q_block, int kv_block, double mean_row_keys) {
-  return t == Tiling::automatic ? automatic_tiling(wgmma_available(), head_dim, q_block, kv_block, mean_row_keys) : t;
+Tiling resolve_tiling(Tiling t, int head_dim, const BlockMaskView& mask) {
+  if (t != Tiling::automatic) return t;
+  return automatic_tiling(wgmma_available(), head_dim, mask.q_block, mask.kv_block, mean_row_keys(mask));
 }
 
 double mean_row_keys(const BlockMaskView& mask) {
@@ -122,7 +123,7 @@ void forward(const ForwardArgs& a, const BlockMaskView& mask, cudaStream_t strea
   if (a.heads <= 0 || mask.mask_heads <= 0 || a.heads % mask.mask_heads != 0)
     bad("heads (" + std::to_string(a.heads) + ") must be a multiple of the mask's heads (" +
         std::to_string(mask.mask_heads) + ")");
-  const Tiling t = resolve_tiling(a.tiling, a.head_dim, mask.q_block, mask.kv_block, mean_row_keys(mask));
+  const Tiling t = resolve_tiling(a.tiling, a.head_dim, mask);
   if (tiling_q_block(t) != mask.q_block)
     bad(std::string("tiling ") + tiling_name(t) + " needs q_block " + std::to_string(tiling_q_block(t)));
   if (tiling_is_wgmma(t)) {

@@ -76,8 +76,6 @@ bool tiling_is_wgmma(Tiling t);
 // faster merged into 128-row q-blocks (merge_q_blocks) on wg128_wsp: see merged_q_blocks_pay. Without wgmma
 // q128_w4, and q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is.
 Tiling automatic_tiling(bool wgmma, int head_dim, int q_block, int kv_block, double mean_row_keys);
-// As automatic_tiling on this GPU (wgmma_available) for `t` automatic.
-Tiling resolve_tiling(Tiling t, int head_dim, int q_block, int kv_block, double mean_row_keys);
 // Whether `automatic` should run a mask of q_block-row q-blocks merged into 128-row ones (merge_q_blocks) on
 // wg128_wsp: q_block 64 and wgmma at head_dim 64/128 (the local-stride masks of 64-blocks ran 1.28-1.37x faster so
 // at head dim 128 and 1.03-1.21x at 64 than on the best 64-row tiling, H100).
@@ -100,6 +98,8 @@ struct BlockMaskView {
 };
 // Keys listed per q-block row on average (the automatic tiling's measure of work per row).
 double mean_row_keys(const BlockMaskView& mask);
+// As automatic_tiling on this GPU (wgmma_available) and this mask for `t` automatic.
+Tiling resolve_tiling(Tiling t, int head_dim, const BlockMaskView& mask);
 
 // Work item w of a launch (one per data head and q-block): its data head h and mask row mq (mask_head * nqb +
 // q-block). Data heads outermost, and within a head the mask's order (heaviest q-blocks first): the CTAs that run
@@ -145,7 +145,6 @@ struct HostBlockMask {
   int64_t computed_elements = 0;  // q x k elements inside listed blocks (clipped to seq_len)
   int64_t kept_elements = 0;      // elements of the element mask
   int64_t n_entries() const { return static_cast<int64_t>(entries.size() / 2); }
-  double mean_row_keys() const { return nqb ? static_cast<double>(n_entries()) * kv_block / (mask_heads * nqb) : 0.; }
   int64_t n_partial() const { return partial_blocks; }
 };
 

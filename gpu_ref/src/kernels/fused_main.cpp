@@ -285,8 +285,7 @@ int run(int argc, char** argv) {
                         {"q_block", hmask.q_block},
                         {"q_block_built", built_q_block},
                         {"kv_block", args.kv_block},
-                        {"tiling", bsa::tiling_name(bsa::resolve_tiling(args.tiling, D, hmask.q_block, hmask.kv_block,
-                                                                               hmask.mean_row_keys()))},
+                        {"tiling", bsa::tiling_name(bsa::resolve_tiling(args.tiling, D, dmask.view()))},
                         {"mask_source", mask_source}};
   meta["block_mask"] = json{{"mask_heads", hmask.mask_heads},
                             {"listed_blocks", hmask.n_entries()},
