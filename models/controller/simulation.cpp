@@ -34,6 +34,9 @@ nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload) {
   if (kind == "spatten_pruner" || kind == "pattern_detector") {
     const nlohmann::json a = arch.to_json();
     params["mask_unit"] = a["mask_unit"];
+    // Timing-only choices change no value the GPU recomputes.
+    params["mask_unit"].erase("topk_pivot");
+    if (params["mask_unit"].contains("array")) params["mask_unit"]["array"].erase("fold_drain");
     params["model_layers"] = workload.layers;  // the keep schedules span the model's layers
     if (arch.pe_array.kind == "spatten_datapath")
       for (const char* key : {"msb_bits", "requant_threshold", "v_keep"}) params[key] = a["pe_array"][key];

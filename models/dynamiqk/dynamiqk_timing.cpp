@@ -20,7 +20,7 @@ UnitWork detector_head_work(const DetectorActivity& a, int head_dim, const Detec
   UnitWork w;
   Cycles qk = 0;
   for (const auto& [rows, keys] : a.estimate_gemms) {
-    const GemmTiming g = os_gemm(rows, keys, head_dim, hw.array_rows, hw.array_cols);
+    const GemmTiming g = os_gemm(rows, keys, head_dim, hw.array_rows, hw.array_cols, hw.array_fold_drain);
     qk += g.cycles;
     w.macs += g.macs;
     w.pe_slots += g.pe_slots;
@@ -30,7 +30,7 @@ UnitWork detector_head_work(const DetectorActivity& a, int head_dim, const Detec
   Cycles pool = 0;
   if (a.pooled_blocks > 0) {
     pool = ceil_div(a.pooled_tokens * head_dim, static_cast<int64_t>(hw.array_rows) * hw.array_cols);
-    const GemmTiming g = os_gemm(a.pooled_blocks, a.pooled_blocks, head_dim, hw.array_rows, hw.array_cols);
+    const GemmTiming g = os_gemm(a.pooled_blocks, a.pooled_blocks, head_dim, hw.array_rows, hw.array_cols, hw.array_fold_drain);
     pool += g.cycles;
     w.macs += g.macs;
     w.pe_slots += g.pe_slots;

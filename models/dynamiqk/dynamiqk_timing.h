@@ -5,12 +5,14 @@
 
 #include "common/jobs.h"
 #include "common/timing.h"
+#include "config/arch_config.h"
 #include "kernels/pattern_detect.h"
 
 namespace attnsim {
 
 struct DetectorHw {
   int array_rows = 32, array_cols = 32;  // the estimation array (output stationary)
+  FoldDrain array_fold_drain = FoldDrain::in_skew;
   int lanes = 32;                        // softmax / accumulate / compare lanes: probabilities per cycle
   int softmax_latency = 8;
   int topk_parallelism = 16;             // comparators of the quick-select engine (SpAtten's P)

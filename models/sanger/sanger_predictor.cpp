@@ -15,7 +15,7 @@ void SangerPredictor::run(MaskJob& job) {
   int64_t allowed = 0;  // probabilities the softmax unit evaluates
   for (int i = 0; i < job.rows; ++i) allowed += job.params.causal ? std::min(seq, job.row0 + i + 1) : seq;
   job.work = predictor_tile(job.rows, static_cast<int>(allowed), seq, d, config_.array_rows, config_.array_cols,
-                            config_.softmax_lanes, config_.softmax_latency_cycles);
+                            config_.softmax_lanes, config_.softmax_latency_cycles, config_.array_fold_drain);
   // Low-bit operands: bits/8 bytes per element, read once per fold row/column.
   const double ebytes = config_.bits / 8.0;
   job.work.sram_read_bytes = {{"q", static_cast<int64_t>(job.rows * d * ebytes + 0.5)},

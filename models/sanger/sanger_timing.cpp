@@ -6,27 +6,35 @@
 
 namespace attnsim {
 
-Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_latency) {
-  if (last_cols.empty()) return 0;
+Cycles wave_skew(const std::vector<int>& last_cols) {
   Cycles worst = 0;
   for (size_t r = 0; r < last_cols.size(); ++r) worst = std::max<Cycles>(worst, static_cast<Cycles>(r) + last_cols[r]);
-  return worst + head_dim + io_latency;
+  return worst;
+}
+
+Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_latency) {
+  if (last_cols.empty()) return 0;
+  return wave_skew(last_cols) + head_dim + io_latency;
 }
 
 PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryParams& p) {
+  PassTiming t;
+  if (count == 0) return t;
   std::vector<int> last(count);
   for (int i = 0; i < count; ++i) last[i] = subrows[i].last_col;
-  PassTiming t;
-  t.sddmm = sweep_cycles(last, p.head_dim, p.io_latency_cycles);
-  t.spmm = t.sddmm;  // V streams exactly as K did
+  const Cycles skew = wave_skew(last), stream = p.head_dim + p.io_latency_cycles;
+  t.sddmm = stream;
+  t.spmm = stream;  // V streams exactly as K did
+  t.skew = p.sweep_sync == SweepSync::barrier ? 2 * skew : skew;
   t.overhead = p.clear_cycles + p.switch_cycles + p.exp_latency_cycles + (p.pes_per_row + 1);
-  t.row_max = p.clear_cycles + t.sddmm + (p.pes_per_row + 1);
+  t.max_sweep = stream + skew;  // a lone sweep: the same in both modes
+  t.row_max = p.clear_cycles + t.max_sweep + (p.pes_per_row + 1);
   return t;
 }
 
 UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const ScoreStationaryParams& p) {
   UnitWork w;
-  Cycles sddmm = 0, spmm = 0, overhead = 0, row_max = 0;
+  Cycles sddmm = 0, spmm = 0, skew = 0, overhead = 0, row_max = 0, max_sweeps = 0;
   int64_t passes = 0, bubbles = 0;
   for (const auto& seg : s.segments) {
     const int n = static_cast<int>(seg.subrows.size());
@@ -35,8 +43,10 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
       const PassTiming t = pass_timing(&seg.subrows[first], count, p);
       sddmm += t.sddmm;
       spmm += t.spmm;
+      skew += t.skew;
       overhead += t.overhead;
       row_max += t.row_max;
+      max_sweeps += t.max_sweep;
       ++passes;
     }
     for (const auto& sr : seg.subrows) bubbles += sr.bubbles();
@@ -44,21 +54,21 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
   const Cycles normalise =
       query_rows ? ceil_div(query_rows, p.rows) * (p.divide_latency_cycles + ceil_div(p.head_dim, p.pes_per_row)) : 0;
   w.stages = {{"row_max", row_max}, {"sddmm", sddmm}, {"exp_and_control", overhead}, {"spmm", spmm},
-              {"normalise", normalise}};
-  w.cycles = row_max + sddmm + spmm + overhead + normalise;
+              {"skew", skew}, {"normalise", normalise}};
+  w.cycles = row_max + sddmm + spmm + skew + overhead + normalise;
   w.macs = 3 * s.nnz * p.head_dim;  // the maximum pass's SDDMM, SDDMM, SpMM
-  // PE-cycles of the sweeps: the maximum pass's SDDMM (as long as the
-  // pass's own), SDDMM, SpMM.
-  w.pe_slots = (2 * sddmm + spmm) * static_cast<int64_t>(p.rows) * p.pes_per_row;
+  // PE-cycles of the sweeps and their skew: the maximum pass's SDDMM, SDDMM,
+  // SpMM.
+  w.pe_slots = (max_sweeps + sddmm + spmm + skew) * static_cast<int64_t>(p.rows) * p.pes_per_row;
   w.counts = {{"passes", passes}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", s.nnz},
               {"softmax_elements", s.nnz}, {"normalised_rows", query_rows}};  // an exp per kept score (energy)
   return w;
 }
 
 UnitWork predictor_tile(int query_rows, int keys_per_row_total, int seq_len, int head_dim, int array_rows,
-                        int array_cols, int lanes, int softmax_latency) {
+                        int array_cols, int lanes, int softmax_latency, FoldDrain drain) {
   UnitWork w;
-  const GemmTiming g = os_gemm(query_rows, seq_len, head_dim, array_rows, array_cols);
+  const GemmTiming g = os_gemm(query_rows, seq_len, head_dim, array_rows, array_cols, drain);
   const Cycles softmax = keys_per_row_total ? ceil_div(keys_per_row_total, lanes) + softmax_latency : 0;
   w.stages = {{"low_bit_qk", g.cycles}, {"softmax_threshold", softmax}};
   w.cycles = g.cycles + softmax;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/jobs.h"
+#include "config/arch_config.h"
 #include "kernels/pack_split.h"
 
 namespace attnsim {
@@ -11,6 +12,7 @@ struct ScoreStationaryParams {
   int rows = 64, pes_per_row = 16, segment_width = 64, head_dim = 64;
   int clear_cycles = 1, switch_cycles = 1, exp_latency_cycles = 2, io_latency_cycles = 2;
   int divide_latency_cycles = 20;
+  SweepSync sweep_sync = SweepSync::wavefront;
 };
 
 // Own model of one SDDMM (or SpMM) sweep, from the dataflow of pe_row.scala
@@ -24,11 +26,26 @@ struct ScoreStationaryParams {
 // pass, 4 passes = 768, as the repository's cost model (bench_sanger_v2.py).
 // `last_cols` holds, per array row used, its sub-row's last column offset.
 Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_latency);
+// The wavefront's skew in that sweep: max_r (r + last_col_r), the cycles
+// between the first PE's start and the slowest PE's start.
+Cycles wave_skew(const std::vector<int>& last_cols);
 
 // One pass of up to `rows` sub-rows through the array: clear, SDDMM, switch,
 // exp, SpMM, then shifting out the P partial sums (P + 1 cycles). The
 // control sequence follows the paper's test tile (clear 1, SDDMM, idle 1,
-// exp 2, SpMM, exp_move 5 for 4 PEs per row).
+// exp 2, SpMM, exp_move 5 for 4 PEs per row). Each sweep streams d elements
+// through the operand and result registers (d + io_latency cycles, stages
+// `sddmm` and `spmm`); the wavefront's skew (stage `skew`, max_r (r +
+// last_col_r)) is paid
+// * barrier: by both sweeps, each waiting for the whole array (2 skews a
+//   pass; the paper's test tile: SDDMM 24 = 14 + 8 + 2);
+// * wavefront (own model on pe_row.scala, whose PEs have their own control
+//   inputs and a score_exp register apart from the accumulator): once, V
+//   following K down each column d + io + switch + exp cycles later, so each
+//   PE switches to SpMM when its own score is through the exp unit.
+// Passes stay apart (a pass's PEs tap other columns than the last's): the
+// array drains before the next pass's clear in both modes. Sanger's cost
+// model (bench_sanger_v2.py) pays one 64-cycle skew per tile instead.
 // Row maximum (own model, docs/fidelity.md "The row maximum"): exp(s - m)
 // needs each query row's maximum m over its kept scores, which come from
 // several passes, before any of them runs exp. Sanger's RTL subtracts none
@@ -38,8 +55,9 @@ Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_late
 // maximum registers (as the exp drain's shift-and-add), then the passes
 // proper: `row_max` per pass = clear + SDDMM sweep + P + 1.
 struct PassTiming {
-  Cycles sddmm = 0, spmm = 0, overhead = 0, row_max = 0;
-  Cycles total() const { return sddmm + spmm + overhead + row_max; }
+  Cycles sddmm = 0, spmm = 0, skew = 0, overhead = 0, row_max = 0;
+  Cycles max_sweep = 0;  // the row-maximum run's SDDMM sweep (in row_max)
+  Cycles total() const { return sddmm + spmm + skew + overhead + row_max; }
 };
 PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryParams& p);
 
@@ -55,7 +73,8 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
 // its own dense output-stationary array (SCALE-Sim fold formula), then a
 // softmax-and-compare unit of `lanes` probabilities per cycle.
 UnitWork predictor_tile(int query_rows, int keys_per_row_total, int seq_len, int head_dim, int array_rows,
-                        int array_cols, int lanes, int softmax_latency);
+                        int array_cols, int lanes, int softmax_latency,
+                        FoldDrain drain = FoldDrain::in_skew);
 
 // Pack-and-split encoder (own model on Sanger §4.2): it inspects
 // `segments_per_cycle` row segments of the mask per cycle.

@@ -21,6 +21,7 @@ void ScoreStationaryArray::run(ComputeJob& job) {
   p.exp_latency_cycles = config_.exp_latency_cycles;
   p.io_latency_cycles = config_.io_latency_cycles;
   p.divide_latency_cycles = config_.divide_latency_cycles;
+  p.sweep_sync = config_.sweep_sync;
   job.work = score_stationary_tile(*job.schedule, job.mask->rows, p);
   // Buffer traffic (own model): each pass streams its K segment (twice: the
   // row-maximum pass and the pass proper) and its V segment once down the

@@ -18,9 +18,11 @@ namespace {
 struct Token {
   double v = 0;
   int32_t k = -1;
+  bool is_v = false;  // a V element (else Q, K or a partial sum)
 };
 
-enum class Phase { idle, clear, sddmm, max_drain, swtch, exp, spmm, drain, normalise, done };
+// sweep: SDDMM, switch, exp and SpMM as one wavefront (SweepSync::wavefront).
+enum class Phase { idle, clear, sddmm, max_drain, swtch, exp, spmm, sweep, drain, normalise, done };
 
 const char* phase_name(Phase p) {
   switch (p) {
@@ -29,6 +31,7 @@ const char* phase_name(Phase p) {
     case Phase::swtch: return "switch";
     case Phase::exp: return "exp";
     case Phase::spmm: return "spmm";
+    case Phase::sweep: return "sweep";
     case Phase::drain: return "drain";
     case Phase::max_drain: return "max_drain";
     case Phase::normalise: return "normalise";
@@ -48,6 +51,7 @@ struct ScoreStationaryArrayCycle::Datapath {
   int R = 0, P = 0, W = 0, d = 0;
   int x = 0;  // operand-fetch stages before the array's own input registers (io_latency - 2)
   int clear_len = 1, switch_len = 1, exp_len = 2, div_len = 20;
+  bool wavefront = true;  // SweepSync::wavefront: the passes proper run as one sweep phase
 
   // The job.
   ComputeJob* job = nullptr;
@@ -78,6 +82,7 @@ struct ScoreStationaryArrayCycle::Datapath {
   std::vector<int> macs;            // R*P SDDMM MACs done
   std::vector<char> score_valid;    // R*P result register valid
   std::vector<double> score, e;     // R*P score register, exp register
+  std::vector<int> exp_wait;        // R*P wavefront: cycles until the exp register is loaded (-1: loaded)
   std::vector<Token> ring;          // R*P*(W-P) bubble delay buffers
   std::vector<int> ring_pos;        // R*P
   std::vector<double> ssum;         // R exp partial sums (drain)
@@ -94,7 +99,7 @@ struct ScoreStationaryArrayCycle::Datapath {
   // Controller.
   Phase phase = Phase::idle;
   Cycles phase_cycle = 0, job_cycle = 0, phase_begin = 0;
-  Cycles st_sddmm = 0, st_spmm = 0, st_ctrl = 0, st_norm = 0, st_max = 0, st_max_sweep = 0;
+  Cycles st_sddmm = 0, st_spmm = 0, st_ctrl = 0, st_norm = 0, st_max = 0, st_max_sweep = 0, st_skew = 0;
   int64_t mac_count = 0, q_reads = 0, k_reads = 0, v_reads = 0, out_rmw = 0, passes_done = 0, placed = 0;
   std::vector<PhaseSpan> trace;
   std::string error;
@@ -118,6 +123,7 @@ struct ScoreStationaryArrayCycle::Datapath {
     score_valid.assign(static_cast<size_t>(R) * P, 0);
     score.assign(static_cast<size_t>(R) * P, 0.0);
     e.assign(static_cast<size_t>(R) * P, 0.0);
+    exp_wait.assign(static_cast<size_t>(R) * P, 0);
     ring.assign(static_cast<size_t>(R) * P * std::max(1, W - P), Token{});
     ring_pos.assign(static_cast<size_t>(R) * P, 0);
     ssum.assign(R, 0.0);
@@ -178,6 +184,7 @@ struct ScoreStationaryArrayCycle::Datapath {
     std::fill(score_valid.begin(), score_valid.end(), 0);
     std::fill(score.begin(), score.end(), 0.0);
     std::fill(e.begin(), e.end(), 0.0);
+    std::fill(exp_wait.begin(), exp_wait.end(), 0);
     std::fill(ring.begin(), ring.end(), Token{});
     std::fill(ring_pos.begin(), ring_pos.end(), 0);
     std::fill(ssum.begin(), ssum.end(), 0.0);
@@ -220,54 +227,69 @@ struct ScoreStationaryArrayCycle::Datapath {
 
   // K (SDDMM) or V (SpMM) of segment column c, element t - c: the top of the
   // array is skewed one cycle per column offset.
-  Token kv_feed(int c, Cycles t, const MatD& M, int64_t& reads) {
+  Token kv_feed(int c, Cycles t, const MatD& M, int64_t& reads, bool is_v) {
     const Cycles k = t - c;
     if (c >= feed_cols || k < 0 || k >= d) return {};
     ++reads;
     const int key = segment().segment * W + c;
     const double v = (key < mask->cols && key < M.rows()) ? M(key, k) : 0.0;  // past the last key: padding
-    return {v, static_cast<int32_t>(k)};
+    return {v, static_cast<int32_t>(k), is_v};
   }
 
-  // The K/V registers pass one row down; row 0 takes the feeder's output.
-  void shift_down(const MatD& M, int64_t& reads) {
+  // Wavefront: V of a column follows its K down the array this many cycles
+  // later (d + io + switch + exp), so every PE's exp register is loaded
+  // before its first V element arrives.
+  Cycles v_offset() const { return d + x + 2 + switch_len + exp_len; }
+
+  // The K/V registers pass one row down; row 0 takes the feeder's output
+  // (in the wavefront sweep K, then V from v_offset() on).
+  void shift_down(const MatD& M, int64_t& reads, bool is_v) {
     const Cycles t = phase_cycle;
     for (int r = R - 1; r > 0; --r)
       std::copy(hk.begin() + static_cast<size_t>(r - 1) * W, hk.begin() + static_cast<size_t>(r) * W,
                 hk.begin() + static_cast<size_t>(r) * W);
-    for (int c = 0; c < W; ++c) hk[c] = through(kpipe, c, kv_feed(c, t, M, reads));
+    for (int c = 0; c < W; ++c) {
+      Token in;
+      if (phase != Phase::sweep) {
+        in = kv_feed(c, t, M, reads, is_v);
+      } else {
+        in = kv_feed(c, t, *K, k_reads, false);
+        if (in.k < 0) in = kv_feed(c, t - v_offset(), *V, v_reads, true);
+      }
+      hk[c] = through(kpipe, c, in);
+    }
   }
 
-  bool sddmm_cycle() {
-    const Cycles t = phase_cycle;
-    bool all_valid = true;
-    for (int r = 0; r < R; ++r) {
-      if (row_q[r] < 0) continue;
-      const Token* qrow = &vq[static_cast<size_t>(r) * W];
-      const Token* krow = &hk[static_cast<size_t>(r) * W];
-      for (int p = 0; p < P; ++p) {
-        const size_t i = static_cast<size_t>(r) * P + p;
-        const int c = pe_col[i];
-        if (c < 0 || score_valid[i]) continue;
-        if (macs[i] == d) {  // result stage: scale and round the finished dot product
-          score[i] = num.data.round(acc[i].v * num.scale);
-          score_valid[i] = 1;
-          scores[pe_nz[i]] = static_cast<float>(score[i]);
-          continue;
-        }
-        all_valid = false;
-        const Token& a = qrow[c];
-        const Token& b = krow[c];
-        if (a.k != b.k) fail("Q element " + std::to_string(a.k) + " met K element " + std::to_string(b.k));
-        if (a.k >= 0) {
-          if (a.k != macs[i]) fail("SDDMM element out of order");
-          acc[i].v += a.v * b.v;
-          ++macs[i];
-          ++mac_count;
-        }
-      }
+  // One SDDMM cycle of PE i (array row r, column tap c): a MAC when its Q and
+  // K elements meet, or, one cycle after the d-th, the result stage (scale
+  // and round the finished dot product into the score register). Returns
+  // whether the score register is valid.
+  bool sddmm_pe(int r, size_t i, int c) {
+    if (score_valid[i]) return true;
+    if (macs[i] == d) {
+      score[i] = num.data.round(acc[i].v * num.scale);
+      acc[i] = Token{};  // the accumulator is free for SpMM's partial sums
+      score_valid[i] = 1;
+      scores[pe_nz[i]] = static_cast<float>(score[i]);
+      exp_wait[i] = switch_len + exp_len;
+      return true;
     }
-    // Q moves one column right (the row's skew is in its feed); K one row down.
+    const Token& a = vq[static_cast<size_t>(r) * W + c];
+    const Token& b = hk[static_cast<size_t>(r) * W + c];
+    if (b.is_v) fail("V element " + std::to_string(b.k) + " reached a PE still in SDDMM");
+    if (a.k != b.k) fail("Q element " + std::to_string(a.k) + " met K element " + std::to_string(b.k));
+    if (a.k >= 0) {
+      if (a.k != macs[i]) fail("SDDMM element out of order");
+      acc[i].v += a.v * b.v;
+      ++macs[i];
+      ++mac_count;
+    }
+    return false;
+  }
+
+  // Q moves one column right (the row's skew is in its feed).
+  void shift_q() {
+    const Cycles t = phase_cycle;
     for (int r = 0; r < R; ++r) {
       Token in;
       const Cycles k = t - r;
@@ -279,7 +301,19 @@ struct ScoreStationaryArrayCycle::Datapath {
       std::copy_backward(row, row + W - 1, row + W);
       row[0] = through(qpipe, r, in);
     }
-    shift_down(*K, k_reads);
+  }
+
+  bool sddmm_cycle() {
+    bool all_valid = true;
+    for (int r = 0; r < R; ++r) {
+      if (row_q[r] < 0) continue;
+      for (int p = 0; p < P; ++p) {
+        const size_t i = static_cast<size_t>(r) * P + p;
+        if (pe_col[i] >= 0 && !sddmm_pe(r, i, pe_col[i])) all_valid = false;
+      }
+    }
+    shift_q();
+    shift_down(*K, k_reads, false);
     return all_valid;
   }
 
@@ -288,7 +322,11 @@ struct ScoreStationaryArrayCycle::Datapath {
     return c4 == 0 ? acc[i] : ring[i * std::max(1, W - P) + ring_pos[i]];
   }
 
+  // SpMM (and, in the wavefront sweep, SDDMM and exp too: each PE by its own
+  // state, SDDMM until its score is registered, then switch + exp cycles
+  // until its exp register is loaded, then SpMM).
   bool spmm_cycle() {
+    const bool sweep = phase == Phase::sweep;
     bool all_captured = true;
     const size_t depth = std::max(1, W - P);
     for (int r = 0; r < R; ++r) {
@@ -323,6 +361,12 @@ struct ScoreStationaryArrayCycle::Datapath {
           acc[i] = in;
           continue;
         }
+        if (sweep && (!sddmm_pe(r, i, c) || exp_wait[i] >= 0)) {
+          if (score_valid[i] && exp_wait[i]-- == 0) load_exp(r, i);
+          if (in.k >= 0) fail("partial sum " + std::to_string(in.k) + " reached a PE before its exp");
+          if (vrow[c].is_v && vrow[c].k >= 0) fail("V element reached a PE before its exp");
+          continue;
+        }
         const Token& b = vrow[c];
         const bool first = p == row_first[r];
         if (b.k >= 0) {
@@ -336,7 +380,8 @@ struct ScoreStationaryArrayCycle::Datapath {
         }
       }
     }
-    shift_down(*V, v_reads);
+    if (sweep) shift_q();
+    shift_down(*V, v_reads, true);
     return all_captured;
   }
 
@@ -417,13 +462,32 @@ struct ScoreStationaryArrayCycle::Datapath {
           e[i] = 0;
           continue;
         }
-        e[i] = num.prob.round(num.exp(score[i] - row_max[row_q[r]]));
-        exps[pe_nz[i]] = static_cast<float>(e[i]);
+        load_exp(r, i);
       }
     }
   }
+  void load_exp(int r, size_t i) {
+    e[i] = num.prob.round(num.exp(score[i] - row_max[row_q[r]]));
+    exps[pe_nz[i]] = static_cast<float>(e[i]);
+    exp_wait[i] = -1;
+  }
 
   // ---- controller ----------------------------------------------------------
+
+  // A finished sweep phase's cycles by stage, as the fast model reports them:
+  // d + io streaming cycles per sweep (sddmm, spmm), the wavefront's switch
+  // and exp (exp_and_control), the rest waiting for the skewed wavefront
+  // (skew).
+  void attribute_sweep() {
+    const Cycles stream = d + x + 2;
+    Cycles rest = phase_cycle;
+    if (phase == Phase::sddmm || phase == Phase::sweep) st_sddmm += stream, rest -= stream;
+    if (phase == Phase::spmm || phase == Phase::sweep) st_spmm += stream, rest -= stream;
+    if (phase == Phase::sweep) st_ctrl += switch_len + exp_len, rest -= switch_len + exp_len;
+    if (phase != Phase::sddmm && phase != Phase::spmm && phase != Phase::sweep) return;
+    if (rest < 0) fail("sweep shorter than its streams");
+    st_skew += rest;
+  }
 
   Cycles fixed_length(Phase p) const {
     switch (p) {
@@ -441,7 +505,7 @@ struct ScoreStationaryArrayCycle::Datapath {
 
   Phase after(Phase p) {
     switch (p) {
-      case Phase::clear: return Phase::sddmm;
+      case Phase::clear: return max_pass || !wavefront ? Phase::sddmm : Phase::sweep;
       case Phase::sddmm: return max_pass ? Phase::max_drain : Phase::swtch;
       case Phase::max_drain:
         if (++pass_i == passes.size()) {  // every maximum known: the passes proper
@@ -451,7 +515,8 @@ struct ScoreStationaryArrayCycle::Datapath {
         return Phase::clear;
       case Phase::swtch: return Phase::exp;
       case Phase::exp: return Phase::spmm;
-      case Phase::spmm: return Phase::drain;
+      case Phase::spmm:
+      case Phase::sweep: return Phase::drain;
       case Phase::drain:
         ++passes_done;
         if (++pass_i < passes.size()) return Phase::clear;
@@ -490,7 +555,8 @@ struct ScoreStationaryArrayCycle::Datapath {
       case Phase::exp: break;
       case Phase::sddmm: end = sddmm_cycle(); break;
       case Phase::max_drain: end = max_drain_cycle(); break;
-      case Phase::spmm: end = spmm_cycle(); break;
+      case Phase::spmm:
+      case Phase::sweep: end = spmm_cycle(); break;
       case Phase::drain: end = drain_cycle(); break;
       case Phase::normalise: end = normalise_cycle(); break;
       default: return;
@@ -500,13 +566,10 @@ struct ScoreStationaryArrayCycle::Datapath {
     if (max_pass && phase != Phase::normalise) {
       ++st_max;
       if (phase == Phase::sddmm) ++st_max_sweep;
-    } else {
-      switch (phase) {
-        case Phase::sddmm: ++st_sddmm; break;
-        case Phase::spmm: ++st_spmm; break;
-        case Phase::normalise: ++st_norm; break;
-        default: ++st_ctrl;
-      }
+    } else if (phase == Phase::normalise) {
+      ++st_norm;
+    } else if (phase != Phase::sddmm && phase != Phase::spmm && phase != Phase::sweep) {
+      ++st_ctrl;
     }
     if (fixed_length(phase) > 0) end = phase_cycle == fixed_length(phase);
     if (!error.empty()) {  // a broken invariant ends the job
@@ -514,6 +577,7 @@ struct ScoreStationaryArrayCycle::Datapath {
       return;
     }
     if (!end) return;
+    if (!max_pass) attribute_sweep();
     const bool max_phase = max_pass && (phase == Phase::clear || phase == Phase::sddmm);
     trace.push_back({std::string(max_phase ? "max_" : "") + phase_name(phase), phase_begin, phase_cycle});
     end_action(phase);
@@ -557,6 +621,7 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
   dp.switch_len = config_.switch_cycles;
   dp.exp_len = config_.exp_latency_cycles;
   dp.div_len = config_.divide_latency_cycles;
+  dp.wavefront = config_.sweep_sync == SweepSync::wavefront;
   if (dp.R < 1 || dp.P < 1 || dp.P > dp.W || dp.d < 1)
     throw std::invalid_argument("score-stationary array: needs rows >= 1, 1 <= pes_per_row <= segment_width, d >= 1");
   if (s.segment_width != dp.W || s.pes_per_row != dp.P)
@@ -615,10 +680,10 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
   UnitWork& w = job.work;
   w = UnitWork{};
   w.stages = {{"row_max", dp.st_max}, {"sddmm", dp.st_sddmm}, {"exp_and_control", dp.st_ctrl}, {"spmm", dp.st_spmm},
-              {"normalise", dp.st_norm}};
+              {"skew", dp.st_skew}, {"normalise", dp.st_norm}};
   w.cycles = dp.job_cycle;
   w.macs = dp.mac_count;
-  w.pe_slots = (dp.st_max_sweep + dp.st_sddmm + dp.st_spmm) * static_cast<int64_t>(dp.R) * dp.P;
+  w.pe_slots = (dp.st_max_sweep + dp.st_sddmm + dp.st_spmm + dp.st_skew) * static_cast<int64_t>(dp.R) * dp.P;
   int64_t bubbles = 0;
   for (const auto& seg : s.segments)
     for (const auto& sr : seg.subrows) bubbles += sr.bubbles();

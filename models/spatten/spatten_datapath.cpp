@@ -22,6 +22,7 @@ void SpattenDatapath::run(ComputeJob& job) {
   num.requant_threshold = config_.requant_threshold;
   num.v_keep = config_.v_keep;
   num.topk_parallelism = config_.topk_parallelism;
+  num.topk_pivot = config_.topk_pivot;
   if (job.row0 == 0 || job.kv != msb_source_) {  // a new head (tiles come in order): truncate its keys once
     msb_ = msb_operands(*job.kv, job.numerics.data, config_.msb_bits);
     msb_source_ = job.kv;

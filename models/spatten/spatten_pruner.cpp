@@ -8,9 +8,9 @@ SpattenPruner::SpattenPruner(sc_core::sc_module_name name, const MaskUnitConfig&
       config_(config),
       workload_(workload),
       pruner_(workload.seq_len, workload.batch, workload.heads, workload.layers, config.token_keep, config.head_keep,
-              config.topk_parallelism) {
+              config.topk_parallelism, config.topk_pivot) {
   if (cycle_accurate) {
-    engine_ = std::make_unique<TopKEngineCycle>("topk_engine", config.topk_parallelism, clock_ghz);
+    engine_ = std::make_unique<TopKEngineCycle>("topk_engine", config.topk_parallelism, clock_ghz, config.topk_pivot);
     pruner_.set_topk_engine([this](const std::vector<double>& values, int k, int) { return engine_->select(values, k); });
   }
 }

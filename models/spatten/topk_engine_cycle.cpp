@@ -74,6 +74,7 @@ enum class Phase { pivot, partition, emit, done };
 
 struct TopKEngineCycle::Datapath {
   int P = 1;
+  TopKPivot pivot_rule = TopKPivot::random;
   std::vector<double> input;  // the input score buffer (read by the emit pass)
   int n = 0, k = 0;
   Phase phase = Phase::done;
@@ -172,7 +173,7 @@ struct TopKEngineCycle::Datapath {
   void pivot_cycle() {
     PartitionFifo& f = fifo[cur];
     f.seal();
-    const int64_t m = f.count, mid = m / 2;
+    const int64_t m = f.count, mid = topk_pivot_position(pivot_rule, rounds, m);
     const Row& row = f.ram[static_cast<size_t>(mid / P)];
     pivot = row[static_cast<size_t>(mid % P)].value;
     rows_left = static_cast<int64_t>(f.ram.size());
@@ -276,25 +277,28 @@ struct TopKEngineCycle::Datapath {
   }
 };
 
-TopKEngineCycle::TopKEngineCycle(sc_core::sc_module_name name, int parallelism, double clock_ghz)
+TopKEngineCycle::TopKEngineCycle(sc_core::sc_module_name name, int parallelism, double clock_ghz, TopKPivot pivot)
     : sc_module(name),
       parallelism_(parallelism),
+      pivot_(pivot),
       clock_("clock", sc_core::sc_time(1.0 / clock_ghz, sc_core::SC_NS)),
       dp_(std::make_unique<Datapath>()) {
-  reconfigure(parallelism);
+  reconfigure(parallelism, pivot);
 }
 
 TopKEngineCycle::~TopKEngineCycle() = default;
 
-void TopKEngineCycle::reconfigure(int parallelism) {
+void TopKEngineCycle::reconfigure(int parallelism, TopKPivot pivot) {
   if (clock_.active()) throw std::logic_error("top-k engine: reconfigure during a selection");
   if (parallelism < 1) throw std::invalid_argument("top-k engine: parallelism must be >= 1");
   parallelism_ = parallelism;
+  pivot_ = pivot;
 }
 
 TopK TopKEngineCycle::select(const std::vector<double>& values, int k) {
   Datapath& dp = *dp_;
   dp.P = parallelism_;
+  dp.pivot_rule = pivot_;
   const int n = static_cast<int>(values.size());
   k = std::max(0, std::min(k, n));
   TopK out;

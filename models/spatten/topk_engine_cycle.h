@@ -5,7 +5,8 @@
 //  * two partition FIFOs (rows of P lanes in a RAM with one write and one
 //    read port, plus a tail register that packs partial rows), FIFO 0 for the
 //    elements below the pivot, FIFO 1 for those above;
-//  * a pivot register, loaded from the middle row of the candidates' FIFO;
+//  * a pivot register, loaded from the candidates' FIFO at the position the
+//    pivot rule names (topk_pivot_position: random or middle);
 //  * a compare stage (P comparators against the pivot, registered, with
 //    larger / equal / smaller counters);
 //  * two zero-eliminators (prefix sum of the keep flags, then a shift
@@ -26,11 +27,13 @@ namespace attnsim {
 
 class TopKEngineCycle : public sc_core::sc_module {
  public:
-  TopKEngineCycle(sc_core::sc_module_name name, int parallelism, double clock_ghz);
+  TopKEngineCycle(sc_core::sc_module_name name, int parallelism, double clock_ghz,
+                  TopKPivot pivot = TopKPivot::random);
   ~TopKEngineCycle() override;
 
-  // Changes P between selections (tests sweep many through one module).
-  void reconfigure(int parallelism);
+  // Changes P and the pivot rule between selections (tests sweep many
+  // through one module).
+  void reconfigure(int parallelism, TopKPivot pivot = TopKPivot::random);
   int parallelism() const { return parallelism_; }
 
   // The k largest values' indices (ties to the lower index), ascending, with
@@ -44,6 +47,7 @@ class TopKEngineCycle : public sc_core::sc_module {
 
  private:
   int parallelism_;
+  TopKPivot pivot_;
   ClockDriver clock_;
   std::unique_ptr<Datapath> dp_;
 };

@@ -14,6 +14,7 @@ void SystolicArray::run(ComputeJob& job) {
   SystolicParams p;
   p.rows = config_.rows;
   p.cols = config_.cols;
+  p.fold_drain = config_.fold_drain;
   p.softmax_lanes = config_.softmax_lanes;
   p.softmax_latency = config_.softmax_latency_cycles;
   p.divide_latency = config_.divide_latency_cycles;

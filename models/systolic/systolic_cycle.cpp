@@ -39,6 +39,7 @@ enum class Phase { idle, compute, drain, softmax, normalise, done };
 
 struct SystolicArrayCycle::Datapath {
   int R = 0, C = 0, lanes = 1, sm_lat = 0, div_lat = 0;
+  FoldDrain drain_mode = FoldDrain::in_skew;
 
   // Operands of a job (attention) or of a GEMM.
   const CsrMask* mask = nullptr;
@@ -68,6 +69,8 @@ struct SystolicArrayCycle::Datapath {
   // Current fold's operands.
   Fold cur;
   int r_used = 0, c_used = 0;
+  // in_skew: the cycle each column's output bus last carried a result.
+  std::vector<Cycles> bus_busy;
   MatD e_block;  // pv: the row block's exp values over its active keys
 
   // Score buffer (kept scores, in mask order), its per-row maximum register
@@ -96,6 +99,7 @@ struct SystolicArrayCycle::Datapath {
     acc.assign(static_cast<size_t>(R) * C, 0.0);
     macs.assign(static_cast<size_t>(R) * C, 0);
     acc_row.assign(R, 0);
+    bus_busy.assign(C, -1);
   }
 
   int64_t rows_total() const { return cur.kind == Kind::gemm ? ga->rows() : mask->rows; }
@@ -179,8 +183,16 @@ struct SystolicArrayCycle::Datapath {
         if (a.k >= 0) {
           if (a.k != macs[x]) fail("fold element out of order");
           acc[x] += a.v * b.v;
-          if (++macs[x] == kk) ++pes_done;
           if (i < r_used && j < c_used) ++useful_macs;
+          if (++macs[x] == kk) {
+            ++pes_done;
+            // in_skew: the finished result leaves on column j's output bus now.
+            if (drain_mode == FoldDrain::in_skew) {
+              if (bus_busy[j] == job_cycle) fail("two results on column " + std::to_string(j) + "'s output bus");
+              bus_busy[j] = job_cycle;
+              if (i < r_used && j < c_used) capture(cur, i, j, acc[x]);
+            }
+          }
         }
         a_reg[x] = a;
         b_reg[x] = b;
@@ -191,10 +203,12 @@ struct SystolicArrayCycle::Datapath {
 
   // Drain: the bottom row's results leave the array each cycle and every row
   // moves one down.
+  // after_fold: the bottom row's results leave the array each cycle and
+  // every row moves one down.
   bool drain_cycle() {
     const int fr = acc_row[R - 1];
-    const double* res = &acc[static_cast<size_t>(R - 1) * C];
-    if (fr < r_used) capture(fr, res);
+    if (fr < r_used)
+      for (int j = 0; j < c_used; ++j) capture(cur, fr, j, acc[static_cast<size_t>(R - 1) * C + j]);
     for (int i = R - 1; i > 0; --i) {
       std::copy(acc.begin() + static_cast<size_t>(i - 1) * C, acc.begin() + static_cast<size_t>(i) * C,
                 acc.begin() + static_cast<size_t>(i) * C);
@@ -205,27 +219,27 @@ struct SystolicArrayCycle::Datapath {
     return phase_cycle == R - 1;
   }
 
-  void capture(int fr, const double* res) {
-    const int gr = cur.rb * R + fr;
-    switch (cur.kind) {
+  // One result of fold f (its row fr, column j) into its buffer.
+  void capture(const Fold& f, int fr, int j, double res) {
+    const int gr = f.rb * R + fr;
+    switch (f.kind) {
       case Kind::qk: {
-        // Into the score buffer: the kept entries, scaled and rounded; the
-        // row's maximum register follows the writes.
-        score_block_writes += c_used;
-        const int lo = cur.cb * C, hi = lo + c_used;
-        for (int t = mask->indptr[gr]; t < mask->indptr[gr + 1]; ++t) {
-          const int key = mask->indices[t];
-          if (key < lo || key >= hi) continue;
-          scores[t] = num.data.round(res[key - lo] * num.scale);
+        // Into the score buffer (every fold entry is written): a kept entry,
+        // scaled and rounded; the row's maximum register follows the writes.
+        ++score_block_writes;
+        const int key = f.cb * C + j;
+        const int32_t* b = mask->indices.data() + mask->indptr[gr];
+        const int32_t* e = mask->indices.data() + mask->indptr[gr + 1];
+        const int32_t* it = std::lower_bound(b, e, key);
+        if (it != e && *it == key) {
+          const int t = static_cast<int>(it - mask->indices.data());
+          scores[t] = num.data.round(res * num.scale);
           row_max[gr] = std::max(row_max[gr], scores[t]);
         }
         break;
       }
-      case Kind::pv:
-        for (int j = 0; j < c_used; ++j) out_acc(gr, cur.cb * C + j) = res[j];
-        break;
-      default:
-        for (int j = 0; j < c_used; ++j) gc(gr, cur.cb * C + j) = res[j];
+      case Kind::pv: out_acc(gr, f.cb * C + j) = res; break;
+      default: gc(gr, f.cb * C + j) = res;
     }
   }
 
@@ -317,13 +331,13 @@ struct SystolicArrayCycle::Datapath {
     }
     if (!end) return;
     trace.push_back({name_of(phase), phase_begin, phase_cycle});
-    if (phase == Phase::compute) {
+    if (phase == Phase::compute && drain_mode == FoldDrain::after_fold) {
       phase = Phase::drain;
       phase_cycle = 0;
       phase_begin = job_cycle;
       return;
     }
-    if (phase == Phase::drain) {
+    if (phase == Phase::drain || phase == Phase::compute) {
       ++folds;
       if (cur.kind == Kind::qk) ++qk_folds;
     }
@@ -379,6 +393,7 @@ SystolicArrayCycle::GemmResult SystolicArrayCycle::gemm(const MatD& a, const Mat
   dp = Datapath{};
   dp.R = config_.rows;
   dp.C = config_.cols;
+  dp.drain_mode = config_.fold_drain;
   dp.resize();
   dp.ga = &a;
   dp.gb = &b;
@@ -402,6 +417,7 @@ void SystolicArrayCycle::run(ComputeJob& job) {
   dp = Datapath{};
   dp.R = config_.rows;
   dp.C = config_.cols;
+  dp.drain_mode = config_.fold_drain;
   dp.lanes = config_.softmax_lanes;
   dp.sm_lat = config_.softmax_latency_cycles;
   dp.div_lat = config_.divide_latency_cycles;

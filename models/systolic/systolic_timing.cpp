@@ -4,12 +4,15 @@
 
 namespace attnsim {
 
-Cycles os_fold_cycles(int rows, int cols, int64_t k) { return 2LL * rows + cols + k - 2; }
+Cycles os_fold_cycles(int rows, int cols, int64_t k, FoldDrain drain) {
+  const Cycles compute = static_cast<Cycles>(rows) + cols + k - 2;
+  return drain == FoldDrain::after_fold ? compute + rows : compute;
+}
 
-GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols) {
+GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols, FoldDrain drain) {
   GemmTiming t;
   t.folds = ceil_div(m, rows) * ceil_div(n, cols);
-  t.cycles = t.folds * os_fold_cycles(rows, cols, k);
+  t.cycles = t.folds * os_fold_cycles(rows, cols, k, drain);
   t.macs = m * n * k;
   t.pe_slots = t.cycles * rows * cols;
   return t;
@@ -33,7 +36,7 @@ UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicPar
     for (int64_t cb = 0; cb < col_blocks; ++cb) {
       if (!active[cb]) continue;
       const int64_t c_used = std::min<int64_t>(cols, mask.cols - cb * cols);
-      qk += os_fold_cycles(rows, cols, head_dim);
+      qk += os_fold_cycles(rows, cols, head_dim, p.fold_drain);
       macs += r_used * c_used * head_dim;
       q_reads += r_used * head_dim;
       k_reads += c_used * head_dim;
@@ -42,10 +45,11 @@ UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicPar
     }
     if (keys == 0) continue;
     // PV: an r_used x head_dim output over the active keys.
-    pv += ceil_div(head_dim, cols) * os_fold_cycles(rows, cols, keys);
+    pv += ceil_div(head_dim, cols) * os_fold_cycles(rows, cols, keys, p.fold_drain);
     macs += r_used * head_dim * keys;
     v_reads += keys * head_dim;
   }
+  const int64_t qk_folds = qk / os_fold_cycles(rows, cols, head_dim, p.fold_drain);
   const Cycles softmax = mask.nnz() ? ceil_div(mask.nnz(), p.softmax_lanes) + p.softmax_latency : 0;
   // Normalising the output rows: one reciprocal per row (pipelined divider),
   // then d multiplies per row on the softmax lanes.
@@ -57,7 +61,7 @@ UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicPar
   w.pe_slots = (qk + pv) * rows * cols;
   w.sram_read_bytes = {{"q", q_reads * b}, {"k", k_reads * b}, {"v", v_reads * b}, {"score", 2 * scores * b}};
   w.sram_write_bytes = {{"score", 2 * scores * b}, {"output", static_cast<int64_t>(mask.rows) * head_dim * b}};
-  w.counts = {{"folds_computed", qk ? qk / os_fold_cycles(rows, cols, head_dim) : 0},
+  w.counts = {{"folds_computed", qk_folds},
               {"softmax_elements", mask.nnz()},  // energy: an exp per kept score, a divide per row
               {"normalised_rows", mask.rows}};
   return w;

@@ -1,21 +1,31 @@
 #pragma once
 // Output-stationary systolic array timing, fold by fold, as SCALE-Sim computes
-// it (Samajdar et al., "A Systematic Methodology for Characterizing
-// Scalability of DNN Accelerators using SCALE-Sim", ISPASS 2020, §III-B, OS
-// dataflow): an M x N output is cut into ceil(M/R) x ceil(N/C) folds; each
-// fold streams K operands with a skew across rows and columns, then drains its
-// results, taking 2R + C + K - 2 cycles whatever its fill (a partial fold pays
-// the full array's skew and drain).
+// it: an M x N output is cut into ceil(M/R) x ceil(N/C) folds (M on the
+// rows); each fold streams K operands with a skew across rows and columns, so
+// PE (i, j) does its last MAC in cycle i + j + K - 1: R - 1 + C - 1 + K
+// cycles whatever the fold's fill (a partial fold pays the full array's
+// skew). How the results leave is the one choice the references differ on
+// (FoldDrain, in config/arch_config.h):
+// * in_skew (SCALE-Sim v3, scalesim 3.0.0, compute/systolic_compute_os.py):
+//   each PE's result leaves on its column's output bus in the cycle it is
+//   done (a column's PEs finish in different cycles), so a fold costs
+//   K + R + C - 2. SCALE-Sim reports the 0-based index of the last cycle,
+//   folds * (K + R + C - 2) - 1 (tests/reference holds every case to it).
+// * after_fold (SCALE-Sim v2, Samajdar et al., ISPASS 2020, §III-B): the
+//   results shift out through the R array rows after the fold, 2R + C + K - 2
+//   cycles a fold.
 #include <cstdint>
 
 #include "common/jobs.h"
 #include "common/timing.h"
+#include "config/arch_config.h"
 #include "kernels/tensor.h"
 
 namespace attnsim {
 
-// One fold: R - 1 + C - 1 cycles of skew, K cycles of MACs, R cycles to drain.
-Cycles os_fold_cycles(int rows, int cols, int64_t k);
+// One fold: R - 1 + C - 1 cycles of skew and K cycles of MACs, plus R cycles
+// of drain after_fold.
+Cycles os_fold_cycles(int rows, int cols, int64_t k, FoldDrain drain = FoldDrain::in_skew);
 
 struct GemmTiming {
   Cycles cycles = 0;
@@ -25,7 +35,7 @@ struct GemmTiming {
 };
 
 // A dense M x K by K x N GEMM.
-GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols);
+GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols, FoldDrain drain = FoldDrain::in_skew);
 
 // Attention of one query tile on an R x C array (own model on top of the
 // fold formula): QKᵀ folds whose block of the mask is empty are skipped; the
@@ -36,6 +46,7 @@ GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols);
 struct SystolicParams {
   int rows = 64, cols = 64, softmax_lanes = 64, softmax_latency = 8, divide_latency = 20;
   int bytes_per_element = 4;
+  FoldDrain fold_drain = FoldDrain::in_skew;
 };
 UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicParams& p);
 

@@ -19,6 +19,15 @@ NumberFormat read_format(JsonReader& r, const std::string& key, const std::strin
   }
 }
 
+TopKPivot read_topk_pivot(JsonReader& r) {
+  return r.string("topk_pivot", "random", {"random", "middle"}) == "middle" ? TopKPivot::middle : TopKPivot::random;
+}
+
+FoldDrain read_fold_drain(JsonReader& r) {
+  return r.string("fold_drain", "in_skew", {"in_skew", "after_fold"}) == "after_fold" ? FoldDrain::after_fold
+                                                                                      : FoldDrain::in_skew;
+}
+
 int read_int(JsonReader& r, const std::string& key, int def, int lo, int hi) {
   return static_cast<int>(r.integer(key, def, lo, hi));
 }
@@ -46,6 +55,7 @@ void read_spatten_pruner(JsonReader& m, MaskUnitConfig& c) {
   c.token_keep = read_keep_schedule(m, "token_keep", c.token_keep);
   c.head_keep = read_keep_schedule(m, "head_keep", c.head_keep);
   c.topk_parallelism = static_cast<int>(m.integer("topk_parallelism", 16, 1, 4096));
+  c.topk_pivot = read_topk_pivot(m);
 }
 
 nlohmann::json keep_schedule_json(const KeepSchedule& s) {
@@ -100,6 +110,7 @@ void read_pattern_detector(JsonReader& m, MaskUnitConfig& c, const std::string& 
   auto arr = m.object("array");
   c.array_rows = read_int(arr, "rows", 32, 1, 4096);
   c.array_cols = read_int(arr, "cols", 32, 1, 4096);
+  c.array_fold_drain = read_fold_drain(arr);
   arr.finish();
   c.softmax_lanes = read_int(m, "softmax_lanes", 32, 1, 4096);
   c.softmax_latency_cycles = read_int(m, "softmax_latency_cycles", 8, 0, 1000);
@@ -161,6 +172,9 @@ std::string resolve_tech(const JsonReader& r, const std::string& text, const std
 
 }  // namespace
 
+const char* fold_drain_name(FoldDrain d) { return d == FoldDrain::after_fold ? "after_fold" : "in_skew"; }
+const char* sweep_sync_name(SweepSync s) { return s == SweepSync::barrier ? "barrier" : "wavefront"; }
+
 ArchConfig ArchConfig::load(const std::string& file) { return from_json(JsonReader::load_file(file), file); }
 
 ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& file) {
@@ -182,6 +196,7 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
       auto arr = m.object("array");
       c.array_rows = read_int(arr, "rows", 64, 1, 4096);
       c.array_cols = read_int(arr, "cols", 64, 1, 4096);
+      c.array_fold_drain = read_fold_drain(arr);
       arr.finish();
       c.softmax_lanes = read_int(m, "softmax_lanes", 64, 1, 4096);
       c.softmax_latency_cycles = read_int(m, "softmax_latency_cycles", 8, 0, 1000);
@@ -216,6 +231,7 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
       c.requant_threshold = p.number("requant_threshold", 0.1, 0.0, 1.0);
       c.v_keep = p.number("v_keep", 1.0, 0.0, 1.0);
       c.topk_parallelism = read_int(p, "topk_parallelism", 16, 1, 4096);
+      c.topk_pivot = read_topk_pivot(p);
       c.pipeline_latency_cycles = read_int(p, "pipeline_latency_cycles", 104, 0, 100000);
     } else if (c.kind == "score_stationary") {
       c.pes_per_row = read_int(p, "pes_per_row", 16, 1, 4096);
@@ -229,8 +245,11 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
         p.fail("io_latency_cycles", "must be at least 2 (the PE array's operand register and result register take a "
                                     "cycle each; got " + std::to_string(c.io_latency_cycles) + ")");
       c.divide_latency_cycles = read_int(p, "divide_latency_cycles", 20, 0, 1000);
+      c.sweep_sync = p.string("sweep_sync", "wavefront", {"wavefront", "barrier"}) == "barrier" ? SweepSync::barrier
+                                                                                              : SweepSync::wavefront;
     } else {
       c.cols = read_int(p, "cols", 64, 1, 4096);
+      c.fold_drain = read_fold_drain(p);
       c.softmax_lanes = read_int(p, "softmax_lanes", 64, 1, 4096);
       c.softmax_latency_cycles = read_int(p, "softmax_latency_cycles", 8, 0, 1000);
       c.divide_latency_cycles = read_int(p, "divide_latency_cycles", 20, 0, 1000);
@@ -267,6 +286,7 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
   {
     auto t = r.object("tiling");
     a.tiling.query_rows = read_int(t, "query_rows", 64, 1, 1 << 20);
+    a.tiling.fill_array = t.boolean("fill_array", true);
     t.finish();
   }
   a.tech = r.string("tech", a.tech);
@@ -295,7 +315,10 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
 int ArchConfig::query_tile_rows(int seq_len, int head_dim) const {
   const int64_t row_bytes = static_cast<int64_t>(head_dim) * pe_array.number_format.bytes();
   const int64_t q_slot = static_cast<int64_t>(memory.q_kib) * 1024 / (memory.double_buffer ? 2 : 1);
-  return static_cast<int>(std::min<int64_t>({tiling.query_rows, seq_len, q_slot / row_bytes}));
+  int64_t rows = tiling.query_rows;
+  if (tiling.fill_array && pe_array.kind == "systolic_os")
+    rows = (rows + pe_array.rows - 1) / pe_array.rows * pe_array.rows;
+  return static_cast<int>(std::min<int64_t>({rows, seq_len, q_slot / row_bytes}));
 }
 
 void apply_arch_override(nlohmann::json& arch, const std::string& path, const nlohmann::json& value,
@@ -340,12 +363,15 @@ nlohmann::json ArchConfig::to_json() const {
     m["token_keep"] = keep_schedule_json(mask_unit.token_keep);
     m["head_keep"] = keep_schedule_json(mask_unit.head_keep);
     m["topk_parallelism"] = mask_unit.topk_parallelism;
+    m["topk_pivot"] = topk_pivot_name(mask_unit.topk_pivot);
   }
   if (mask_unit.kind == "sanger_predictor") {
     m["bits"] = mask_unit.bits;
     m["threshold"] = mask_unit.threshold;
     m["keep_row_max"] = mask_unit.keep_row_max;
-    m["array"] = {{"rows", mask_unit.array_rows}, {"cols", mask_unit.array_cols}};
+    m["array"] = {{"rows", mask_unit.array_rows},
+                  {"cols", mask_unit.array_cols},
+                  {"fold_drain", fold_drain_name(mask_unit.array_fold_drain)}};
     m["softmax_lanes"] = mask_unit.softmax_lanes;
     m["softmax_latency_cycles"] = mask_unit.softmax_latency_cycles;
   } else if (mask_unit.kind == "pattern_detector") {  // DynamiQK
@@ -373,7 +399,9 @@ nlohmann::json ArchConfig::to_json() const {
     // File name only: reports must not depend on where the checkout lives.
     if (!mask_unit.pattern_file.empty())
       m["pattern_file"] = std::filesystem::path(mask_unit.pattern_file).filename().string();
-    m["array"] = {{"rows", mask_unit.array_rows}, {"cols", mask_unit.array_cols}};
+    m["array"] = {{"rows", mask_unit.array_rows},
+                  {"cols", mask_unit.array_cols},
+                  {"fold_drain", fold_drain_name(mask_unit.array_fold_drain)}};
     m["softmax_lanes"] = mask_unit.softmax_lanes;
     m["softmax_latency_cycles"] = mask_unit.softmax_latency_cycles;
     m["topk_parallelism"] = mask_unit.topk_parallelism;
@@ -414,6 +442,7 @@ nlohmann::json ArchConfig::to_json() const {
     p["requant_threshold"] = pe_array.requant_threshold;
     p["v_keep"] = pe_array.v_keep;
     p["topk_parallelism"] = pe_array.topk_parallelism;
+    p["topk_pivot"] = topk_pivot_name(pe_array.topk_pivot);
     p["pipeline_latency_cycles"] = pe_array.pipeline_latency_cycles;
   } else if (pe_array.kind == "score_stationary") {
     p["pes_per_row"] = pe_array.pes_per_row;
@@ -421,8 +450,10 @@ nlohmann::json ArchConfig::to_json() const {
     p["switch_cycles"] = pe_array.switch_cycles;
     p["exp_latency_cycles"] = pe_array.exp_latency_cycles;
     p["io_latency_cycles"] = pe_array.io_latency_cycles;
+    p["sweep_sync"] = sweep_sync_name(pe_array.sweep_sync);
   } else if (pe_array.kind == "systolic_os") {
     p["cols"] = pe_array.cols;
+    p["fold_drain"] = fold_drain_name(pe_array.fold_drain);
     p["softmax_lanes"] = pe_array.softmax_lanes;
     p["softmax_latency_cycles"] = pe_array.softmax_latency_cycles;
   }
@@ -438,7 +469,7 @@ nlohmann::json ArchConfig::to_json() const {
   mem["sram_kib"] = {{"q", memory.q_kib}, {"k", memory.k_kib}, {"v", memory.v_kib},
                      {"score", memory.score_kib}, {"output", memory.output_kib}};
   mem["double_buffer"] = memory.double_buffer;
-  j["tiling"] = {{"query_rows", tiling.query_rows}};
+  j["tiling"] = {{"query_rows", tiling.query_rows}, {"fill_array", tiling.fill_array}};
   j["tech"] = tech;
   return j;
 }

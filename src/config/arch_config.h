@@ -14,6 +14,23 @@
 
 namespace attnsim {
 
+// How an output-stationary array drains a fold's results (systolic_timing.h):
+// each PE's result leaves on its column's output bus in the cycle it is done,
+// inside the fold's skew (SCALE-Sim v3), or the results shift out through the
+// array rows after the fold (SCALE-Sim v2 / ISPASS 2020). JSON: "in_skew" |
+// "after_fold".
+enum class FoldDrain { in_skew, after_fold };
+const char* fold_drain_name(FoldDrain d);
+
+// When the score-stationary array's SpMM sweep may start (sanger_timing.h):
+// each PE as soon as its own score is through the exp unit, the K and V
+// wavefronts skewed across the array once per pass (wavefront: pe_row.scala
+// drives each PE by its own control inputs and keeps the exp result apart
+// from the accumulator), or after the whole array finished SDDMM (barrier).
+// JSON: "wavefront" | "barrier".
+enum class SweepSync { wavefront, barrier };
+const char* sweep_sync_name(SweepSync s);
+
 struct DramConfig {
   int channels = 8;
   double bandwidth_gbps = 128;  // aggregate, GB/s
@@ -36,6 +53,7 @@ struct MaskUnitConfig {
   double threshold = 2e-3;
   bool keep_row_max = true;
   int array_rows = 64, array_cols = 64;  // the low-bit dense array (pattern_detector: its estimation array)
+  FoldDrain array_fold_drain = FoldDrain::in_skew;  // that array's drain (output stationary)
   int softmax_lanes = 64;                // probabilities per cycle
   int softmax_latency_cycles = 8;
   // --- DynamiQK mask units (docs/dynamiqk.md) ---
@@ -43,6 +61,7 @@ struct MaskUnitConfig {
   std::string pattern_file;           // pattern_detector: per-head choices (a report, or {"heads": [...]})
   StaticPatternParams static_pattern; // static_pattern
   int topk_parallelism = 16;          // pattern_detector: quick-select comparators (SpAtten's P)
+  TopKPivot topk_pivot = TopKPivot::random;  // spatten_pruner: the quick-select pivot rule (kernels/topk.h)
   int index_lanes = 16;               // pattern_detector: indices merged per cycle while building the layout
   int emit_lanes = 64;                // both: mask entries written per cycle per tile
   // --- end DynamiQK ---
@@ -62,11 +81,13 @@ struct PeArrayConfig {
   int rows = 64;
   int pes_per_row = 16;  // score_stationary
   int cols = 64;         // systolic_os
+  FoldDrain fold_drain = FoldDrain::in_skew;  // systolic_os
   NumberFormat number_format;
   NumberFormat prob_format;
   ExpUnit exp;
   int clear_cycles = 1, switch_cycles = 1, exp_latency_cycles = 2, io_latency_cycles = 2;
   int divide_latency_cycles = 20;
+  SweepSync sweep_sync = SweepSync::wavefront;  // score_stationary
   int softmax_lanes = 64;  // systolic_os: softmax unit throughput; spatten_datapath: keys per cycle
   int softmax_latency_cycles = 8;
   // spatten_datapath (SpAtten §IV): broadcast-reduce multiplier arrays,
@@ -76,11 +97,16 @@ struct PeArrayConfig {
   double requant_threshold = 0.1;     // τ
   double v_keep = 1.0;                // local V pruning: fraction of each row's V rows used
   int topk_parallelism = 16;
+  TopKPivot topk_pivot = TopKPivot::random;  // local V pruning's quick-select pivot rule
   int pipeline_latency_cycles = 104;  // fill + drain per tile: 11 + (7+21+23+29+7+1) + 5 (bert.cpp)
 };
 
 struct TilingConfig {
   int query_rows = 64;
+  // systolic_os: grow the query tile to the next multiple of the array's rows,
+  // so an array taller than the tile is filled (own choice; false keeps
+  // query_rows as given and leaves the extra rows idle).
+  bool fill_array = true;
 };
 
 struct ArchConfig {

@@ -14,8 +14,9 @@ double KeepSchedule::keep(int layer, int layers) const {
 }
 
 CascadePruner::CascadePruner(int seq, int batch, int heads, int layers, KeepSchedule tokens,
-                             KeepSchedule head_schedule, int topk_parallelism)
+                             KeepSchedule head_schedule, int topk_parallelism, TopKPivot pivot)
     : seq_(seq), batch_(batch), heads_(heads), layers_(layers), parallelism_(topk_parallelism),
+      topk_([pivot](const std::vector<double>& v, int k, int p) { return topk_quickselect(v, k, p, pivot); }),
       tokens_(std::move(tokens)), heads_schedule_(std::move(head_schedule)),
       token_alive_(batch, std::vector<char>(seq, 1)), token_score_(batch, std::vector<double>(seq, 0.0)),
       head_alive_(batch * heads, 1), head_score_(batch * heads, 0.0) {}
@@ -150,7 +151,7 @@ SpattenTile spatten_attention(const MatF& q_tile, const HeadOperands& kv, const 
     std::vector<int> used;
     if (keep < n) {
       std::vector<double> p(out.attention.probs.begin() + b, out.attention.probs.begin() + b + n);
-      const TopK t = topk_quickselect(p, keep, num.topk_parallelism);
+      const TopK t = topk_quickselect(p, keep, num.topk_parallelism, num.topk_pivot);
       used = t.indices;
       out.row_topk_cycles[i] = t.cycles;
       out.topk_v_cycles += t.cycles;

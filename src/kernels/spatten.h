@@ -36,7 +36,7 @@ using TopKFunction = std::function<TopK(const std::vector<double>&, int, int)>;
 class CascadePruner {
  public:
   CascadePruner(int seq, int batch, int heads, int layers, KeepSchedule tokens, KeepSchedule head_schedule,
-                int topk_parallelism);
+                int topk_parallelism, TopKPivot pivot = TopKPivot::random);
 
   // Applies the pruning decisions for `layer` (once per layer; later calls
   // are no-ops). Returns the top-k engine's cycles spent.
@@ -60,7 +60,7 @@ class CascadePruner {
 
  private:
   int seq_, batch_, heads_, layers_, parallelism_;
-  TopKFunction topk_ = topk_quickselect;
+  TopKFunction topk_;
   KeepSchedule tokens_, heads_schedule_;
   int current_layer_ = -1;
   std::vector<std::vector<char>> token_alive_;       // [batch][seq]
@@ -77,6 +77,7 @@ struct SpattenNumerics {
   double requant_threshold = 0.1;  // τ: a row whose max probability is below τ is recomputed with the LSBs
   double v_keep = 1.0;           // local V pruning: fraction of a row's probabilities whose V rows are used
   int topk_parallelism = 16;
+  TopKPivot topk_pivot = TopKPivot::random;
   // The head's operands with only the MSBs of K (msb_operands()); required
   // when the format drops bits.
   const HeadOperands* msb_operands = nullptr;

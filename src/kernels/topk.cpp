@@ -4,7 +4,18 @@
 
 namespace attnsim {
 
-TopK topk_quickselect(const std::vector<double>& values, int k, int parallelism) {
+const char* topk_pivot_name(TopKPivot p) { return p == TopKPivot::middle ? "middle" : "random"; }
+
+int64_t topk_pivot_position(TopKPivot rule, int round, int64_t candidates) {
+  if (rule == TopKPivot::middle) return candidates / 2;
+  uint64_t z = 0x9e3779b97f4a7c15ULL * (static_cast<uint64_t>(round) + 1);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<int64_t>(z % static_cast<uint64_t>(candidates));
+}
+
+TopK topk_quickselect(const std::vector<double>& values, int k, int parallelism, TopKPivot pivot_rule) {
   TopK out;
   const int n = static_cast<int>(values.size());
   k = std::max(0, std::min(k, n));
@@ -23,7 +34,7 @@ TopK topk_quickselect(const std::vector<double>& values, int k, int parallelism)
   double kth = 0;
   std::vector<int> larger, equal, smaller;
   while (true) {
-    const double pivot = values[cand[cand.size() / 2]];
+    const double pivot = values[cand[topk_pivot_position(pivot_rule, out.rounds, static_cast<int64_t>(cand.size()))]];
     larger.clear();
     equal.clear();
     smaller.clear();

@@ -19,8 +19,22 @@ struct TopK {
   int64_t cycles = 0;        // Σ (ceil(n_round / P) + 3), plus the emit pass ceil(n / P) + 2
 };
 
-// Pivot choice (own model of the hardware's): the middle element of the
-// current candidate list. k is clamped to [0, n].
-TopK topk_quickselect(const std::vector<double>& values, int k, int parallelism);
+// The pivot of each round, a position in the current candidate list (in
+// index order):
+// * random (default): a pseudo-random position, splitmix64 of the round
+//   number modulo the candidates (deterministic: the same values give the
+//   same rounds). SpAtten's latency model (TopKLatencyModel.scala) draws a
+//   uniform random pivot; its RTL (QuickSelect.scala, RandomPivot) samples
+//   one from a hashed row counter. Expected rounds O(log n) on any input.
+// * middle: the middle candidate; cheap, but quadratic on inputs such as an
+//   organ-pipe score vector (n / 2 rounds for k = n / 2).
+// JSON: "random" | "middle".
+enum class TopKPivot { random, middle };
+const char* topk_pivot_name(TopKPivot p);
+int64_t topk_pivot_position(TopKPivot rule, int round, int64_t candidates);
+
+// k is clamped to [0, n].
+TopK topk_quickselect(const std::vector<double>& values, int k, int parallelism,
+                      TopKPivot pivot = TopKPivot::random);
 
 }  // namespace attnsim

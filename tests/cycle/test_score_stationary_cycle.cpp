@@ -37,6 +37,7 @@ ScoreStationaryParams params_of(const PeArrayConfig& c, int width, int d) {
   p.exp_latency_cycles = c.exp_latency_cycles;
   p.io_latency_cycles = c.io_latency_cycles;
   p.divide_latency_cycles = c.divide_latency_cycles;
+  p.sweep_sync = c.sweep_sync;
   return p;
 }
 
@@ -55,7 +56,8 @@ struct Case {
     s << "R=" << config.rows << " P=" << config.pes_per_row << " W=" << width << " d=" << q.cols()
       << " rows=" << mask.rows << " cols=" << mask.cols << " nnz=" << mask.nnz() << " " << formats.name
       << " clear=" << config.clear_cycles << " switch=" << config.switch_cycles << " exp=" << config.exp_latency_cycles
-      << " io=" << config.io_latency_cycles << " div=" << config.divide_latency_cycles;
+      << " io=" << config.io_latency_cycles << " div=" << config.divide_latency_cycles
+      << " sync=" << sweep_sync_name(config.sweep_sync);
     return s.str();
   }
   void finish() {
@@ -89,6 +91,7 @@ Case random_case(Rng& rng, const Shape& sh) {
     const int pes = uniform_int(rng, 1, std::min(sh.max_pes, width));
     c.config = ss_config(uniform_int(rng, 1, sh.max_rows), pes);
     c.width = width;
+    c.config.sweep_sync = uniform_int(rng, 0, 1) ? SweepSync::barrier : SweepSync::wavefront;
     if (sh.vary_latencies) {
       c.config.clear_cycles = uniform_int(rng, 0, 2);
       c.config.switch_cycles = uniform_int(rng, 0, 2);
@@ -141,19 +144,25 @@ void check_case(Bench& bench, ScoreStationaryArrayCycle& unit, Case& c, double p
   EXPECT_EQ(got.sram_write_bytes.at("output"), sub * d * b);
   EXPECT_LE(got.sram_read_bytes.at("k"), 2 * passes * c.width * d * b);
   EXPECT_EQ(got.sram_read_bytes.at("k"), 2 * got.sram_read_bytes.at("v"));
-  // Pass by pass, each SDDMM and SpMM sweep is pass_timing()'s: first every
-  // pass's maximum SDDMM, then every pass's SDDMM and SpMM.
+  // Pass by pass, each sweep is pass_timing()'s: first every pass's maximum
+  // SDDMM, then every pass's SDDMM and SpMM (barrier: each with its skew;
+  // wavefront: one sweep phase with switch, exp and one skew).
   std::vector<Cycles> sweeps;
   for (const auto& s : unit.last_trace())
-    if (s.phase == "max_sddmm" || s.phase == "sddmm" || s.phase == "spmm") sweeps.push_back(s.cycles);
+    if (s.phase == "max_sddmm" || s.phase == "sddmm" || s.phase == "spmm" || s.phase == "sweep")
+      sweeps.push_back(s.cycles);
   std::vector<Cycles> max_sweeps, want_sweeps;
   for (const auto& seg : c.schedule.segments)
     for (size_t first = 0; first < seg.subrows.size(); first += p.rows) {
       const int count = static_cast<int>(std::min<size_t>(p.rows, seg.subrows.size() - first));
       const PassTiming t = pass_timing(&seg.subrows[first], count, p);
-      max_sweeps.push_back(t.sddmm);
-      want_sweeps.push_back(t.sddmm);
-      want_sweeps.push_back(t.spmm);
+      max_sweeps.push_back(t.max_sweep);
+      if (p.sweep_sync == SweepSync::barrier) {
+        want_sweeps.push_back(t.sddmm + t.skew / 2);
+        want_sweeps.push_back(t.spmm + t.skew / 2);
+      } else {
+        want_sweeps.push_back(t.sddmm + t.spmm + t.skew + p.switch_cycles + p.exp_latency_cycles);
+      }
     }
   want_sweeps.insert(want_sweeps.begin(), max_sweeps.begin(), max_sweeps.end());
   EXPECT_EQ(sweeps, want_sweeps);
@@ -214,6 +223,7 @@ TEST(ScoreStationaryCycle, PaperTestTileDense) {
   Rng rng(1);
   Case c;
   c.config = ss_config(8, 4);
+  c.config.sweep_sync = SweepSync::barrier;  // the paper's trace
   c.width = 8;
   c.mask = CsrMask::full(8, 8, false, 0);
   c.formats = random_fixed_numerics(rng, 8);
@@ -238,8 +248,43 @@ TEST(ScoreStationaryCycle, PaperTestTileDense) {
   want.insert(want.end(), pass.begin(), pass.end());
   want.emplace_back("normalise", 22);
   EXPECT_EQ(got, want);
-  EXPECT_EQ(c.job.work.stages.at("sddmm"), 48);
+  EXPECT_EQ(c.job.work.stages.at("sddmm"), 2 * (8 + 2));
+  EXPECT_EQ(c.job.work.stages.at("skew"), 2 * 2 * 14);
   EXPECT_EQ(c.job.work.stages.at("row_max"), 60);
+}
+
+// The same tile with wavefront sweeps: V follows K down each column
+// d + io + switch + exp = 13 cycles later, so a PE starts SpMM as soon as its
+// own exp register is loaded; the pass's sweep is 2 (8 + 2) + 1 + 2 + the
+// skew 14 once = 37 (barrier: 24 + 1 + 2 + 24 = 51). Per pass: clear 1, sweep
+// 37, drain 5 = 43; 60 + 86 + 22 = 168.
+TEST(ScoreStationaryCycle, PaperTestTileWavefront) {
+  Rng rng(1);
+  Case c;
+  c.config = ss_config(8, 4);
+  c.config.sweep_sync = SweepSync::wavefront;
+  c.width = 8;
+  c.mask = CsrMask::full(8, 8, false, 0);
+  c.formats = random_fixed_numerics(rng, 8);
+  c.q = random_matrix(rng, 8, 8, 1.0);
+  c.k = random_matrix(rng, 8, 8, 1.0);
+  c.v = random_matrix(rng, 8, 8, 1.0);
+  c.finish();
+  ScoreStationaryArrayCycle unit("pe_array", c.config, 8, 1.0);
+  Bench bench("bench", unit);
+  run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
+  EXPECT_EQ(c.job.work.cycles, 168);
+  std::vector<std::pair<std::string, Cycles>> got;
+  for (const auto& s : unit.last_trace()) got.emplace_back(s.phase, s.cycles);
+  const std::vector<std::pair<std::string, Cycles>> max_pass = {{"max_clear", 1}, {"max_sddmm", 24}, {"max_drain", 5}};
+  const std::vector<std::pair<std::string, Cycles>> pass = {{"clear", 1}, {"sweep", 37}, {"drain", 5}};
+  std::vector<std::pair<std::string, Cycles>> want = max_pass;
+  want.insert(want.end(), max_pass.begin(), max_pass.end());
+  want.insert(want.end(), pass.begin(), pass.end());
+  want.insert(want.end(), pass.begin(), pass.end());
+  want.emplace_back("normalise", 22);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(c.job.work.stages.at("skew"), 2 * 14);
 }
 
 // The Chisel test's pattern: 4 random columns of 8 in every row (one sub-row
@@ -249,6 +294,7 @@ TEST(ScoreStationaryCycle, PaperChiselTestPattern) {
   Rng rng(2);
   Case c;
   c.config = ss_config(8, 4);
+  c.config.sweep_sync = SweepSync::barrier;
   c.width = 8;
   c.mask.cols = 8;
   for (int r = 0; r < 8; ++r) {
@@ -283,6 +329,7 @@ TEST(ScoreStationaryCycle, LongBubblesSpreadOverIdlePes) {
   Rng rng(3);
   Case c;
   c.config = ss_config(2, 4);
+  c.config.sweep_sync = SweepSync::barrier;
   c.width = 16;
   c.mask.cols = 16;
   c.mask.add_row({0, 15});

@@ -31,6 +31,7 @@ SystolicParams params_of(const PeArrayConfig& c, const NumberFormat& data) {
   p.softmax_latency = c.softmax_latency_cycles;
   p.divide_latency = c.divide_latency_cycles;
   p.bytes_per_element = data.bytes();
+  p.fold_drain = c.fold_drain;
   return p;
 }
 
@@ -52,7 +53,8 @@ struct Case {
     std::ostringstream s;
     s << "R=" << config.rows << " C=" << config.cols << " d=" << q.cols() << " rows=" << mask.rows
       << " cols=" << mask.cols << " nnz=" << mask.nnz() << " lanes=" << config.softmax_lanes
-      << " softmax_latency=" << config.softmax_latency_cycles << " div=" << config.divide_latency_cycles << " "
+      << " softmax_latency=" << config.softmax_latency_cycles << " div=" << config.divide_latency_cycles
+      << " drain=" << fold_drain_name(config.fold_drain) << " "
       << formats.name;
     return s.str();
   }
@@ -82,6 +84,7 @@ Case random_case(Rng& rng, const Shape& sh) {
     c.config.softmax_lanes = uniform_int(rng, 1, 16);
     c.config.softmax_latency_cycles = uniform_int(rng, 0, 8);
     c.config.divide_latency_cycles = uniform_int(rng, 0, 20);
+    c.config.fold_drain = uniform_int(rng, 0, 1) ? FoldDrain::after_fold : FoldDrain::in_skew;
     const int d = uniform_int(rng, 1, sh.max_d);
     const int rows = uniform_int(rng, 1, 24);
     const int cols = uniform_int(rng, 1, 48);
@@ -115,14 +118,19 @@ void check_case(Bench& bench, SystolicArrayCycle& unit, Case& c, double tol) {
   EXPECT_EQ(got.counts, fast.counts);
   EXPECT_EQ(got.sram_read_bytes, fast.sram_read_bytes);
   EXPECT_EQ(got.sram_write_bytes, fast.sram_write_bytes);
-  // Every fold is SCALE-Sim's 2R + C + K - 2: R + C + K - 2 of skewed MACs
-  // (the last PE's last MAC), then R of drain.
+  // Every fold is R + C + K - 2 cycles of skewed MACs (the last PE's last
+  // MAC), then (after_fold only) R cycles of drain.
   const auto& trace = unit.last_trace();
   for (const auto& s : trace) {
     if (s.phase == "qk_fold") {
       EXPECT_EQ(s.cycles, c.config.rows + c.config.cols + d - 2);
     } else if (s.phase == "qk_drain" || s.phase == "pv_drain") {
       EXPECT_EQ(s.cycles, c.config.rows);
+    }
+  }
+  if (c.config.fold_drain == FoldDrain::in_skew) {
+    for (const auto& s : trace) {
+      EXPECT_TRUE(s.phase != "qk_drain" && s.phase != "pv_drain");
     }
   }
   const Diff diff = compare_results(c.job.result, want, tol);
@@ -159,25 +167,42 @@ void agreement(uint64_t seed, int optimised_tiles, const Shape& shape, double to
 // Row i of A enters i cycles late, column j of B j cycles late, so PE (i, j)
 // does its MAC k in cycle i + j + k; the last PE (3, 2) finishes k = 6 in
 // cycle 3 + 2 + 6 = 11: 12 cycles of MACs (R + C + K - 2), then 4 cycles to
-// drain the 4 rows: 16 = 2R + C + K - 2 per fold, 64 in all, however few of
-// the fold's rows and columns are real.
+// drain the 4 rows after the fold (SCALE-Sim v2): 16 = 2R + C + K - 2 per
+// fold, 64 in all, however few of the fold's rows and columns are real. With
+// the results leaving on the column buses as each PE finishes (SCALE-Sim v3),
+// 12 per fold, 48.
 TEST(SystolicCycle, PartialFoldGemmByHand) {
-  SystolicArrayCycle unit("pe_array", os_config(4, 3), 1.0);
+  PeArrayConfig config = os_config(4, 3);
+  SystolicArrayCycle unit("pe_array", config, 1.0);
   Bench bench("bench", unit);
   Rng rng(21);
   const MatD a = integer_matrix(rng, 6, 7), b = integer_matrix(rng, 7, 5);
-  SystolicArrayCycle::GemmResult g;
-  run_bench(bench, [&] { g = unit.gemm(a, b); });
-  EXPECT_EQ(g.cycles, 64);
-  EXPECT_EQ(g.cycles, os_gemm(6, 5, 7, 4, 3).cycles);
-  EXPECT_EQ(g.folds, 4);
-  EXPECT_EQ(g.macs, 6 * 5 * 7);
-  EXPECT_EQ(g.c, a * b);
-  std::vector<std::pair<std::string, Cycles>> got;
-  for (const auto& s : unit.last_trace()) got.emplace_back(s.phase, s.cycles);
+  SystolicArrayCycle::GemmResult serial, overlapped;
+  std::vector<std::pair<std::string, Cycles>> serial_trace, overlapped_trace;
+  run_bench(bench, [&] {
+    config.fold_drain = FoldDrain::after_fold;
+    unit.reconfigure(config);
+    serial = unit.gemm(a, b);
+    for (const auto& s : unit.last_trace()) serial_trace.emplace_back(s.phase, s.cycles);
+    config.fold_drain = FoldDrain::in_skew;
+    unit.reconfigure(config);
+    overlapped = unit.gemm(a, b);
+    for (const auto& s : unit.last_trace()) overlapped_trace.emplace_back(s.phase, s.cycles);
+  });
+  EXPECT_EQ(serial.cycles, 64);
+  EXPECT_EQ(serial.cycles, os_gemm(6, 5, 7, 4, 3, FoldDrain::after_fold).cycles);
+  EXPECT_EQ(overlapped.cycles, 48);
+  EXPECT_EQ(overlapped.cycles, os_gemm(6, 5, 7, 4, 3, FoldDrain::in_skew).cycles);
+  for (const auto* g : {&serial, &overlapped}) {
+    EXPECT_EQ(g->folds, 4);
+    EXPECT_EQ(g->macs, 6 * 5 * 7);
+    EXPECT_EQ(g->c, a * b);
+  }
   std::vector<std::pair<std::string, Cycles>> want;
   for (int f = 0; f < 4; ++f) want.insert(want.end(), {{"fold", 12}, {"drain", 4}});
-  EXPECT_EQ(got, want);
+  EXPECT_EQ(serial_trace, want);
+  want = {{"fold", 12}, {"fold", 12}, {"fold", 12}, {"fold", 12}};
+  EXPECT_EQ(overlapped_trace, want);
 }
 
 // Random GEMM shapes against os_gemm(): cycles, folds, useful MACs, product.
@@ -188,11 +213,12 @@ TEST(SystolicCycle, RandomGemmsMatchTheFoldFormula) {
     Rng rng(22);
     for (int i = 0; i < tile_count(300); ++i) {
       PeArrayConfig c = os_config(uniform_int(rng, 1, 10), uniform_int(rng, 1, 10));
+      c.fold_drain = uniform_int(rng, 0, 1) ? FoldDrain::after_fold : FoldDrain::in_skew;
       unit.reconfigure(c);
       const int m = uniform_int(rng, 1, 25), n = uniform_int(rng, 1, 25), k = uniform_int(rng, 1, 20);
       const MatD a = integer_matrix(rng, m, k), b = integer_matrix(rng, k, n);
       const auto g = unit.gemm(a, b);
-      const GemmTiming want = os_gemm(m, n, k, c.rows, c.cols);
+      const GemmTiming want = os_gemm(m, n, k, c.rows, c.cols, c.fold_drain);
       ASSERT_EQ(g.cycles, want.cycles) << m << "x" << n << "x" << k << " on " << c.rows << "x" << c.cols;
       EXPECT_EQ(g.folds, want.folds);
       EXPECT_EQ(g.macs, want.macs);
@@ -204,7 +230,7 @@ TEST(SystolicCycle, RandomGemmsMatchTheFoldFormula) {
 // The fast model's hand-worked dense tile (test_systolic_timing.cpp): 8 x 8,
 // d = 4, 4 x 4 array, 8 softmax lanes of latency 2, divide latency 3: QKᵀ 4
 // folds of 14, softmax 64 / 8 + 2 = 10, PV 2 folds of 8 + 4 + 8 - 2 = 18,
-// normalise 3 + 32 / 8 = 7: 109 cycles.
+// normalise 3 + 32 / 8 = 7: 109 cycles with serial drains.
 TEST(SystolicCycle, DenseAttentionTileByHand) {
   Rng rng(23);
   Case c;
@@ -212,6 +238,7 @@ TEST(SystolicCycle, DenseAttentionTileByHand) {
   c.config.softmax_lanes = 8;
   c.config.softmax_latency_cycles = 2;
   c.config.divide_latency_cycles = 3;
+  c.config.fold_drain = FoldDrain::after_fold;
   c.mask = CsrMask::full(8, 8, false, 0);
   c.formats = random_fixed_numerics(rng, 4);
   c.q = random_matrix(rng, 8, 4, 1.0);

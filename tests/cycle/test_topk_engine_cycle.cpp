@@ -67,12 +67,13 @@ TEST(TopKEngineCycle, RandomScoreVectorsMatchTheFastModel) {
       const int k = edge == 0 ? 0 : edge == 1 ? n : edge == 2 ? 1 : edge == 3 ? std::max(0, n - 1)
                                                                         : uniform_int(rng, 0, std::max(0, n));
       const std::vector<double> v = random_scores(rng, n);
-      engine.reconfigure(P);
+      const TopKPivot pivot = uniform_int(rng, 0, 1) ? TopKPivot::middle : TopKPivot::random;
+      engine.reconfigure(P, pivot);
       const sc_core::sc_time t0 = sc_core::sc_time_stamp();
       const TopK got = engine.select(v, k);
-      const TopK want = topk_quickselect(v, k, P);
+      const TopK want = topk_quickselect(v, k, P, pivot);
       std::ostringstream what;
-      what << "case " << c << ": n " << n << " k " << k << " P " << P;
+      what << "case " << c << ": n " << n << " k " << k << " P " << P << " pivot " << topk_pivot_name(pivot);
       ASSERT_EQ(got.indices, want.indices) << what.str();
       ASSERT_EQ(got.rounds, want.rounds) << what.str();
       ASSERT_EQ(got.cycles, want.cycles) << what.str();
@@ -87,9 +88,10 @@ TEST(TopKEngineCycle, RandomScoreVectorsMatchTheFastModel) {
   });
 }
 
-// Hand-worked schedules (docs/fidelity.md, "Top-k engine").
+// Hand-worked schedules (docs/fidelity.md, "Top-k engine"), middle pivots.
 TEST(TopKEngineCycle, HandWorkedSchedules) {
   run_with_engine(4, [&](TopKEngineCycle& engine) {
+    engine.reconfigure(4, TopKPivot::middle);
     // {8..1}, k 4, P 4: round 1 over 8 (pivot 4, 4 above: keep them) 2 + 3;
     // round 2 over {8,7,6,5} (pivot 6: 2 above + 1 equal < 4, want 1 below)
     // 1 + 3; round 3 over {5} (pivot 5 equal: the k-th value) 1 + 3; emit 2 + 2.
@@ -106,9 +108,9 @@ TEST(TopKEngineCycle, HandWorkedSchedules) {
     EXPECT_EQ(engine.select({3, 1, 2}, 3).cycles, 1 + 2);
     EXPECT_EQ(engine.select({3, 1, 2}, 0).cycles, 0);
     // Ties split across rows: {1,2,2,2,2,0}, k 3, P 2 -> 2s at 1, 2, 3.
-    engine.reconfigure(2);
+    engine.reconfigure(2, TopKPivot::middle);
     const TopK c = engine.select({1, 2, 2, 2, 2, 0}, 3);
     EXPECT_EQ(c.indices, (std::vector<int>{1, 2, 3}));
-    EXPECT_EQ(c.cycles, topk_quickselect({1, 2, 2, 2, 2, 0}, 3, 2).cycles);
+    EXPECT_EQ(c.cycles, topk_quickselect({1, 2, 2, 2, 2, 0}, 3, 2, TopKPivot::middle).cycles);
   });
 }

@@ -36,12 +36,41 @@ TEST(TopK, CyclesCountRoundsOfCeilNOverPPlus3) {
   // larger = {8,7,6,5} (4 >= k) -> keep them; round 2 over 4: pivot v[2]=6, larger {8,7} < 4, larger+equal 3 < 4,
   // so want = 1 from {5}: round 3 over 1: pivot 5, equal -> found. Cycles: (2+3) + (1+3) + (1+3) + emit (2+2).
   const std::vector<double> v = {8, 7, 6, 5, 4, 3, 2, 1};
-  const TopK t = topk_quickselect(v, 4, 4);
+  const TopK t = topk_quickselect(v, 4, 4, TopKPivot::middle);
   EXPECT_EQ(t.indices, (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(t.rounds, 3);
   EXPECT_EQ(t.cycles, 5 + 4 + 4 + 4);
   EXPECT_EQ(topk_quickselect(v, 8, 4).cycles, 2 + 2);  // k = n: only the emit pass
   EXPECT_EQ(topk_quickselect(v, 0, 4).cycles, 0);
+}
+
+// An organ-pipe score vector, v[i] = min(i, n - 1 - i), n = 1024, k = 512,
+// P = 16: the middle candidate is always the largest left, so the middle rule
+// drops two elements a round (256 rounds); the random rule
+// (TopKLatencyModel.scala's uniform pivot) takes a logarithmic number. The
+// selected set is the same.
+TEST(TopK, RandomPivotHasNoQuadraticWorstCase) {
+  std::vector<double> v(1024);
+  for (int i = 0; i < 1024; ++i) v[i] = std::min(i, 1023 - i);
+  const TopK middle = topk_quickselect(v, 512, 16, TopKPivot::middle);
+  const TopK random = topk_quickselect(v, 512, 16, TopKPivot::random);
+  EXPECT_EQ(middle.indices, random.indices);
+  EXPECT_EQ(middle.rounds, 256);
+  EXPECT_EQ(middle.cycles, 13250);
+  EXPECT_LT(random.rounds, 30);
+  EXPECT_LT(random.cycles, 600);
+}
+
+TEST(TopK, PivotPositions) {
+  EXPECT_EQ(topk_pivot_position(TopKPivot::middle, 3, 9), 4);
+  for (int round = 0; round < 64; ++round) {
+    const int64_t p = topk_pivot_position(TopKPivot::random, round, 37);
+    EXPECT_GE(p, 0);
+    EXPECT_LT(p, 37);
+  }
+  // Deterministic: the same round and count give the same position.
+  EXPECT_EQ(topk_pivot_position(TopKPivot::random, 5, 1000), topk_pivot_position(TopKPivot::random, 5, 1000));
+  EXPECT_NE(topk_pivot_position(TopKPivot::random, 0, 1000), topk_pivot_position(TopKPivot::random, 1, 1000));
 }
 
 TEST(KeepSchedule, RampAndExplicit) {
