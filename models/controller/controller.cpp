@@ -215,6 +215,9 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     cj.causal = causal;
     cj.row0 = row0;
     cj.timing_only = known != nullptr;
+    // Sanger with row_max = predictor: exp(s - the predictor's row maximum).
+    if (arch_.pe_array.row_max == RowMaxSource::predictor && !mj.prediction.row_max.empty())
+      cj.numerics.row_max = &mj.prediction.row_max;
     const std::vector<char>* row_active = mj.prediction.row_active.empty() ? nullptr : &mj.prediction.row_active;
     cj.row_active = row_active;
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;

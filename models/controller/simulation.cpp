@@ -29,6 +29,8 @@ nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload) {
     params["bits"] = arch.mask_unit.bits;
     params["threshold"] = arch.mask_unit.threshold;
     params["keep_row_max"] = arch.mask_unit.keep_row_max;
+    // Only where it differs from gpu_ref's exact row maximum.
+    if (arch.pe_array.row_max == RowMaxSource::predictor) params["row_max"] = "predictor";
   }
   const std::string& kind = arch.mask_unit.kind;
   if (kind == "spatten_pruner" || kind == "pattern_detector") {

@@ -45,8 +45,7 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
       spmm += t.spmm;
       skew += t.skew;
       overhead += t.overhead;
-      row_max += t.row_max;
-      max_sweeps += t.max_sweep;
+      if (p.row_max_pass) row_max += t.row_max, max_sweeps += t.max_sweep;
       ++passes;
     }
     for (const auto& sr : seg.subrows) bubbles += sr.bubbles();
@@ -56,7 +55,7 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
   w.stages = {{"row_max", row_max}, {"sddmm", sddmm}, {"exp_and_control", overhead}, {"spmm", spmm},
               {"skew", skew}, {"normalise", normalise}};
   w.cycles = row_max + sddmm + spmm + skew + overhead + normalise;
-  w.macs = 3 * s.nnz * p.head_dim;  // the maximum pass's SDDMM, SDDMM, SpMM
+  w.macs = (p.row_max_pass ? 3 : 2) * s.nnz * p.head_dim;  // (the maximum pass's SDDMM,) SDDMM, SpMM
   // PE-cycles of the sweeps and their skew: the maximum pass's SDDMM, SDDMM,
   // SpMM.
   w.pe_slots = (max_sweeps + sddmm + spmm + skew) * static_cast<int64_t>(p.rows) * p.pes_per_row;

@@ -13,6 +13,7 @@ struct ScoreStationaryParams {
   int clear_cycles = 1, switch_cycles = 1, exp_latency_cycles = 2, io_latency_cycles = 2;
   int divide_latency_cycles = 20;
   SweepSync sweep_sync = SweepSync::wavefront;
+  bool row_max_pass = true;  // RowMaxSource::pass: every pass runs once more for the row maxima
 };
 
 // Own model of one SDDMM (or SpMM) sweep, from the dataflow of pe_row.scala
@@ -63,10 +64,10 @@ PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryPa
 
 // The whole query tile: every key segment's sub-rows packed `rows` at a time
 // into passes (sub-rows in schedule order), each pass run for the row
-// maximum and then in full, then normalisation by each row's exp sum: a
-// reciprocal (divide_latency) and ceil(d / P) multiply cycles per group of
-// `rows` query rows (own model). MACs count the maximum pass's SDDMM too
-// (3 * nnz * d).
+// maximum (row_max_pass only) and then in full, then normalisation by each
+// row's exp sum: a reciprocal (divide_latency) and ceil(d / P) multiply
+// cycles per group of `rows` query rows (own model). MACs count the maximum
+// pass's SDDMM too (3 * nnz * d; 2 * nnz * d without it).
 UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const ScoreStationaryParams& p);
 
 // Prediction unit (own model on Sanger §4.1): the low-bit QKᵀ of the tile on

@@ -22,16 +22,18 @@ void ScoreStationaryArray::run(ComputeJob& job) {
   p.io_latency_cycles = config_.io_latency_cycles;
   p.divide_latency_cycles = config_.divide_latency_cycles;
   p.sweep_sync = config_.sweep_sync;
+  p.row_max_pass = config_.row_max == RowMaxSource::pass;
   job.work = score_stationary_tile(*job.schedule, job.mask->rows, p);
-  // Buffer traffic (own model): each pass streams its K segment (twice: the
-  // row-maximum pass and the pass proper) and its V segment once down the
-  // array; each sub-row reads its Q row twice, and reads and writes its d
-  // partial outputs in the output buffer.
+  // Buffer traffic (own model): each pass streams its K segment (twice with
+  // a row-maximum pass) and its V segment once down the array; each sub-row
+  // reads its Q row (twice with a row-maximum pass), and reads and writes its
+  // d partial outputs in the output buffer.
   const int64_t b = job.numerics.data.bytes();
   const int64_t passes = job.work.counts["passes"], subrows = job.schedule->subrows;
   const int64_t seg_bytes = static_cast<int64_t>(segment_width_) * d * b;
-  job.work.sram_read_bytes = {{"q", 2 * subrows * d * b}, {"k", 2 * passes * seg_bytes}, {"v", passes * seg_bytes},
-                              {"output", subrows * d * b}};
+  const int64_t reads = p.row_max_pass ? 2 : 1;
+  job.work.sram_read_bytes = {{"q", reads * subrows * d * b}, {"k", reads * passes * seg_bytes},
+                              {"v", passes * seg_bytes}, {"output", subrows * d * b}};
   job.work.sram_write_bytes = {{"output", subrows * d * b}};
   // Scores stay in the PEs: only the mask occupies the score buffer.
   job.score_buffer_bytes = ceil_div(static_cast<int64_t>(job.mask->rows) * job.mask->cols, 8);

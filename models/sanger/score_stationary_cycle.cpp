@@ -64,7 +64,8 @@ struct ScoreStationaryArrayCycle::Datapath {
   std::vector<double> row_max;  // per query row: the maximum its scores reached (the maximum passes)
   std::vector<Pass> passes;
   size_t pass_i = 0;
-  bool max_pass = true;  // the passes run first for the row maximum: clear, SDDMM, max drain
+  bool max_pass = true;  // the passes run first for the row maximum: clear, SDDMM, max drain (row_max = pass)
+  int64_t exp_saturated = 0;
   int group = 0, groups = 0;
 
   // Configuration registers of the current pass (loaded during clear).
@@ -467,7 +468,7 @@ struct ScoreStationaryArrayCycle::Datapath {
     }
   }
   void load_exp(int r, size_t i) {
-    e[i] = num.prob.round(num.exp(score[i] - row_max[row_q[r]]));
+    e[i] = exp_of_score(num, score[i], row_max[row_q[r]], exp_saturated);
     exps[pe_nz[i]] = static_cast<float>(e[i]);
     exp_wait[i] = -1;
   }
@@ -645,7 +646,20 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
   dp.out = MatF::Zero(mask.rows, dp.d);
   dp.scores.assign(mask.nnz(), 0.0f);
   dp.exps.assign(mask.nnz(), 0.0f);
-  dp.row_max.assign(mask.rows, -INFINITY);  // found by the maximum passes
+  // The row maxima: found by the maximum passes (row_max = pass) or given by
+  // the predictor (a timing-only job has none: the values are not used, the
+  // rows' own maxima stand in).
+  dp.max_pass = config_.row_max == RowMaxSource::pass;
+  dp.row_max.assign(mask.rows, -INFINITY);
+  if (!dp.max_pass) {
+    if (job.numerics.row_max) {
+      for (int r = 0; r < mask.rows; ++r) dp.row_max[r] = dp.num.data.round((*job.numerics.row_max)[r]);
+    } else {
+      const MaskedAttention own = masked_attention(*job.q_tile, *job.kv, mask, job.numerics);
+      for (int r = 0; r < mask.rows; ++r)
+        for (int t = mask.indptr[r]; t < mask.indptr[r + 1]; ++t) dp.row_max[r] = std::max<double>(dp.row_max[r], own.scores[t]);
+    }
+  }
   for (size_t g = 0; g < s.segments.size(); ++g) {
     const int n = static_cast<int>(s.segments[g].subrows.size());
     for (int first = 0; first < n; first += dp.R) dp.passes.push_back({static_cast<int>(g), first, std::min(dp.R, n - first)});

@@ -247,6 +247,13 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
       c.divide_latency_cycles = read_int(p, "divide_latency_cycles", 20, 0, 1000);
       c.sweep_sync = p.string("sweep_sync", "wavefront", {"wavefront", "barrier"}) == "barrier" ? SweepSync::barrier
                                                                                               : SweepSync::wavefront;
+      const bool predictor = a.mask_unit.kind == "sanger_predictor";
+      c.row_max = p.string("row_max", predictor ? "predictor" : "pass", {"predictor", "pass"}) == "predictor"
+                      ? RowMaxSource::predictor
+                      : RowMaxSource::pass;
+      if (c.row_max == RowMaxSource::predictor && !predictor)
+        p.fail("row_max", "\"predictor\" needs mask_unit.kind \"sanger_predictor\" (its low-bit scores give the "
+                          "maximum); expected \"pass\"");
     } else {
       c.cols = read_int(p, "cols", 64, 1, 4096);
       c.fold_drain = read_fold_drain(p);
@@ -451,6 +458,7 @@ nlohmann::json ArchConfig::to_json() const {
     p["exp_latency_cycles"] = pe_array.exp_latency_cycles;
     p["io_latency_cycles"] = pe_array.io_latency_cycles;
     p["sweep_sync"] = sweep_sync_name(pe_array.sweep_sync);
+    p["row_max"] = pe_array.row_max == RowMaxSource::predictor ? "predictor" : "pass";
   } else if (pe_array.kind == "systolic_os") {
     p["cols"] = pe_array.cols;
     p["fold_drain"] = fold_drain_name(pe_array.fold_drain);

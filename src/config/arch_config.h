@@ -31,6 +31,16 @@ const char* fold_drain_name(FoldDrain d);
 enum class SweepSync { wavefront, barrier };
 const char* sweep_sync_name(SweepSync s);
 
+// Where the score-stationary array's exp unit gets each query row's maximum
+// (exp(s - m) needs m before any of the row's passes runs its exp):
+// predictor (the default behind a sanger_predictor: the largest low-bit
+// predicted score the row keeps; no extra array work, as in Sanger's RTL and
+// cost model, which have no maximum pass; a real score above it gives exp > 1,
+// which saturates where prob_format ends: counted as exp_saturated) or pass
+// (every pass first runs an SDDMM sweep for the exact maxima; the default
+// without a predictor). JSON: "predictor" | "pass".
+enum class RowMaxSource { predictor, pass };
+
 struct DramConfig {
   int channels = 8;
   double bandwidth_gbps = 128;  // aggregate, GB/s
@@ -88,6 +98,7 @@ struct PeArrayConfig {
   int clear_cycles = 1, switch_cycles = 1, exp_latency_cycles = 2, io_latency_cycles = 2;
   int divide_latency_cycles = 20;
   SweepSync sweep_sync = SweepSync::wavefront;  // score_stationary
+  RowMaxSource row_max = RowMaxSource::pass;     // score_stationary (default: predictor behind a sanger_predictor)
   int softmax_lanes = 64;  // systolic_os: softmax unit throughput; spatten_datapath: keys per cycle
   int softmax_latency_cycles = 8;
   // spatten_datapath (SpAtten §IV): broadcast-reduce multiplier arrays,

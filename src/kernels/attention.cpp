@@ -54,8 +54,9 @@ MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, con
       out.scores[t] = static_cast<float>(num.data.round(dot * num.scale));
       m = std::max(m, static_cast<double>(out.scores[t]));
     }
+    m = exp_offset(num, i, m);
     for (int t = b; t < b + n; ++t) {
-      e[t] = num.prob.round(num.exp(static_cast<double>(out.scores[t]) - m));
+      e[t] = exp_of_score(num, out.scores[t], m, out.exp_saturated);
       z[i] += e[t];
       if (!sparse) e_dense(i, mask.indices[t]) = e[t];
     }

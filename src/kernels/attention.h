@@ -17,6 +17,11 @@ struct AttentionNumerics {
   // Fill MaskedAttention::probs (dumps, validation, SpAtten's pruner); the
   // output does not need them, and they cost a division per kept entry.
   bool probabilities = true;
+  // Per tile row, the maximum subtracted before the exp unit, rounded to
+  // `data` (Sanger's row_max = predictor: the predictor's low-bit row
+  // maximum); null: each row's own maximum kept score. A score above it gives
+  // exp > 1, which saturates where `prob` ends (MaskedAttention::exp_saturated).
+  const std::vector<float>* row_max = nullptr;
 };
 
 using MatI16 = Eigen::Matrix<int16_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -40,7 +45,19 @@ struct MaskedAttention {
   std::vector<float> scores;  // CSR values, in mask order
   std::vector<float> probs;   // CSR values, in mask order
   MatF output;                // rows x head_dim
+  int64_t exp_saturated = 0;  // kept entries whose exp exceeded the prob format (row_max given only)
 };
+
+// The maximum that row i's exponentials subtract (see AttentionNumerics::row_max).
+inline double exp_offset(const AttentionNumerics& num, int row, double own_max) {
+  return num.row_max ? num.data.round((*num.row_max)[row]) : own_max;
+}
+// exp(s - m) rounded to the prob format, counting a saturation.
+inline double exp_of_score(const AttentionNumerics& num, double s, double m, int64_t& saturated) {
+  const double x = num.exp(s - m);
+  if (num.prob.is_fixed() && x > num.prob.max_value()) ++saturated;
+  return num.prob.round(x);
+}
 
 // q_tile: the tile's query rows (rounded to numerics.data here); kv: the
 // head's prepared K and V; mask: one CSR row per query row. Per row: scores

@@ -242,9 +242,14 @@ MaskedAttention masked_attention_codes(const MatF& q_tile, const HeadOperands& k
   for (int i = 0; i < rows; ++i) {
     const int b = mask.indptr[i], end = mask.indptr[i + 1];
     if (b == end) continue;
-    const int32_t m = *std::max_element(s.score.begin() + b, s.score.begin() + end);
+    const int32_t own = *std::max_element(s.score.begin() + b, s.score.begin() + end);
+    const int32_t m = num.row_max ? static_cast<int32_t>(num.data.round_code((*num.row_max)[i])) : own;
     for (int t = b; t < end; ++t) {
-      s.e[t] = exp_of[m - s.score[t]];
+      // A score above the given maximum (exp > 1): off the table, rare.
+      s.e[t] = m >= s.score[t] ? exp_of[m - s.score[t]]
+                               : static_cast<int16_t>(to_code(exp_of_score(num, std::ldexp(s.score[t] - m, -F), 0.0,
+                                                                           out.exp_saturated),
+                                                              std::ldexp(1.0, Fp)));
       s.z[i] += s.e[t];
       e_max = std::max<int>(e_max, s.e[t]);
     }

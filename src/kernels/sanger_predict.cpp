@@ -1,5 +1,7 @@
 #include "kernels/sanger_predict.h"
 
+#include <algorithm>
+
 #include "kernels/softmax.h"
 
 namespace attnsim {
@@ -29,6 +31,9 @@ Prediction predict_tile(const HeadQuant& hq, int row0, int rows, const Predictor
     }
     if (cols.empty() && p.keep_row_max && n > 0) cols.push_back(argmax);
     out.mask.add_row(cols);
+    float m = 0;  // an empty row's exponentials are never used
+    for (size_t c = 0; c < cols.size(); ++c) m = c ? std::max(m, out.scores(i, cols[c])) : out.scores(i, cols[c]);
+    out.row_max.push_back(m);
   }
   return out;
 }

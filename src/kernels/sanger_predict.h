@@ -26,6 +26,9 @@ struct Prediction {
   MatF scores;  // predicted scores Ŝ, tile rows x keys
   MatF probs;   // predicted probabilities P̂ (fp32 softmax)
   CsrMask mask; // P̂ > threshold
+  // Per row: the largest predicted score it keeps, what the array subtracts
+  // before its exp unit with pe_array.row_max = predictor (empty row: 0).
+  std::vector<float> row_max;
   // Query rows still computed (0: pruned away, e.g. by SpAtten); empty: all.
   std::vector<char> row_active;
 };

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/attention.h"
@@ -118,4 +119,52 @@ TEST(Metrics, DensityRecallAndError) {
   t.add_tile(off, ref, half, false, 0);
   EXPECT_NEAR(t.max_abs_error, 0.5, 1e-6);
   EXPECT_GT(t.relative_error(), 0.0);
+}
+
+// Sanger's row_max = predictor: the array subtracts a given maximum (the
+// predictor's low-bit row maximum) instead of the row's own. The bound: a
+// kept score s above the given maximum m gives exp(s - m) > 1, which
+// saturates where the prob format ends, i.e. exactly when s - m > ln(max of
+// prob_format) (ln 2 for fixed16.14). Both kernels (integer codes and double)
+// reach it and count it the same way.
+TEST(Attention, GivenRowMaximumSaturatesAboveTheProbFormatsRange) {
+  const auto fmt = NumberFormat::parse("fixed16.8"), prob = NumberFormat::parse("fixed16.14");
+  const MatF q = random_matrix(4, 8, 20) * 4, k = random_matrix(32, 8, 21) * 4, v = random_matrix(32, 8, 22);
+  AttentionNumerics num{fmt, prob, ExpUnit::parse("exact"), 1 / std::sqrt(8.0)};
+  const HeadOperands kv = prepare_operands(k, v, fmt);
+  const CsrMask mask = CsrMask::full(4, 32, false, 0);
+  const auto own = masked_attention(q, kv, mask, num);
+  std::vector<float> m(4);
+  for (int r = 0; r < 4; ++r) m[r] = *std::max_element(own.scores.begin() + 32 * r, own.scores.begin() + 32 * r + 32);
+  // The rows' own maxima given: the same values, nothing saturates.
+  num.row_max = &m;
+  const auto same = masked_attention(q, kv, mask, num);
+  EXPECT_EQ(same.output, own.output);
+  EXPECT_EQ(same.exp_saturated, 0);
+  // Maxima 0.5 below the real ones (within ln 2): exp up to 1.65, no saturation,
+  // the same softmax up to rounding.
+  std::vector<float> low(4), lower(4);
+  for (int r = 0; r < 4; ++r) low[r] = m[r] - 0.5f, lower[r] = m[r] - 2.0f;
+  num.row_max = &low;
+  const auto shifted = masked_attention(q, kv, mask, num);
+  EXPECT_EQ(shifted.exp_saturated, 0);
+  EXPECT_LT((shifted.output - own.output).cwiseAbs().maxCoeff(), 0.02f);
+  // 2 below: every score within 2 - ln 2 of its row's maximum saturates.
+  num.row_max = &lower;
+  const auto sat = masked_attention(q, kv, mask, num);
+  int64_t want = 0;
+  for (int r = 0; r < 4; ++r)
+    for (int t = 0; t < 32; ++t)
+      want += std::exp(static_cast<double>(own.scores[32 * r + t]) - fmt.round(lower[r])) > prob.max_value();
+  EXPECT_GT(want, 0);
+  EXPECT_EQ(sat.exp_saturated, want);
+  // The double kernel (no integer codes) agrees bit for bit.
+  HeadOperands plain = kv;
+  plain.code_frac = -1;
+  plain.k_codes.resize(0, 0);
+  plain.v_codes.resize(0, 0);
+  plain.vt_codes.resize(0, 0);
+  const auto sat_double = masked_attention(q, plain, mask, num);
+  EXPECT_EQ(sat_double.exp_saturated, want);
+  EXPECT_EQ(sat_double.output, sat.output);
 }

@@ -120,3 +120,43 @@ TEST(ArchConfig, MalformedAndMissingFiles) {
   }
   EXPECT_THROW(ArchConfig::load("/nonexistent/arch.json"), InputError);
 }
+
+// The timing choices the designs' references differ on (docs/references.md):
+// defaults from the references, the alternatives one setting away.
+TEST(ArchConfig, ReferenceChoicesAndTheirDefaults) {
+  const ArchConfig s = ArchConfig::from_json(sanger(), "sanger.json");
+  EXPECT_EQ(s.pe_array.sweep_sync, SweepSync::wavefront);
+  EXPECT_EQ(s.pe_array.row_max, RowMaxSource::predictor);  // behind a sanger_predictor
+  EXPECT_EQ(s.mask_unit.array_fold_drain, FoldDrain::in_skew);
+  json j = sanger();
+  j["pe_array"]["sweep_sync"] = "barrier";
+  j["pe_array"]["row_max"] = "pass";
+  const ArchConfig b = ArchConfig::from_json(j, "arch.json");
+  EXPECT_EQ(b.pe_array.sweep_sync, SweepSync::barrier);
+  EXPECT_EQ(b.pe_array.row_max, RowMaxSource::pass);
+  // The predictor's maximum needs a predictor.
+  j = sanger();
+  j["mask_unit"] = {{"kind", "static_pattern"}, {"pattern", "local_stride"}};
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.row_max, RowMaxSource::pass);
+  j["pe_array"]["row_max"] = "predictor";
+  expect_error(j, {"arch.json", "pe_array.row_max", "sanger_predictor"});
+  j = sanger();
+  j["pe_array"]["sweep_sync"] = "sometimes";
+  expect_error(j, {"pe_array.sweep_sync"});
+}
+
+// A systolic array taller than the query tile gets a tile of its height
+// (tiling.fill_array), a Sanger array keeps the configured tile.
+TEST(ArchConfig, QueryTilesFillTallSystolicArrays) {
+  std::ifstream in(kSrc + "/configs/arch/dense_systolic.json");
+  json j = json::parse(in);
+  j["pe_array"]["rows"] = 128;
+  j["pe_array"]["cols"] = 128;
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").query_tile_rows(512, 64), 128);
+  j["pe_array"]["rows"] = 48;
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").query_tile_rows(512, 64), 96);
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").query_tile_rows(80, 64), 80);  // capped by the sequence
+  j["tiling"] = {{"query_rows", 64}, {"fill_array", false}};
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").query_tile_rows(512, 64), 64);
+  EXPECT_EQ(ArchConfig::from_json(sanger(), "sanger.json").query_tile_rows(512, 64), 64);
+}
