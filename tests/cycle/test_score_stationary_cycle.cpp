@@ -236,11 +236,16 @@ void agreement(uint64_t seed, int optimised_tiles, const Shape& shape, double to
 // 30, two passes 60; then per pass: clear 1, SDDMM 24, switch 1, exp 2,
 // SpMM 24, drain 5 = 57, two passes 114; normalise: one group of 8 rows,
 // divide 20 + ceil(8 / 4) = 22; 60 + 114 + 22 = 196.
-TEST(ScoreStationaryCycle, PaperTestTileDense) {
+namespace {
+// The paper's dense 8 x 8 tile (d = 8, 4 PEs per row) under one sweep mode:
+// its cycles and its trace, the two row-maximum passes then the two passes
+// proper (each given as its phases) and the normalise group.
+void paper_tile(SweepSync sync, Cycles cycles, const std::vector<std::pair<std::string, Cycles>>& pass,
+                Cycles skew) {
   Rng rng(1);
   Case c;
   c.config = ss_config(8, 4);
-  c.config.sweep_sync = SweepSync::barrier;  // the paper's trace
+  c.config.sweep_sync = sync;
   c.width = 8;
   c.mask = CsrMask::full(8, 8, false, 0);
   c.formats = random_fixed_numerics(rng, 8);
@@ -253,12 +258,10 @@ TEST(ScoreStationaryCycle, PaperTestTileDense) {
   ScoreStationaryArrayCycle unit("pe_array", c.config, 8, 1.0);
   Bench bench("bench", unit);
   run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
-  EXPECT_EQ(c.job.work.cycles, 196);
+  EXPECT_EQ(c.job.work.cycles, cycles);
   std::vector<std::pair<std::string, Cycles>> got;
   for (const auto& s : unit.last_trace()) got.emplace_back(s.phase, s.cycles);
   const std::vector<std::pair<std::string, Cycles>> max_pass = {{"max_clear", 1}, {"max_sddmm", 24}, {"max_drain", 5}};
-  const std::vector<std::pair<std::string, Cycles>> pass = {{"clear", 1}, {"sddmm", 24}, {"switch", 1},
-                                                            {"exp", 2},   {"spmm", 24},  {"drain", 5}};
   std::vector<std::pair<std::string, Cycles>> want = max_pass;
   want.insert(want.end(), max_pass.begin(), max_pass.end());
   want.insert(want.end(), pass.begin(), pass.end());
@@ -266,8 +269,14 @@ TEST(ScoreStationaryCycle, PaperTestTileDense) {
   want.emplace_back("normalise", 22);
   EXPECT_EQ(got, want);
   EXPECT_EQ(c.job.work.stages.at("sddmm"), 2 * (8 + 2));
-  EXPECT_EQ(c.job.work.stages.at("skew"), 2 * 2 * 14);
+  EXPECT_EQ(c.job.work.stages.at("skew"), skew);
   EXPECT_EQ(c.job.work.stages.at("row_max"), 60);
+}
+}  // namespace
+
+TEST(ScoreStationaryCycle, PaperTestTileDense) {
+  paper_tile(SweepSync::barrier, 196,
+             {{"clear", 1}, {"sddmm", 24}, {"switch", 1}, {"exp", 2}, {"spmm", 24}, {"drain", 5}}, 2 * 2 * 14);
 }
 
 // The same tile with wavefront sweeps: V follows K down each column
@@ -276,32 +285,7 @@ TEST(ScoreStationaryCycle, PaperTestTileDense) {
 // skew 14 once = 37 (barrier: 24 + 1 + 2 + 24 = 51). Per pass: clear 1, sweep
 // 37, drain 5 = 43; 60 + 86 + 22 = 168.
 TEST(ScoreStationaryCycle, PaperTestTileWavefront) {
-  Rng rng(1);
-  Case c;
-  c.config = ss_config(8, 4);
-  c.config.sweep_sync = SweepSync::wavefront;
-  c.width = 8;
-  c.mask = CsrMask::full(8, 8, false, 0);
-  c.formats = random_fixed_numerics(rng, 8);
-  c.q = random_matrix(rng, 8, 8, 1.0);
-  c.k = random_matrix(rng, 8, 8, 1.0);
-  c.v = random_matrix(rng, 8, 8, 1.0);
-  c.finish();
-  ScoreStationaryArrayCycle unit("pe_array", c.config, 8, 1.0);
-  Bench bench("bench", unit);
-  run_bench(bench, [&] { check_case(bench, unit, c, 1.0, 0.0); });
-  EXPECT_EQ(c.job.work.cycles, 168);
-  std::vector<std::pair<std::string, Cycles>> got;
-  for (const auto& s : unit.last_trace()) got.emplace_back(s.phase, s.cycles);
-  const std::vector<std::pair<std::string, Cycles>> max_pass = {{"max_clear", 1}, {"max_sddmm", 24}, {"max_drain", 5}};
-  const std::vector<std::pair<std::string, Cycles>> pass = {{"clear", 1}, {"sweep", 37}, {"drain", 5}};
-  std::vector<std::pair<std::string, Cycles>> want = max_pass;
-  want.insert(want.end(), max_pass.begin(), max_pass.end());
-  want.insert(want.end(), pass.begin(), pass.end());
-  want.insert(want.end(), pass.begin(), pass.end());
-  want.emplace_back("normalise", 22);
-  EXPECT_EQ(got, want);
-  EXPECT_EQ(c.job.work.stages.at("skew"), 2 * 14);
+  paper_tile(SweepSync::wavefront, 168, {{"clear", 1}, {"sweep", 37}, {"drain", 5}}, 2 * 14);
 }
 
 // The Chisel test's pattern: 4 random columns of 8 in every row (one sub-row
