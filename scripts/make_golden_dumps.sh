@@ -38,13 +38,10 @@ dump() {
   echo "make_golden_dumps: $out/$name"
 }
 
-# gpu_ref's Sanger path subtracts each row's exact maximum: the dumps pin
-# pe_array.row_max = pass (the predictor's maximum is checked on the CPU only:
-# fast = cycle, tests/unit/test_attention.cpp).
-dump synthetic_small__sanger_fp32 --arch configs/arch/sanger_fp32.json --workload workloads/synthetic_small.json --set pe_array.row_max=pass
+dump synthetic_small__sanger_fp32 --arch configs/arch/sanger_fp32.json --workload workloads/synthetic_small.json
 dump synthetic_small__dense_fp32 "${dense_arch[@]}" --workload workloads/synthetic_small.json
-dump synthetic_small__sanger --arch configs/arch/sanger.json --workload workloads/synthetic_small.json --set pe_array.row_max=pass
-dump minilm_s128_l1__sanger_fp32 --arch configs/arch/sanger_fp32.json --workload workloads/minilm_s128.json --layers 1 --set pe_array.row_max=pass
+dump synthetic_small__sanger --arch configs/arch/sanger.json --workload workloads/synthetic_small.json
+dump minilm_s128_l1__sanger_fp32 --arch configs/arch/sanger_fp32.json --workload workloads/minilm_s128.json --layers 1
 dump minilm_s128_l1__dense_fp32 "${dense_arch[@]}" --workload workloads/minilm_s128.json --layers 1
 
 # SpAtten: the preset with an fp32 datapath (exact numerics; no progressive

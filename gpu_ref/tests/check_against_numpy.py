@@ -8,11 +8,17 @@ Recomputes, in numpy, the exact path of the dump's algorithm from its q/k/v
 
 dense   output vs a float64 softmax(Q K^T * scale) V.
 sanger  q_quant / k_quant / quant_scales bit for bit (the numpy quantiser is
-        the simulator's formula); the GPU's mask vs the numpy fp32 prediction
-        (an entry may differ only where the predicted probability lies within
+        the simulator's formula: the first recipe in double, or, when params
+        has normalize_qk or quant_scope, the float32 recipe of Sanger's code
+        with optional L2 normalisation and a per-layer absmax); the GPU's mask
+        vs the numpy prediction (fp32, or double with the float32 recipe; an
+        entry may differ only where the predicted probability lies within
         rounding of the threshold); scores / probs / output vs float64 on the
-        GPU's own mask; the CSR structure (indptr from 0 per head, offsets,
-        sorted in-range columns); pred_scores / pred_probs when present (--full).
+        GPU's own mask (row_max = predictor: the softmax subtracts the row's
+        largest kept predicted score, rounded to a fixed-point number_format,
+        exps saturated at a fixed-point prob_format's largest value); the CSR
+        structure (indptr from 0 per head, offsets, sorted in-range columns);
+        pred_scores / pred_probs when present (--full).
 spatten_pruner   each layer's kept token / head sets = the top-k (ties by
         index) of the GPU's own importance; the mask = alive queries x alive
         keys; importance = the running sums of the GPU's probabilities and
@@ -149,6 +155,79 @@ def predict(qq, kq, sq, sk, scale, causal):
     return pred, (e / z).astype(np.float32), valid
 
 
+def l2_norm_f32(x):
+    """Float32 L2 norm of every row (last axis), summed as the simulator does
+    (modelled on torch's 8-lane CPU kernel): 8 lane accumulators, element c added
+    into lane c % 8 in order, then the lanes left to right; every square and sum
+    rounded to float32."""
+    x = np.asarray(x, np.float32)
+    sq = x * x  # float32 products (numpy does not fuse them into the sums)
+    lanes = []
+    for lane in range(8):
+        acc = np.zeros(x.shape[:-1], np.float32)
+        for c in range(lane, x.shape[-1], 8):
+            acc = acc + sq[..., c]
+        lanes.append(acc)
+    total = lanes[0]
+    for lane in lanes[1:]:
+        total = total + lane
+    return np.sqrt(total)
+
+
+def normalise_f32(x):
+    """Rows divided by their float32 L2 norms (0 for a zero row); returns (x_hat, norms)."""
+    x = np.asarray(x, np.float32)
+    n = l2_norm_f32(x)
+    safe = np.where(n > 0, n, np.float32(1))[..., None]
+    xhat = np.where(n[..., None] > 0, x / safe, np.float32(0)).astype(np.float32)
+    return xhat, n
+
+
+def quantise_f32(x, bits, layer_scope):
+    """Sanger's float32 recipe on [L, G, S, D]: absmax per head (or per layer:
+    all G heads), s = float(float(1 / absmax) * qmax) (1 for absmax 0), codes =
+    clamp(rint(float(x * s))) with round half to even. Returns (codes, s [L, G])."""
+    x = np.asarray(x, np.float32)
+    qmax = np.float32(2 ** (bits - 1) - 1)
+    a = np.abs(x).max(axis=(-2, -1))  # [L, G], float32 (a max is exact)
+    if layer_scope:
+        a = np.broadcast_to(a.max(axis=1, keepdims=True), a.shape)
+    with np.errstate(divide="ignore"):
+        inv = np.float32(1) / a
+    s = np.where(a > 0, inv * qmax, np.float32(1)).astype(np.float32)
+    y = (x * s[..., None, None]).astype(np.float32)
+    return np.clip(np.rint(y), -qmax, qmax).astype(np.int8), s
+
+
+def predict_f64(qq, kq, sq, sk, q_norm, k_norm, scale, causal):
+    """The float32 recipe's prediction: S = double(acc) / (double(s_q) * double(s_k))
+    [* (double(|q_i|) * double(|k_j|))] * scale and the row softmax, all in double."""
+    S = qq.shape[-2]
+    acc = np.einsum("lgid,lgjd->lgij", qq.astype(np.int64), kq.astype(np.int64)).astype(np.float64)
+    den = sq.astype(np.float64) * sk.astype(np.float64)
+    pred = acc / den[..., None, None]
+    if q_norm is not None:
+        pred = pred * (q_norm.astype(np.float64)[..., :, None] * k_norm.astype(np.float64)[..., None, :])
+    pred = pred * scale
+    valid = causal_valid(S) if causal else np.ones((S, S), dtype=bool)
+    return pred, softmax64(pred, valid), valid
+
+
+def fixed_format(name):
+    """(width, frac) of "fixedW.F"; None for fp32."""
+    if name is None or name == "fp32":
+        return None
+    width, frac = (int(x) for x in name[len("fixed"):].split("."))
+    return width, frac
+
+
+def round_fixed(x, fmt):
+    """config/number_format.h: add half an LSB, saturate, floor."""
+    width, frac = fmt
+    y = np.clip(np.asarray(x, np.float64) * 2.0 ** frac + 0.5, -2.0 ** (width - 1), 2.0 ** (width - 1) - 1)
+    return np.floor(y) * 2.0 ** -frac
+
+
 def csr_to_dense(indptr, indices, offsets, L, G, S):
     mask = np.zeros((L, G, S, S), dtype=bool)
     pos = np.full((L, G, S, S), -1, dtype=np.int64)  # where each kept entry sits in the flat arrays
@@ -209,11 +288,28 @@ def check_sanger(meta, dump, out, rep):
     p = meta["params"]
     bits, thr, keep_row_max = p["bits"], float(p["threshold"]), p.get("keep_row_max", True)
     scale, causal = float(p["scale"]), bool(p["causal"])
+    normalize = p.get("normalize_qk", "none")
+    scope = p.get("quant_scope", "head")
+    f32_recipe = "normalize_qk" in p or "quant_scope" in p
+    row_max_pred = p.get("row_max", "pass") == "predictor"
+    if normalize not in ("none", "inner_product") or scope not in ("head", "layer"):
+        rep.check("params", False, f"normalize_qk {normalize!r}, quant_scope {scope!r}: unknown")
+        return
     q, k, v = (load(dump, n) for n in ("q", "k", "v"))
 
     # 1. quantisation, bit for bit
-    qq, sq = quantise(q, bits)
-    kq, sk = quantise(k, bits)
+    q_norm = k_norm = None
+    if f32_recipe:
+        qx, kx = q, k
+        if normalize == "inner_product":
+            qx, q_norm = normalise_f32(q)
+            kx, k_norm = normalise_f32(k)
+        qq, sq = quantise_f32(qx, bits, scope == "layer")
+        kq, sk = quantise_f32(kx, bits, scope == "layer")
+        thr = float(np.float32(thr))  # Sanger's code compares with a float32 threshold
+    else:
+        qq, sq = quantise(q, bits)
+        kq, sk = quantise(k, bits)
     for name, ref in (("q_quant", qq), ("k_quant", kq)):
         got = load(out, name)
         ok = got.dtype == np.int8 and got.shape == ref.shape and np.array_equal(got, ref)
@@ -226,11 +322,15 @@ def check_sanger(meta, dump, out, rep):
               f"max rel diff {float(np.max(np.abs(scales.astype(np.float64) / ref_scales - 1))):.3e}"
               if scales.shape == ref_scales.shape else f"shape {scales.shape}")
 
-    # 2. prediction and mask
-    pred, pprobs, valid = predict(qq, kq, sq, sk, scale, causal)
+    # 2. prediction and mask (the float32 recipe keeps on double probabilities, files hold float32)
+    if f32_recipe:
+        pred, pprobs, valid = predict_f64(qq, kq, sq, sk, q_norm, k_norm, scale, causal)
+    else:
+        pred, pprobs, valid = predict(qq, kq, sq, sk, scale, causal)
+    pred32 = pred.astype(np.float32)  # the predicted scores as the GPU stores them
     if os.path.exists(os.path.join(out, "pred_scores.npy")):
-        compare_float(rep, "pred_scores", load(out, "pred_scores"), pred, pred.shape)
-        compare_float(rep, "pred_probs", load(out, "pred_probs"), pprobs, pprobs.shape)
+        compare_float(rep, "pred_scores", load(out, "pred_scores"), pred32, pred.shape)
+        compare_float(rep, "pred_probs", load(out, "pred_probs"), pprobs.astype(np.float32), pprobs.shape)
     np_mask = (pprobs.astype(np.float64) > thr) & valid  # compared in double, as the simulator
     if keep_row_max:
         empty = ~np_mask.any(axis=-1)
@@ -260,7 +360,22 @@ def check_sanger(meta, dump, out, rep):
     # 3. the exact pass on the GPU's own mask
     q64, k64, v64 = (x.astype(np.float64) for x in (q, k, v))
     s64 = np.einsum("lgid,lgjd->lgij", q64, k64) * scale
-    probs64 = softmax64(s64, gpu_mask)
+    if row_max_pred:
+        # m = the row's largest predicted score (float32) among its kept entries,
+        # rounded to a fixed-point data format; exp(s - m) saturates where a
+        # fixed-point prob format ends (no saturation with fp32)
+        m = np.where(gpu_mask, pred32, np.float32(-np.inf)).max(axis=-1).astype(np.float64)
+        m = np.where(gpu_mask.any(axis=-1), m, 0.0)
+        data_fmt, prob_fmt = fixed_format(p.get("number_format")), fixed_format(p.get("prob_format"))
+        if data_fmt:
+            m = round_fixed(m, data_fmt).astype(np.float32).astype(np.float64)
+        e = np.where(gpu_mask, np.exp(np.where(gpu_mask, s64 - m[..., None], 0.0)), 0.0)
+        if prob_fmt:
+            e = np.minimum(e, (2.0 ** (prob_fmt[0] - 1) - 1) * 2.0 ** -prob_fmt[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            probs64 = e / e.sum(axis=-1, keepdims=True)
+    else:
+        probs64 = softmax64(s64, gpu_mask)
     probs64 = np.nan_to_num(probs64)  # rows with an empty mask
     out64 = np.einsum("lgij,lgjd->lgid", probs64, v64)
     flat = pos[gpu_mask]  # positions in CSR order of the dense (l, g, i, j) walk = CSR order

@@ -125,8 +125,16 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
   PredictorParams pp;
   pp.causal = causal;
   pp.scale = workload_.scale();
+  if (sanger && !arch_.mask_unit.normalize_qk && !arch_.mask_unit.quant_scope_layer) {
+    hq = quantize_head(head.q, head.k, arch_.mask_unit.bits);  // attnsim's first recipe
+  } else if (sanger) {
+    const QkRows own = layer_rows_.empty() ? predictor_rows(head.q, head.k, arch_.mask_unit.normalize_qk) : QkRows{};
+    const QkRows& rows = layer_rows_.empty() ? own : layer_rows_[head_index % workload_.heads];
+    const bool layer_scope = arch_.mask_unit.quant_scope_layer;
+    hq = quantize_head_sanger(rows, arch_.mask_unit.bits, layer_scope ? layer_absmax_q_ : absmax_f32(rows.q),
+                              layer_scope ? layer_absmax_k_ : absmax_f32(rows.k));
+  }
   if (sanger) {
-    hq = quantize_head(head.q, head.k, arch_.mask_unit.bits);
     pp.bits = arch_.mask_unit.bits;
     pp.threshold = arch_.mask_unit.threshold;
     pp.keep_row_max = arch_.mask_unit.keep_row_max;
@@ -359,6 +367,16 @@ void Controller::run() {
       PeriodStats layer;
       for (int b = 0; b < workload_.batch; ++b) {
         const std::vector<HeadTensors> heads = source_.layer(b, l);
+        layer_rows_.clear();
+        if (arch_.mask_unit.kind == "sanger_predictor" && arch_.mask_unit.quant_scope_layer) {
+          // One absmax over the layer's heads (of this batch element).
+          layer_absmax_q_ = layer_absmax_k_ = 0;
+          for (const auto& head : heads) {
+            layer_rows_.push_back(predictor_rows(head.q, head.k, arch_.mask_unit.normalize_qk));
+            layer_absmax_q_ = std::max(layer_absmax_q_, absmax_f32(layer_rows_.back().q));
+            layer_absmax_k_ = std::max(layer_absmax_k_, absmax_f32(layer_rows_.back().k));
+          }
+        }
         for (size_t h = 0; h < heads.size(); ++h)
           run_head(heads[h], l, b * workload_.heads + static_cast<int>(h), layer);
       }

@@ -13,6 +13,7 @@
 
 #include "config/arch_config.h"
 #include "dse/functional_cache.h"
+#include "kernels/sanger_predict.h"
 #include "controller/pipeline.h"
 #include "report/dump.h"
 #include "report/run_stats.h"
@@ -51,6 +52,10 @@ class Controller : public sc_core::sc_module {
  private:
   void run();
   void run_head(const HeadTensors& head, int layer_index, int head_index, PeriodStats& layer);
+  // Sanger's predictor with quant_scope = layer: the heads' rows as it
+  // quantises them and the layer's absmax of Q and K over all of them.
+  std::vector<QkRows> layer_rows_;
+  float layer_absmax_q_ = 0, layer_absmax_k_ = 0;
   Cycles dram_burst(bool write, uint64_t address, int64_t bytes, PeriodStats& layer);
   void advance(Cycles horizon);
 

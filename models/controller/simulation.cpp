@@ -29,7 +29,10 @@ nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload) {
     params["bits"] = arch.mask_unit.bits;
     params["threshold"] = arch.mask_unit.threshold;
     params["keep_row_max"] = arch.mask_unit.keep_row_max;
-    // Only where it differs from gpu_ref's exact row maximum.
+    // Only where they differ from attnsim's first predictor (raw Q/K, one
+    // absmax per head) and gpu_ref's exact row maximum.
+    if (arch.mask_unit.normalize_qk) params["normalize_qk"] = "inner_product";
+    if (arch.mask_unit.quant_scope_layer) params["quant_scope"] = "layer";
     if (arch.pe_array.row_max == RowMaxSource::predictor) params["row_max"] = "predictor";
   }
   const std::string& kind = arch.mask_unit.kind;

@@ -89,6 +89,7 @@ void read_pattern_detector(JsonReader& m, MaskUnitConfig& c, const std::string& 
   d.skip_mass = m.number("skip_mass", 0.01, 0.0, 1.0);
   d.vertical_share = m.number("vertical_share", 0.3, 0.0, 1.0);
   d.block_granular = m.string("granularity", "block", {"block", "exact"}) == "block";
+  d.a_shape_block_granular = m.string("a_shape_granularity", "exact", {"exact", "block"}) == "block";
   d.block = read_int(m, "block_size", 64, 1, 4096);
   d.last_q = read_int(m, "last_q", 64, 1, 1 << 20);
   d.eval_groups = read_int(m, "eval_groups", 1, 1, 64);
@@ -193,6 +194,8 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
       c.bits = read_int(m, "bits", 4, 2, 8);
       c.threshold = m.number("threshold", 2e-3, 0.0, 1.0);
       c.keep_row_max = m.boolean("keep_row_max", true);
+      c.normalize_qk = m.string("normalize_qk", "inner_product", {"inner_product", "none"}) == "inner_product";
+      c.quant_scope_layer = m.string("quant_scope", "layer", {"layer", "head"}) == "layer";
       auto arr = m.object("array");
       c.array_rows = read_int(arr, "rows", 64, 1, 4096);
       c.array_cols = read_int(arr, "cols", 64, 1, 4096);
@@ -376,6 +379,8 @@ nlohmann::json ArchConfig::to_json() const {
     m["bits"] = mask_unit.bits;
     m["threshold"] = mask_unit.threshold;
     m["keep_row_max"] = mask_unit.keep_row_max;
+    m["normalize_qk"] = mask_unit.normalize_qk ? "inner_product" : "none";
+    m["quant_scope"] = mask_unit.quant_scope_layer ? "layer" : "head";
     m["array"] = {{"rows", mask_unit.array_rows},
                   {"cols", mask_unit.array_cols},
                   {"fold_drain", fold_drain_name(mask_unit.array_fold_drain)}};
@@ -392,6 +397,7 @@ nlohmann::json ArchConfig::to_json() const {
     m["skip_mass"] = d.skip_mass;
     m["vertical_share"] = d.vertical_share;
     m["granularity"] = d.block_granular ? "block" : "exact";
+    m["a_shape_granularity"] = d.a_shape_block_granular ? "block" : "exact";
     m["block_size"] = d.block;
     m["last_q"] = d.last_q;
     m["eval_groups"] = d.eval_groups;

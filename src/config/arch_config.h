@@ -62,6 +62,11 @@ struct MaskUnitConfig {
   int bits = 4;
   double threshold = 2e-3;
   bool keep_row_max = true;
+  // sanger_predictor, as Sanger's public code (kernels/sanger_predict.h):
+  // Q and K rows normalised before quantising ("inner_product") or raw
+  // ("none"), and one absmax per layer ("layer") or per head ("head").
+  bool normalize_qk = true;
+  bool quant_scope_layer = true;
   int array_rows = 64, array_cols = 64;  // the low-bit dense array (pattern_detector: its estimation array)
   FoldDrain array_fold_drain = FoldDrain::in_skew;  // that array's drain (output stationary)
   int softmax_lanes = 64;                // probabilities per cycle

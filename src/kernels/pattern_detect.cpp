@@ -212,7 +212,7 @@ struct Detector {
     out.kind = kind;
     out.seq = L;
     out.block = p.block;
-    out.block_granular = p.block_granular;
+    out.block_granular = kind == "a_shape" || kind == "tri_shape" ? p.a_shape_block_granular : p.block_granular;
     out.segments = segs;
     const int64_t nb = (L + p.block - 1) / p.block;
     auto scaled = [&](int x, int floor) { return std::max(std::min(x, floor), static_cast<int>(std::lround(f * x))); };

@@ -35,7 +35,11 @@ struct DetectorParams {
   double boundary_delta = 0.03; // Q-boundary only with this much more mass than one shared pattern (own choice)
   double skip_mass = 0.01;      // a (query, key) modality region below this share of attention is skipped
   double vertical_share = 0.3;  // share of the vertical-slash budget spent on verticals
-  bool block_granular = true;   // MInference block layout (else exact entries)
+  bool block_granular = true;   // vertical_slash: MInference block layout (else exact entries)
+  // a_shape / tri_shape: element-exact by default, as MInference's streaming
+  // kernel masks them (0 <= i - j < n_local or j < n_init); block: whole
+  // 64-key blocks, a hardware option (JSON a_shape_granularity).
+  bool a_shape_block_granular = false;
   int block = 64;               // row/key block of layouts and block-sparse pooling
   int last_q = 64;              // estimation rows (MInference: 64)
   int eval_groups = 1;          // 1: compare candidates on the estimation rows; G: plus G-1 groups spread over the sequence

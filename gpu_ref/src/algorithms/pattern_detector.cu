@@ -26,6 +26,7 @@ struct DetectorParams {
   double budget = 0.1, budget_slack = 0.1, min_mass = 0.5, select_delta = 0.01, boundary_delta = 0.03,
          skip_mass = 0.01, vertical_share = 0.3;
   bool granular = true;
+  bool a_shape_granular = true;
   int block = 64, last_q = 64, eval_groups = 1, init_columns = 30, local_diagonals = 100, min_vertical = 30,
       min_slash = 50, n_init = 64, n_last = 64, block_topk = 0;
 };
@@ -79,6 +80,11 @@ Config read_config(const DumpInput& in) {
   const std::string gran = mu.value("granularity", std::string("block"));
   if (gran != "block" && gran != "exact") in.fail_param("mask_unit.granularity", "expected \"block\" or \"exact\"");
   p.granular = gran == "block";
+  // A-shape / Tri-shape apart (attnsim's a_shape_granularity; absent: as granularity, the older dumps).
+  const std::string a_gran = mu.value("a_shape_granularity", gran);
+  if (a_gran != "block" && a_gran != "exact")
+    in.fail_param("mask_unit.a_shape_granularity", "expected \"block\" or \"exact\"");
+  p.a_shape_granular = a_gran == "block";
   integer("block_size", p.block, 1, 4096);
   integer("last_q", p.last_q, 1, 1 << 20);
   integer("eval_groups", p.eval_groups, 1, 64);
@@ -382,7 +388,7 @@ class HeadDetector {
     out.kind = kind;
     out.seq = L_;
     out.block = p_.block;
-    out.granular = p_.granular;
+    out.granular = kind == kAShape || kind == kTriShape ? p_.a_shape_granular : p_.granular;
     auto scaled = [&](int x, int floor) { return std::max(std::min(x, floor), static_cast<int>(std::lround(f * x))); };
     auto top = [](const std::vector<int>& order, int k) {
       std::vector<int> t(order.begin(), order.begin() + std::min<size_t>(std::max(k, 0), order.size()));

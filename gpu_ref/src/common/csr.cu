@@ -9,9 +9,11 @@ namespace gpu_ref {
 
 namespace {
 
-__device__ __forceinline__ bool kept(float p, double threshold) { return static_cast<double>(p) > threshold; }
+template <class P>
+__device__ __forceinline__ bool kept(P p, double threshold) { return static_cast<double>(p) > threshold; }
 
-__global__ void threshold_count_kernel(const float* __restrict__ probs, int64_t rows, int S, ThresholdRule rule,
+template <class P>
+__global__ void threshold_count_kernel(const P* __restrict__ probs, int64_t rows, int S, ThresholdRule rule,
                                        int* __restrict__ counts, int* __restrict__ argmax) {
   const int64_t r = warp_row();
   if (r == 0 && threadIdx.x == 0) counts[rows] = 0;
@@ -19,18 +21,18 @@ __global__ void threshold_count_kernel(const float* __restrict__ probs, int64_t 
   const int lane = threadIdx.x % kWarp;
   const int i = static_cast<int>(r % S);
   const int n = rule.causal ? i + 1 : S;
-  const float* row = probs + r * S;
+  const P* row = probs + r * S;
   int cnt = 0;
-  float best = -INFINITY;
+  P best = -INFINITY;
   int best_j = 0x7fffffff;
   for (int j = lane; j < n; j += kWarp) {
-    const float p = row[j];
+    const P p = row[j];
     cnt += kept(p, rule.threshold);
     if (p > best) best = p, best_j = j;  // strict: first index of this lane's maximum
   }
   cnt = warp_sum_int(cnt);
   for (int o = kWarp / 2; o > 0; o /= 2) {
-    const float ob = __shfl_xor_sync(kFullMask, best, o);
+    const P ob = __shfl_xor_sync(kFullMask, best, o);
     const int oj = __shfl_xor_sync(kFullMask, best_j, o);
     if (ob > best || (ob == best && oj < best_j)) best = ob, best_j = oj;
   }
@@ -40,7 +42,8 @@ __global__ void threshold_count_kernel(const float* __restrict__ probs, int64_t 
   }
 }
 
-__global__ void threshold_fill_kernel(const float* __restrict__ probs, const int* __restrict__ rowptr,
+template <class P>
+__global__ void threshold_fill_kernel(const P* __restrict__ probs, const int* __restrict__ rowptr,
                                       const int* __restrict__ argmax, int64_t rows, int S, ThresholdRule rule,
                                       int* __restrict__ local_cols, int* __restrict__ global_cols) {
   const int64_t r = warp_row();
@@ -49,7 +52,7 @@ __global__ void threshold_fill_kernel(const float* __restrict__ probs, const int
   const int64_t h = r / S;
   const int i = static_cast<int>(r % S);
   const int n = rule.causal ? i + 1 : S;
-  const float* row = probs + r * S;
+  const P* row = probs + r * S;
   const int base = rowptr[r];
   const int count = rowptr[r + 1] - base;
   const unsigned lanes_below = (1u << lane) - 1u;
@@ -81,13 +84,34 @@ __global__ void head_indptr_kernel(const int* __restrict__ rowptr, int64_t heads
   if (t <= heads) offsets[t] = rowptr[t * S];
 }
 
+template <class P>
+void threshold_count(const P* probs, int64_t heads, int S, const ThresholdRule& rule, int* counts, int* argmax,
+                     cudaStream_t stream) {
+  const int64_t rows = heads * S;
+  threshold_count_kernel<P><<<row_blocks(rows), kRowsPerBlock * kWarp, 0, stream>>>(probs, rows, S, rule, counts,
+                                                                                    argmax);
+  CHECK_LAUNCH(threshold_count_kernel);
+}
+
+template <class P>
+void threshold_fill(const P* probs, const int* rowptr, const int* argmax, int64_t heads, int S,
+                    const ThresholdRule& rule, int* local_cols, int* global_cols, cudaStream_t stream) {
+  const int64_t rows = heads * S;
+  threshold_fill_kernel<P><<<row_blocks(rows), kRowsPerBlock * kWarp, 0, stream>>>(probs, rowptr, argmax, rows, S,
+                                                                                   rule, local_cols, global_cols);
+  CHECK_LAUNCH(threshold_fill_kernel);
+}
+
 }  // namespace
 
 void launch_threshold_count(const float* probs, int64_t heads, int S, const ThresholdRule& rule, int* counts,
                             int* argmax, cudaStream_t stream) {
-  const int64_t rows = heads * S;
-  threshold_count_kernel<<<row_blocks(rows), kRowsPerBlock * kWarp, 0, stream>>>(probs, rows, S, rule, counts, argmax);
-  CHECK_LAUNCH(threshold_count_kernel);
+  threshold_count(probs, heads, S, rule, counts, argmax, stream);
+}
+
+void launch_threshold_count(const double* probs, int64_t heads, int S, const ThresholdRule& rule, int* counts,
+                            int* argmax, cudaStream_t stream) {
+  threshold_count(probs, heads, S, rule, counts, argmax, stream);
 }
 
 size_t exclusive_scan_temp_bytes(int64_t n) {
@@ -103,10 +127,12 @@ void exclusive_scan(void* temp, size_t temp_bytes, const int* in, int* out, int6
 
 void launch_threshold_fill(const float* probs, const int* rowptr, const int* argmax, int64_t heads, int S,
                            const ThresholdRule& rule, int* local_cols, int* global_cols, cudaStream_t stream) {
-  const int64_t rows = heads * S;
-  threshold_fill_kernel<<<row_blocks(rows), kRowsPerBlock * kWarp, 0, stream>>>(probs, rowptr, argmax, rows, S, rule,
-                                                                               local_cols, global_cols);
-  CHECK_LAUNCH(threshold_fill_kernel);
+  threshold_fill(probs, rowptr, argmax, heads, S, rule, local_cols, global_cols, stream);
+}
+
+void launch_threshold_fill(const double* probs, const int* rowptr, const int* argmax, int64_t heads, int S,
+                           const ThresholdRule& rule, int* local_cols, int* global_cols, cudaStream_t stream) {
+  threshold_fill(probs, rowptr, argmax, heads, S, rule, local_cols, global_cols, stream);
 }
 
 void launch_head_indptr(const int* rowptr, int64_t heads, int S, int* indptr, int64_t* offsets, cudaStream_t stream) {

@@ -23,7 +23,11 @@ struct ThresholdRule {
 
 // counts[r] = kept entries of row r (rows = heads * S), argmax[r] = the row's
 // first maximum; counts must hold rows + 1 ints (counts[rows] is set to 0).
+// The probabilities are float or double (Sanger's float32 recipe keeps on
+// double probabilities); either way compared with the threshold in double.
 void launch_threshold_count(const float* probs, int64_t heads, int S, const ThresholdRule& rule, int* counts,
+                            int* argmax, cudaStream_t stream);
+void launch_threshold_count(const double* probs, int64_t heads, int S, const ThresholdRule& rule, int* counts,
                             int* argmax, cudaStream_t stream);
 
 // CUB exclusive sum of n ints (temp_bytes(n) of scratch).
@@ -33,6 +37,8 @@ void exclusive_scan(void* temp, size_t temp_bytes, const int* in, int* out, int6
 // Writes the kept columns of every row at rowptr[r]: local_cols (0..S-1) and
 // global_cols (head * S + j).
 void launch_threshold_fill(const float* probs, const int* rowptr, const int* argmax, int64_t heads, int S,
+                           const ThresholdRule& rule, int* local_cols, int* global_cols, cudaStream_t stream);
+void launch_threshold_fill(const double* probs, const int* rowptr, const int* argmax, int64_t heads, int S,
                            const ThresholdRule& rule, int* local_cols, int* global_cols, cudaStream_t stream);
 
 // Per-head views of the global rowptr: indptr [heads, S + 1] starting at 0 per
