@@ -348,6 +348,8 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     }
   }
   add_sampled_rows(head, sampled, workload_.scale(), causal, accuracy);
+  if (stride > 1)
+    for (auto& a : accuracy) a.sampled = true;  // every stride-th row: an estimate
   for (size_t t = 0; t < accuracy.size(); ++t) {
     layer.accuracy.merge(accuracy[t]);
     layer.dense_macs += 2 * accuracy[t].allowed * d;

@@ -38,7 +38,7 @@ void get_vec(std::istream& i, std::vector<T>& v) {
   i.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
 }
 
-constexpr uint32_t kMagic = 0x41534643;  // "CFSA"
+constexpr uint32_t kMagic = 0x41534644;  // "DFSA": entries with the recall's spread
 
 }  // namespace
 
@@ -103,6 +103,8 @@ std::optional<CachedHead> FunctionalCache::load(int layer, int group) const {
       get(in, a.sum_sq_error);
       get(in, a.sum_sq_ref);
       get(in, a.recall_sum);
+      get(in, a.recall_sq_sum);
+      get(in, a.sampled);
       get(in, a.rows);
       get(in, a.kept);
       get(in, a.allowed);
@@ -133,6 +135,8 @@ void FunctionalCache::store(int layer, int group, const CachedHead& h) const {
       put(out, a.sum_sq_error);
       put(out, a.sum_sq_ref);
       put(out, a.recall_sum);
+      put(out, a.recall_sq_sum);
+      put(out, a.sampled);
       put(out, a.rows);
       put(out, a.kept);
       put(out, a.allowed);

@@ -14,8 +14,12 @@ void AccuracyStats::add_values(const MatF& output, const DenseReference& ref, co
   if (diff.size()) max_abs_error = std::max(max_abs_error, diff.cwiseAbs().maxCoeff());
   sum_sq_error += diff.squaredNorm();
   sum_sq_ref += ref.output.cast<double>().squaredNorm();
-  for (int i = 0; i < mask.rows; ++i)
-    for (int t = mask.indptr[i]; t < mask.indptr[i + 1]; ++t) recall_sum += ref.probs(i, mask.indices[t]);
+  for (int i = 0; i < mask.rows; ++i) {
+    double kept_mass = 0;
+    for (int t = mask.indptr[i]; t < mask.indptr[i + 1]; ++t) kept_mass += ref.probs(i, mask.indices[t]);
+    recall_sum += kept_mass;
+    recall_sq_sum += kept_mass * kept_mass;
+  }
   rows += mask.rows;
 }
 
@@ -24,9 +28,18 @@ void AccuracyStats::merge(const AccuracyStats& o) {
   sum_sq_error += o.sum_sq_error;
   sum_sq_ref += o.sum_sq_ref;
   recall_sum += o.recall_sum;
+  recall_sq_sum += o.recall_sq_sum;
+  sampled = sampled || o.sampled;
   rows += o.rows;
   kept += o.kept;
   allowed += o.allowed;
+}
+
+double AccuracyStats::recall_ci95_half_width() const {
+  if (rows < 2) return 0;
+  const double n = static_cast<double>(rows), mean = recall_sum / n;
+  const double var = std::max(0.0, (recall_sq_sum - n * mean * mean) / (n - 1));
+  return 1.96 * std::sqrt(var / n);
 }
 
 double AccuracyStats::relative_error() const {

@@ -11,6 +11,8 @@ struct AccuracyStats {
   double max_abs_error = 0;
   double sum_sq_error = 0, sum_sq_ref = 0;
   double recall_sum = 0;  // Σ over compared rows of the reference probability mass kept by the mask
+  double recall_sq_sum = 0;  // Σ of its squares (the sample's spread)
+  bool sampled = false;      // rows compared are a sample (--accuracy-rows), not all
   int64_t rows = 0;       // rows compared with the reference (all, or a sample)
   int64_t kept = 0;       // mask nonzeros (all rows)
   int64_t allowed = 0;    // entries a dense (or causal) attention computes (all rows)
@@ -26,6 +28,10 @@ struct AccuracyStats {
   void merge(const AccuracyStats& o);
   double density() const { return allowed ? static_cast<double>(kept) / static_cast<double>(allowed) : 0; }
   double recall() const { return rows ? recall_sum / static_cast<double>(rows) : 0; }
+  // Sampled rows: the half-width of the recall's 95 % confidence interval,
+  // 1.96 s / sqrt(n) with s the rows' sample standard deviation (normal
+  // approximation; the sample is every k-th row, treated as random).
+  double recall_ci95_half_width() const;
   // ||out - ref||_F / ||ref||_F
   double relative_error() const;
 };

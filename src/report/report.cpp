@@ -72,6 +72,11 @@ nlohmann::json period_json(const PeriodStats& p, const RunStats& run, double clo
   j["accuracy"] = {{"max_abs_error", p.accuracy.max_abs_error},
                    {"relative_error", p.accuracy.relative_error()},
                    {"compared_rows", p.accuracy.rows}};
+  if (p.accuracy.sampled) {  // an estimate from every k-th row: say so, with its interval
+    const double r = p.accuracy.recall(), h = p.accuracy.recall_ci95_half_width();
+    j["accuracy"]["sampled"] = true;
+    j["mask"]["recall_ci95"] = {std::max(0.0, r - h), std::min(1.0, r + h)};
+  }
   if (!p.heads.empty()) j["heads"] = p.heads;
   return j;
 }

@@ -42,6 +42,22 @@ TEST(FunctionalCache, AccuracyRowsSampleTheReference) {
   const json r = report(out);
   EXPECT_EQ(r["total"]["accuracy"]["compared_rows"], 2 * 4 * 16);
   EXPECT_GT(r["total"]["mask"]["recall"].get<double>(), 0.5);
+  // A sample says so, with the recall's 95 % interval around its estimate;
+  // the recall of all rows falls in it here.
+  EXPECT_TRUE(r["total"]["accuracy"]["sampled"].get<bool>());
+  const auto ci = r["total"]["mask"]["recall_ci95"].get<std::vector<double>>();
+  ASSERT_EQ(ci.size(), 2u);
+  const double est = r["total"]["mask"]["recall"];
+  EXPECT_LT(ci[0], est);
+  EXPECT_GT(ci[1], est);
+  const std::string all = scratch() + "/all_rows.json";
+  ASSERT_EQ(run_attnsim("run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json -o " + all).code, 0);
+  const json full = report(all);
+  EXPECT_FALSE(full["total"]["accuracy"].contains("sampled"));
+  EXPECT_FALSE(full["total"]["mask"].contains("recall_ci95"));
+  const double truth = full["total"]["mask"]["recall"];
+  EXPECT_GE(truth, ci[0]);
+  EXPECT_LE(truth, ci[1]);
   EXPECT_EQ(run_attnsim("run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json --accuracy-rows -1 -o " + out).code, 2);
 }
 

@@ -100,6 +100,18 @@ TEST(Attention, SparseAndGemmPathsAgreeBitExactlyInFixedPoint) {
     for (int t = 0; t < 3; ++t) EXPECT_EQ(a.scores[r * 3 + t], b.scores[r * 64 + sparse.indices[r * 3 + t]]);
 }
 
+TEST(Metrics, RecallIntervalOfASample) {
+  AccuracyStats a;
+  a.rows = 4;
+  a.recall_sum = 0.5 + 0.7 + 0.9 + 0.9;
+  a.recall_sq_sum = 0.25 + 0.49 + 0.81 + 0.81;
+  // mean 0.75, sample variance (2.36 - 4 * 0.5625) / 3 = 0.0366..., s / 2 * 1.96
+  EXPECT_NEAR(a.recall_ci95_half_width(), 1.96 * std::sqrt(0.11 / 3) / 2, 1e-12);
+  AccuracyStats one;
+  one.rows = 1;
+  EXPECT_EQ(one.recall_ci95_half_width(), 0.0);
+}
+
 TEST(Metrics, DensityRecallAndError) {
   const MatF q = random_matrix(4, 4, 13), k = random_matrix(4, 4, 14), v = random_matrix(4, 4, 15);
   const auto ref = dense_reference(q, k, v, 0.5, false, 0);
