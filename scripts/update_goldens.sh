@@ -10,7 +10,8 @@ mkdir -p tests/golden
 cases="sanger:minilm_s128 sanger:minilm_s256 sanger:synthetic_small sanger:synthetic_bert_base_s512
 dense_systolic:minilm_s128 dense_systolic:minilm_s256 dense_systolic:synthetic_small dense_systolic:synthetic_bert_base_s512
 sanger_fp32:minilm_s128 dense_fp32:minilm_s128 spatten:minilm_s128 spatten:synthetic_small
-spatten_eighth:minilm_s128 spatten_pruner_systolic:minilm_s128"
+spatten_eighth:minilm_s128 spatten_pruner_systolic:minilm_s128 spatten_gpt2_medium:minilm_s128
+spatten_gpt2_small:minilm_s128"
 for c in $cases; do
   arch=${c%%:*} wl=${c##*:}
   "$bin" run -q -a "configs/arch/$arch.json" -w "workloads/$wl.json" -o "tests/golden/${arch}__${wl}.json"

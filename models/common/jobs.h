@@ -55,6 +55,7 @@ struct ComputeJob {
   AttentionNumerics numerics;
   bool causal = false;
   int row0 = 0;
+  int layer = 0;             // the model layer the tile belongs to
   bool timing_only = false;  // values known from the functional cache: skip computing them
   // out
   MaskedAttention result;

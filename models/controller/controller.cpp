@@ -222,6 +222,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     cj.numerics = num;
     cj.causal = causal;
     cj.row0 = row0;
+    cj.layer = layer_index;
     cj.timing_only = known != nullptr;
     // Sanger with row_max = predictor: exp(s - the predictor's row maximum).
     if (arch_.pe_array.row_max == RowMaxSource::predictor && !mj.prediction.row_max.empty())

@@ -54,7 +54,9 @@ void SpattenDatapath::run(ComputeJob& job) {
   p.av_multipliers = config_.av_multipliers;
   p.softmax_lanes = config_.softmax_lanes;
   p.pipeline_latency = config_.pipeline_latency_cycles;
+  p.charge_fill_drain = !config_.drain_per_layer || job.layer != drained_layer_;
   job.work = spatten_tile_timing(rows, p);
+  if (job.work.stages["fill_drain"] > 0) drained_layer_ = job.layer;
   // Bits fetched (progressive quantisation): the MSBs of every needed key,
   // and the LSBs too when some row of the tile was recomputed.
   const int width = job.numerics.data.width;

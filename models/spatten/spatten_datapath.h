@@ -19,6 +19,7 @@ class SpattenDatapath : public JobUnit<ComputeJob> {
  private:
   PeArrayConfig config_;
   const HeadOperands* msb_source_ = nullptr;  // the head msb_ was made from
+  int drained_layer_ = -1;                     // drain = per_layer: the last layer charged its fill and drain
   HeadOperands msb_;
 };
 

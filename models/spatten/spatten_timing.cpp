@@ -23,7 +23,7 @@ UnitWork spatten_tile_timing(const std::vector<SpattenRow>& rows, const SpattenT
     requantised += r.requantised;
     probabilities += static_cast<int64_t>(r.keys) * (r.requantised ? 2 : 1);  // a recomputed row's softmax runs again
   }
-  const Cycles fill_drain = active ? p.pipeline_latency : 0;
+  const Cycles fill_drain = active && p.charge_fill_drain ? p.pipeline_latency : 0;
   w.stages = {{"pipelined_rows", pipelined}, {"fill_drain", fill_drain}};
   w.cycles = pipelined + fill_drain;
   w.counts = {{"qk_cycles", qk},          {"softmax_cycles", softmax}, {"av_cycles", av},

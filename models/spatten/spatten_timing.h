@@ -14,6 +14,11 @@ namespace attnsim {
 
 struct SpattenTimingParams {
   int head_dim = 64, qk_multipliers = 512, av_multipliers = 512, softmax_lanes = 8, pipeline_latency = 104;
+  // Whether this tile pays the pipeline's fill and drain: every tile
+  // (drain = per_tile) or the first active tile of each layer (per_layer, as
+  // SpAtten's behavioural model, simulator/src/bert.cpp, charges it once per
+  // layer).
+  bool charge_fill_drain = true;
 };
 
 struct SpattenRow {

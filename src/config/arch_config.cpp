@@ -236,6 +236,7 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
       c.topk_parallelism = read_int(p, "topk_parallelism", 16, 1, 4096);
       c.topk_pivot = read_topk_pivot(p);
       c.pipeline_latency_cycles = read_int(p, "pipeline_latency_cycles", 104, 0, 100000);
+      c.drain_per_layer = p.string("drain", "per_layer", {"per_layer", "per_tile"}) == "per_layer";
     } else if (c.kind == "score_stationary") {
       c.pes_per_row = read_int(p, "pes_per_row", 16, 1, 4096);
       c.clear_cycles = read_int(p, "clear_cycles", 1, 0, 1000);
@@ -457,6 +458,7 @@ nlohmann::json ArchConfig::to_json() const {
     p["topk_parallelism"] = pe_array.topk_parallelism;
     p["topk_pivot"] = topk_pivot_name(pe_array.topk_pivot);
     p["pipeline_latency_cycles"] = pe_array.pipeline_latency_cycles;
+    p["drain"] = pe_array.drain_per_layer ? "per_layer" : "per_tile";
   } else if (pe_array.kind == "score_stationary") {
     p["pes_per_row"] = pe_array.pes_per_row;
     p["clear_cycles"] = pe_array.clear_cycles;

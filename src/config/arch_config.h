@@ -114,7 +114,11 @@ struct PeArrayConfig {
   double v_keep = 1.0;                // local V pruning: fraction of each row's V rows used
   int topk_parallelism = 16;
   TopKPivot topk_pivot = TopKPivot::random;  // local V pruning's quick-select pivot rule
-  int pipeline_latency_cycles = 104;  // fill + drain per tile: 11 + (7+21+23+29+7+1) + 5 (bert.cpp)
+  int pipeline_latency_cycles = 104;  // fill + drain: 11 + (7+21+23+29+7+1) + 5 (bert.cpp)
+  // spatten_datapath: the fill and drain once per layer (SpAtten's
+  // behavioural model, bert.cpp) or once per query tile. JSON drain:
+  // "per_layer" | "per_tile".
+  bool drain_per_layer = true;
 };
 
 struct TilingConfig {

@@ -94,5 +94,6 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"dense_systolic", "synthetic_bert_base_s512"}, Case{"sanger_fp32", "minilm_s128"},
                     Case{"dense_fp32", "minilm_s128"}, Case{"spatten", "minilm_s128"},
                     Case{"spatten", "synthetic_small"}, Case{"spatten_eighth", "minilm_s128"},
-                    Case{"spatten_pruner_systolic", "minilm_s128"}),
+                    Case{"spatten_pruner_systolic", "minilm_s128"}, Case{"spatten_gpt2_medium", "minilm_s128"},
+                    Case{"spatten_gpt2_small", "minilm_s128"}),
     [](const testing::TestParamInfo<Case>& i) { return i.param.arch + "__" + i.param.workload; });
