@@ -68,45 +68,47 @@ Prediction predict_tile(const HeadQuant& hq, int row0, int rows, const Predictor
   const MatF acc = qi * ki.transpose();
   const int keys = static_cast<int>(ki.rows());
   Prediction out;
-  MatD probs;  // what the threshold compares
-  if (hq.sanger_recipe) {
-    // Sanger's code: the rescale (times the norms) and the softmax in double.
-    const double scales = hq.q.scale * hq.k.scale;
-    const bool norms = !hq.q_norm.empty();
-    MatD s(rows, keys);
-    for (int i = 0; i < rows; ++i)
-      for (int j = 0; j < keys; ++j) {
-        double v = acc(i, j) / scales;
-        if (norms) v *= static_cast<double>(hq.q_norm[row0 + i]) * hq.k_norm[j];
-        s(i, j) = v * p.scale;
-      }
-    probs = MatD::Zero(rows, keys);
-    for (int i = 0; i < rows; ++i) {
-      const int n = p.causal ? std::min(keys, row0 + i + 1) : keys;
-      if (n == 0) continue;
-      const double m = s.row(i).head(n).maxCoeff();
-      probs.row(i).head(n) = (s.row(i).head(n).array() - m).exp().matrix();
-      probs.row(i).head(n) /= probs.row(i).head(n).sum();
-    }
-    out.scores = s.cast<float>();
-    out.probs = probs.cast<float>();
-  } else {
+  if (!hq.sanger_recipe) {
     const float rescale = static_cast<float>(p.scale / (hq.q.scale * hq.k.scale));
     out.scores = acc * rescale;
     out.probs = softmax_rows(out.scores, p.causal, row0);
-    probs = out.probs.cast<double>();
+  } else {
+    out.scores.resize(rows, keys);
+    out.probs.resize(rows, keys);
   }
-  // Sanger's code compares with a float32 threshold.
+  // Sanger's code: the rescale (times the norms) and the softmax in double,
+  // compared with a float32 threshold; a row at a time.
   const double threshold = hq.sanger_recipe ? static_cast<float>(p.threshold) : p.threshold;
+  const double scales = hq.q.scale * hq.k.scale;
+  const bool norms = !hq.q_norm.empty();
+  thread_local std::vector<double> prob;
+  prob.resize(keys);
   out.mask.cols = keys;
   std::vector<int32_t> cols;
   for (int i = 0; i < rows; ++i) {
+    const int n = p.causal ? std::min(keys, row0 + i + 1) : keys;
+    if (hq.sanger_recipe) {
+      double m = -INFINITY, z = 0;
+      for (int j = 0; j < keys; ++j) {
+        double v = acc(i, j) / scales;
+        if (norms) v *= static_cast<double>(hq.q_norm[row0 + i]) * hq.k_norm[j];
+        prob[j] = v * p.scale;
+        out.scores(i, j) = static_cast<float>(prob[j]);
+        if (j < n) m = std::max(m, prob[j]);
+      }
+      for (int j = 0; j < n; ++j) z += prob[j] = std::exp(prob[j] - m);
+      for (int j = 0; j < keys; ++j) {
+        prob[j] = j < n ? prob[j] / z : 0.0;
+        out.probs(i, j) = static_cast<float>(prob[j]);
+      }
+    } else {
+      for (int j = 0; j < keys; ++j) prob[j] = out.probs(i, j);
+    }
     cols.clear();
-    const int n = p.causal ? std::min<int>(out.mask.cols, row0 + i + 1) : out.mask.cols;
     int argmax = 0;
     for (int j = 0; j < n; ++j) {
-      if (probs(i, j) > threshold) cols.push_back(j);
-      if (probs(i, j) > probs(i, argmax)) argmax = j;
+      if (prob[j] > threshold) cols.push_back(j);
+      if (prob[j] > prob[argmax]) argmax = j;
     }
     if (cols.empty() && p.keep_row_max && n > 0) cols.push_back(argmax);
     out.mask.add_row(cols);

@@ -17,6 +17,7 @@
 #include "controller/simulation.h"
 #include "kernels/pack_split.h"
 #include "kernels/sanger_predict.h"
+#include "sanger/sanger_timing.h"
 #include "reference_table.h"
 #include "util/hash.h"
 #include "workload/workload.h"
@@ -165,3 +166,34 @@ void masks_on(const std::string& wl) {
 
 TEST(SangerReference, MiniLmS128MasksIdentical) { masks_on("minilm_s128"); }
 TEST(SangerReference, MiniLmS256MasksIdentical) { masks_on("minilm_s256"); }
+
+// bench_sanger_v2.py's per-pass formulas in attnsim's terms. Its Q-tile x
+// K-tile pass, QKV_WIDTH + 64 = 832 cycles, is attnsim's SDDMM sweep in the
+// equivalent configuration: the dot product as long as QKV_WIDTH (768), one
+// array row (its cost model has no row skew) whose sub-row ends at column
+// offset 62 of the 64-wide segment, and the two I/O registers: 62 + 768 + 2.
+// Its S-tile x V-tile pass, num_subrows + 64, charges one cycle per sub-row
+// and no head_dim: no attnsim configuration (nor any array streaming V) gives
+// it; docs/references.md's attention-cycle rows measure the difference.
+TEST(SangerReference, CostModelPassFormulas) {
+  const nlohmann::json facts = load_facts("sanger_minilm.json");
+  EXPECT_EQ(sweep_cycles({62}, 768, 2), 768 + 64);
+  ScoreStationaryParams p;
+  p.rows = 1;
+  p.pes_per_row = 16;
+  p.head_dim = 768;
+  p.sweep_sync = SweepSync::barrier;
+  SubRow sr;
+  sr.last_col = 62;
+  const PassTiming t = pass_timing(&sr, 1, p);
+  EXPECT_EQ(t.sddmm + t.skew / 2, 832);
+  Table table("Sanger cost model (bench_sanger_v2.py) per-pass formulas",
+              "hatsu3/Sanger " + facts["provenance"]["commit"].get<std::string>().substr(0, 12) + " bench_sanger_v2.py L28, L31");
+  table.note("The cost model charges all heads as one QKV_WIDTH = 768-deep dot product with one 64-cycle skew per "
+             "64x64 tile and averages fractional passes; attnsim models each head's passes (no such simplification).");
+  table.row("Q-tile x K-tile pass", "QKV_WIDTH 768, one array row, last column offset 62, io 2", t.sddmm + t.skew / 2,
+            768 + 64, "identical", "sweep_sync=barrier, rows=1 (the equivalent configuration)");
+  table.row("S-tile x V-tile pass", "num_subrows + 64", "2 (d + io) + switch + exp + skew (wavefront)",
+            "num_subrows + 64", "no equivalent: one cycle per sub-row, no head_dim term", "(cost-model simplification)");
+  table.write("sanger_cost_model.json");
+}
