@@ -42,6 +42,8 @@ nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload) {
     // Timing-only choices change no value the GPU recomputes.
     params["mask_unit"].erase("topk_pivot");
     if (params["mask_unit"].contains("array")) params["mask_unit"]["array"].erase("fold_drain");
+    // gpu_ref's default (older dumps): written only when it differs.
+    if (params["mask_unit"].value("block_sparse_diagonal", "") == "forced") params["mask_unit"].erase("block_sparse_diagonal");
     params["model_layers"] = workload.layers;  // the keep schedules span the model's layers
     if (arch.pe_array.kind == "spatten_datapath")
       for (const char* key : {"msb_bits", "requant_threshold", "v_keep"}) params[key] = a["pe_array"][key];

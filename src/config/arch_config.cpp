@@ -90,6 +90,7 @@ void read_pattern_detector(JsonReader& m, MaskUnitConfig& c, const std::string& 
   d.vertical_share = m.number("vertical_share", 0.3, 0.0, 1.0);
   d.block_granular = m.string("granularity", "block", {"block", "exact"}) == "block";
   d.a_shape_block_granular = m.string("a_shape_granularity", "exact", {"exact", "block"}) == "block";
+  d.block_sparse_force_diagonal = m.string("block_sparse_diagonal", "scored", {"scored", "forced"}) == "forced";
   d.block = read_int(m, "block_size", 64, 1, 4096);
   d.last_q = read_int(m, "last_q", 64, 1, 1 << 20);
   d.eval_groups = read_int(m, "eval_groups", 1, 1, 64);
@@ -399,6 +400,7 @@ nlohmann::json ArchConfig::to_json() const {
     m["vertical_share"] = d.vertical_share;
     m["granularity"] = d.block_granular ? "block" : "exact";
     m["a_shape_granularity"] = d.a_shape_block_granular ? "block" : "exact";
+    m["block_sparse_diagonal"] = d.block_sparse_force_diagonal ? "forced" : "scored";
     m["block_size"] = d.block;
     m["last_q"] = d.last_q;
     m["eval_groups"] = d.eval_groups;

@@ -88,21 +88,21 @@ MatF pooled_block_scores(const MatF& q, const MatF& k, double scale, int block) 
   return (qp * kp.transpose()) * static_cast<float>(scale);
 }
 
-std::vector<std::vector<int32_t>> pick_block_sparse(const MatF& s, int topk) {
+std::vector<std::vector<int32_t>> pick_block_sparse(const MatF& s, int topk, bool force_diagonal) {
   const int nb = static_cast<int>(s.rows());
   std::vector<std::vector<int32_t>> out(nb);
   std::vector<float> row;
   for (int qb = 0; qb < nb; ++qb) {
     row.assign(s.row(qb).data(), s.row(qb).data() + qb + 1);
-    row[qb] = std::numeric_limits<float>::infinity();  // diagonal block forced
+    if (force_diagonal) row[qb] = std::numeric_limits<float>::infinity();
     out[qb] = top_k_indices(row, std::min(topk, qb + 1));
   }
   return out;
 }
 
 std::vector<std::vector<int32_t>> estimate_block_sparse(const MatF& q, const MatF& k, double scale, int block,
-                                                        int topk) {
-  return pick_block_sparse(pooled_block_scores(q, k, scale, block), topk);
+                                                        int topk, bool force_diagonal) {
+  return pick_block_sparse(pooled_block_scores(q, k, scale, block), topk, force_diagonal);
 }
 
 double plan_density(const MaskPlan& plan, int max_rows) {
@@ -246,7 +246,7 @@ struct Detector {
       act.index_items += nb * static_cast<int64_t>(out.verticals.size() + out.slashes.size());
     } else if (kind == "block_sparse") {
       const int topk = scaled(z.topk, 1);
-      out.key_blocks = pick_block_sparse(pooled_scores(), topk);
+      out.key_blocks = pick_block_sparse(pooled_scores(), topk, p.block_sparse_force_diagonal);
       for (int64_t qb = 0; qb < nb; ++qb) act.topks.emplace_back(qb + 1, std::min<int64_t>(topk, qb + 1));
       for (const auto& b : out.key_blocks) act.index_items += static_cast<int64_t>(b.size());
     } else if (kind == "dense") {

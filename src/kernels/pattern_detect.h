@@ -40,6 +40,7 @@ struct DetectorParams {
   // kernel masks them (0 <= i - j < n_local or j < n_init); block: whole
   // 64-key blocks, a hardware option (JSON a_shape_granularity).
   bool a_shape_block_granular = false;
+  bool block_sparse_force_diagonal = false;  // block_sparse: the diagonal key block always kept (else scored)
   int block = 64;               // row/key block of layouts and block-sparse pooling
   int last_q = 64;              // estimation rows (MInference: 64)
   int eval_groups = 1;          // 1: compare candidates on the estimation rows; G: plus G-1 groups spread over the sequence
@@ -107,12 +108,14 @@ VerticalSlash estimate_vertical_slash(const MatF& probs, const std::vector<int>&
                                       int init_columns, int local_diagonals);
 
 // Block-sparse estimation (MInference): mean-pooled Q and K blocks, scores
-// pooled_q · pooled_k * scale, top-k causal key blocks per row block (the
-// diagonal block always kept: own choice, so no row block is empty).
+// pooled_q · pooled_k * scale, top-k causal key blocks per row block. The
+// diagonal block competes like the others (MInference's
+// block_sparse_flash_attention.py) or, with force_diagonal (attnsim's first
+// rule, JSON block_sparse_diagonal = forced), is always kept.
 std::vector<std::vector<int32_t>> estimate_block_sparse(const MatF& q, const MatF& k, double scale, int block,
-                                                        int topk);
+                                                        int topk, bool force_diagonal = false);
 MatF pooled_block_scores(const MatF& q, const MatF& k, double scale, int block);  // nb x nb
-std::vector<std::vector<int32_t>> pick_block_sparse(const MatF& pooled, int topk);
+std::vector<std::vector<int32_t>> pick_block_sparse(const MatF& pooled, int topk, bool force_diagonal = false);
 
 // Kept / allowed (causal) entries of a plan over up to `max_rows` evenly spaced rows (all rows when fewer).
 double plan_density(const MaskPlan& plan, int max_rows = 256);

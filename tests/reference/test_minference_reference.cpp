@@ -8,8 +8,9 @@
 //   * Vertical-slash: estimate_probs + vertical_slash_scores + pick_vertical_slash
 //     give their vertical / slash index sets; vertical_slash_layout gives
 //     their convert_vertical_slash_indexes layout; nnz as their kernel's.
-//   * Block-sparse: pick_block_sparse(pooled_block_scores) equals the
-//     diagonal-forced sets; theirs differ exactly on row_blocks_without_diagonal.
+//   * Block-sparse: pick_block_sparse(pooled_block_scores) equals MInference's
+//     sets (scored diagonal, the default) and, with the diagonal forced, the
+//     diagonal-forced sets (theirs differ exactly on row_blocks_without_diagonal).
 //   * A-shape: granularity exact is their streaming kernel's element rule;
 //     block granularity's extra entries recorded.
 // Each test writes its comparison table to ATTNSIM_REFERENCE_OUT/minference_<test>.json.
@@ -454,7 +455,7 @@ TEST(MinferenceReference, BlockSparseKeyBlocks) {
   std::vector<Head> heads;
   ASSERT_NO_THROW(heads = verified_heads());
   json rows = json::array();
-  int configs = 0, identical_forced = 0, rows_without_diag = 0;
+  int configs = 0, identical_forced = 0, identical_scored = 0, rows_without_diag = 0;
   for (const auto& h : heads) {
     const int L = h.seq, nb = (L + kBlock - 1) / kBlock;
     const MatF pooled = pooled_block_scores(h.in.q, h.in.k, kScale, kBlock);
@@ -466,7 +467,8 @@ TEST(MinferenceReference, BlockSparseKeyBlocks) {
       // Their _build_block_index caps top_k at padded_context / 64 (one padded block more than nb here).
       EXPECT_EQ(bs.at("padded_context").get<int>(), L + kBlock - L % kBlock);
       EXPECT_EQ(bs.at("top_k_cap").get<int>(), std::min(top_k, bs.at("padded_context").get<int>() / kBlock));
-      const auto got = pick_block_sparse(pooled, top_k);
+      const auto got = pick_block_sparse(pooled, top_k, true);        // block_sparse_diagonal = forced
+      const auto scored = pick_block_sparse(pooled, top_k, false);    // = scored, the default
       const auto forced = bs.at("key_blocks_diagonal_forced").get<std::vector<std::vector<int32_t>>>();
       const auto theirs = bs.at("key_blocks").get<std::vector<std::vector<int32_t>>>();
       const auto without = bs.at("row_blocks_without_diagonal").get<std::vector<int>>();
@@ -475,7 +477,10 @@ TEST(MinferenceReference, BlockSparseKeyBlocks) {
       ASSERT_EQ(static_cast<int>(theirs.size()), nb);
       int rows_diff_forced = 0;
       std::vector<int> rows_diff_theirs;
+      int rows_diff_scored = 0;
       for (int m = 0; m < nb; ++m) {
+        EXPECT_EQ(scored[m], theirs[m]) << where << ", row block " << m << " (scored)";
+        rows_diff_scored += scored[m] != theirs[m];
         EXPECT_EQ(got[m], forced[m]) << where << ", row block " << m << " (margin " << bs.at("margins").at(m) << ")";
         if (got[m] != forced[m]) ++rows_diff_forced;
         if (got[m] != theirs[m]) rows_diff_theirs.push_back(m);
@@ -491,6 +496,7 @@ TEST(MinferenceReference, BlockSparseKeyBlocks) {
       // Their sets differ from attnsim's exactly on the row blocks lacking the diagonal.
       EXPECT_EQ(rows_diff_theirs, without) << where;
       if (rows_diff_forced == 0) ++identical_forced;
+      if (rows_diff_scored == 0) ++identical_scored;
       rows_without_diag += static_cast<int>(without.size());
 
       // Element counts (causal): their visited blocks; attnsim's block_sparse plan.
@@ -513,6 +519,12 @@ TEST(MinferenceReference, BlockSparseKeyBlocks) {
       hp.prepare();
       const int64_t nnz = plan_nnz(hp);
       EXPECT_EQ(nnz, forced_nnz) << where;
+      rows.push_back({{"case", where + " (scored, default)"},
+                      {"inputs", planted_text(h.fact->at("planted"))},
+                      {"attnsim", std::to_string(nb - rows_diff_scored) + " of " + std::to_string(nb) + " row blocks identical"},
+                      {"reference", "their key_blocks"},
+                      {"difference", rows_diff_scored == 0 ? "identical" : "MISMATCH"},
+                      {"parameter", "block_sparse_diagonal=scored"}});
       std::ostringstream a, r, d;
       int64_t kb_a = 0, kb_r = 0;
       for (int m = 0; m < nb; ++m) kb_a += got[m].size(), kb_r += theirs[m].size();
@@ -533,16 +545,18 @@ TEST(MinferenceReference, BlockSparseKeyBlocks) {
                       {"attnsim", a.str()},
                       {"reference", r.str()},
                       {"difference", d.str()},
-                      {"parameter", "forced diagonal block (pattern_detect.cpp pick_block_sparse); row blocks without "
+                      {"parameter", "block_sparse_diagonal=forced; row blocks without "
                                     "diagonal in theirs: " + bs.at("row_blocks_without_diagonal").dump()}});
     }
   }
   write_table("block_sparse", "block_sparse_flash_attention.block_sparse_attention, _build_block_index",
               {"attnsim: pick_block_sparse(pooled_block_scores(q, k, 0.125, 64), top_k); MInference pools without "
                "the 1/8 scale (an exact power of two: the same order).",
-               "attnsim forces the diagonal block into every row block (own choice, so no row block is empty); "
-               "MInference takes the plain top-k of the causal pooled scores. key_blocks_diagonal_forced is the "
-               "facts' derivation of attnsim's rule from the same scores.",
+               "block_sparse_diagonal = scored (default) takes MInference's plain top-k of the causal pooled scores: " +
+                   std::to_string(identical_scored) + " of " + std::to_string(configs) +
+                   " configurations identical to MInference's sets. forced (attnsim's first rule) keeps the diagonal "
+                   "block in every row block; key_blocks_diagonal_forced is the facts' derivation of it from the same "
+                   "scores.",
                std::to_string(identical_forced) + " of " + std::to_string(configs) +
                    " configurations identical to key_blocks_diagonal_forced; " + std::to_string(rows_without_diag) +
                    " row blocks (all configurations) where MInference's own set lacks the diagonal block and differs "

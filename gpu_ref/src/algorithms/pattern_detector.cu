@@ -27,6 +27,7 @@ struct DetectorParams {
          skip_mass = 0.01, vertical_share = 0.3;
   bool granular = true;
   bool a_shape_granular = true;
+  bool force_diagonal = true;  // block_sparse_diagonal: "forced" (absent: the older dumps) | "scored"
   int block = 64, last_q = 64, eval_groups = 1, init_columns = 30, local_diagonals = 100, min_vertical = 30,
       min_slash = 50, n_init = 64, n_last = 64, block_topk = 0;
 };
@@ -85,6 +86,10 @@ Config read_config(const DumpInput& in) {
   if (a_gran != "block" && a_gran != "exact")
     in.fail_param("mask_unit.a_shape_granularity", "expected \"block\" or \"exact\"");
   p.a_shape_granular = a_gran == "block";
+  const std::string diag = mu.value("block_sparse_diagonal", std::string("forced"));
+  if (diag != "forced" && diag != "scored")
+    in.fail_param("mask_unit.block_sparse_diagonal", "expected \"forced\" or \"scored\"");
+  p.force_diagonal = diag == "forced";
   integer("block_size", p.block, 1, 4096);
   integer("last_q", p.last_q, 1, 1 << 20);
   integer("eval_groups", p.eval_groups, 1, 64);
@@ -205,9 +210,9 @@ __global__ void block_mean_kernel(const float* __restrict__ x, int L, int D, int
 }
 
 // Causal key blocks of each row block, packed: row block qb at qb(qb+1)/2,
-// scores pooled * scale, the diagonal block forced (+inf).
-__global__ void pack_block_scores_kernel(const float* __restrict__ pooled, int nb, float scale, float* __restrict__ scaled,
-                                         float* __restrict__ keys, int* __restrict__ values) {
+// scores pooled * scale, the diagonal block forced (+inf) with force_diagonal.
+__global__ void pack_block_scores_kernel(const float* __restrict__ pooled, int nb, float scale, bool force_diagonal,
+                                         float* __restrict__ scaled, float* __restrict__ keys, int* __restrict__ values) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= nb * nb) return;
   const int qb = t / nb, kb = t % nb;
@@ -215,7 +220,7 @@ __global__ void pack_block_scores_kernel(const float* __restrict__ pooled, int n
   scaled[t] = s;
   if (kb > qb) return;
   const int at = qb * (qb + 1) / 2 + kb;
-  keys[at] = kb == qb ? INFINITY : s;
+  keys[at] = kb == qb && force_diagonal ? INFINITY : s;
   values[at] = kb;
 }
 
@@ -362,7 +367,8 @@ class HeadDetector {
     const int items = nb * (nb + 1) / 2;
     keys_.ensure(items), keys_out_.ensure(items), vals_.ensure(items), vals_out_.ensure(items);
     pack_block_scores_kernel<<<blocks_for(nb * nb), kThreads, 0, st_>>>(raw.get(), nb, static_cast<float>(scale_),
-                                                                        scaled.get(), keys_.get(), vals_.get());
+                                                                        p_.force_diagonal, scaled.get(), keys_.get(),
+                                                                        vals_.get());
     CHECK_LAUNCH(pack_block_scores_kernel);
     std::vector<int> offsets(nb + 1);
     for (int qb = 0; qb <= nb; ++qb) offsets[qb] = qb * (qb + 1) / 2;
