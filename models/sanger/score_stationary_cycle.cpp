@@ -689,6 +689,7 @@ void ScoreStationaryArrayCycle::run(ComputeJob& job) {
       for (int t = mask.indptr[r]; t < mask.indptr[r + 1]; ++t)
         job.result.probs[t] = static_cast<float>(dp.num.prob.round(dp.exps[t] / dp.z[r]));
     job.result.output = dp.out;
+    job.result.exp_saturated = dp.exp_saturated;  // exp registers that saturated (row_max = predictor)
   }
 
   UnitWork& w = job.work;

@@ -36,7 +36,8 @@ const char* sweep_sync_name(SweepSync s);
 // predictor (the default behind a sanger_predictor: the largest low-bit
 // predicted score the row keeps; no extra array work, as in Sanger's RTL and
 // cost model, which have no maximum pass; a real score above it gives exp > 1,
-// which saturates where prob_format ends: counted as exp_saturated) or pass
+// which saturates where prob_format ends: MaskedAttention::exp_saturated,
+// not yet in the report) or pass
 // (every pass first runs an SDDMM sweep for the exact maxima; the default
 // without a predictor). JSON: "predictor" | "pass".
 enum class RowMaxSource { predictor, pass };

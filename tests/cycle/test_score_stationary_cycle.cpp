@@ -186,6 +186,7 @@ void check_case(Bench& bench, ScoreStationaryArrayCycle& unit, Case& c, double p
 
   const Diff diff = compare_results(c.job.result, want, tol);
   EXPECT_EQ(diff.count, 0) << diff.first;
+  EXPECT_EQ(c.job.result.exp_saturated, want.exp_saturated);  // the same saturated exp registers
 }
 
 // Many random tiles through one module (reconfigured between jobs).
