@@ -7,45 +7,12 @@
 #include "cli/progress.h"
 #include "config/arch_config.h"
 #include "controller/simulation.h"
+#include "report/gpu_timing.h"
 #include "report/report.h"
 #include "util/json_reader.h"
 #include "workload/workload.h"
 
 namespace attnsim {
-
-namespace {
-
-// --gpu-timing FILE: a gpu_ref meta.json ("format": "attnsim-gpu"; its GPU's
-// name and timings_ms.total.median) or a small timing JSON
-// {"gpu": "...", "time_us": x, "what": "..."} (gpu_ref/timings/*.json) ->
-// the report's top-level "gpu" object {"name", "time_us", "source"}.
-nlohmann::json read_gpu_timing(const std::string& file) {
-  const nlohmann::json j = JsonReader::load_file(file);
-  auto fail = [&](const std::string& where, const std::string& what) -> nlohmann::json {
-    throw InputError(file, where, what + " (--gpu-timing expects a gpu_ref meta.json or {\"gpu\", \"time_us\", \"what\"})");
-  };
-  if (!j.is_object()) return fail("", "expected a JSON object");
-  nlohmann::json g = nlohmann::json::object();
-  if (j.value("format", "") == "attnsim-gpu") {
-    const auto name = nlohmann::json::json_pointer("/gpu/name");
-    const auto total = nlohmann::json::json_pointer("/timings_ms/total/median");
-    if (!j.contains(name) || !j.at(name).is_string()) return fail("gpu.name", "missing or not a string");
-    if (!j.contains(total) || !j.at(total).is_number()) return fail("timings_ms.total.median", "missing or not a number");
-    g["name"] = j.at(name);
-    g["time_us"] = j.at(total).get<double>() * 1000.0;
-    g["source"] = file + ": gpu_ref " + j.value("algorithm", std::string("?")) + ", timings_ms.total.median";
-  } else {
-    if (!j.contains("gpu") || !j["gpu"].is_string()) return fail("gpu", "missing or not a string");
-    if (!j.contains("time_us") || !j["time_us"].is_number()) return fail("time_us", "missing or not a number");
-    g["name"] = j["gpu"];
-    g["time_us"] = j["time_us"].get<double>();
-    g["source"] = file + (j.contains("what") && j["what"].is_string() ? ": " + j["what"].get<std::string>() : "");
-  }
-  if (!(g["time_us"].get<double>() > 0)) return fail("time_us", "must be positive");
-  return g;
-}
-
-}  // namespace
 
 int cmd_run(int argc, char** argv) {
   po::options_description desc("attnsim run options");
@@ -81,8 +48,13 @@ int cmd_run(int argc, char** argv) {
     if (n < 1) throw InputError("", "--layers", "expected a positive number of layers, got " + std::to_string(n));
     workload.layers_to_simulate = n;
   }
-  const nlohmann::json gpu_timing =
-      vm.count("gpu-timing") ? read_gpu_timing(vm["gpu-timing"].as<std::string>()) : nlohmann::json();
+  nlohmann::json gpu_timing;
+  if (vm.count("gpu-timing")) {
+    const std::string file = vm["gpu-timing"].as<std::string>();
+    const GpuTiming t = read_gpu_timing(file);
+    check_gpu_timing(t, file, dump_meta(arch, workload)["algorithm"].get<std::string>(), workload);
+    gpu_timing = t.report;
+  }
   const auto out_dir = std::filesystem::path(out).parent_path();
   if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
     throw InputError(out, "--out", "directory " + out_dir.string() + " does not exist");
