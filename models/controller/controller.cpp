@@ -162,8 +162,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
   // Functional results of an earlier run with the same values, if any.
   std::optional<CachedHead> cached;
   if (cache_) {
-    cached = cache_->load(layer_index, head_index);
-    if (cached && static_cast<int>(cached->tiles.size()) != (S + QT - 1) / QT) cached.reset();
+    cached = cache_->load(layer_index, head_index, (S + QT - 1) / QT, QT, S);
     if (cached) ++cache_hits_;
   }
   CachedHead record;

@@ -175,6 +175,7 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
   if (info) {
     info->cache_hits = top.controller.cache_hits();
     info->cache_key = key;
+    if (cache) info->cache_damaged = cache->damaged();
   }
   RunStats stats = top.controller.stats();
   // Buffer capacities, for the report.

@@ -22,6 +22,7 @@ struct SimulationOptions {
 struct SimulationInfo {
   int64_t cache_hits = 0;   // heads whose functional results came from the cache
   std::string cache_key;
+  std::vector<std::string> cache_damaged;  // entries that failed their checks and were recomputed
 };
 
 RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const SimulationOptions& options,

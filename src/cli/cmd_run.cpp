@@ -7,9 +7,11 @@
 #include "cli/progress.h"
 #include "config/arch_config.h"
 #include "controller/simulation.h"
+#include "report/dump.h"
 #include "report/gpu_timing.h"
 #include "report/report.h"
 #include "util/json_reader.h"
+#include "util/output_paths.h"
 #include "workload/workload.h"
 
 namespace attnsim {
@@ -58,6 +60,15 @@ int cmd_run(int argc, char** argv) {
   const auto out_dir = std::filesystem::path(out).parent_path();
   if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
     throw InputError(out, "--out", "directory " + out_dir.string() + " does not exist");
+  // Outputs replace only what attnsim made, and never an input.
+  std::vector<std::string> inputs = {arch_file, workload_file, workload.q_path, workload.k_path, workload.v_path,
+                                     arch.mask_unit.pattern_file};
+  if (vm.count("gpu-timing")) inputs.push_back(vm["gpu-timing"].as<std::string>());
+  check_output_file(out, "--out", inputs, is_attnsim_report, "an attnsim report");
+  if (!dump.empty()) {
+    check_output_folder(dump, "--dump", inputs, is_attnsim_dump, "an attnsim dump");
+    if (path_within(out, dump)) throw InputError(out, "--out", "lies inside the --dump folder " + dump + ", which a dump replaces");
+  }
 
   const auto start = std::chrono::steady_clock::now();
   ProgressBar bar("simulating " + arch.name + " on " + workload.name, quiet);
@@ -77,6 +88,8 @@ int cmd_run(int argc, char** argv) {
     if (msg.rfind("<input>", 0) == 0) throw InputError(arch_file, "", msg.substr(9));
     throw;
   }
+  for (const auto& d : info.cache_damaged)  // not silenced by --quiet: the user should know
+    std::cerr << "attnsim run: warning: damaged functional-cache entry " << d << "; recomputed\n";
   HostCost host;
   host.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   host.peak_rss_mib = peak_rss_mib();

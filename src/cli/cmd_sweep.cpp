@@ -21,6 +21,7 @@
 #include "dse/sweep_spec.h"
 #include "dse/sweep_summary.h"
 #include "report/report.h"
+#include "util/hash.h"
 #include "util/json_reader.h"
 
 namespace attnsim {
@@ -95,6 +96,38 @@ void remove_leftovers(int pid, const std::string& report_file, const std::string
     if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
       fs::remove(e.path(), ec);
   }
+}
+
+// OUT is absent, empty, or the output of a sweep of this same spec (resumed):
+// attnsim never writes into a folder it did not make, and never mixes the
+// points of two specs in one. OUT/sweep.json names the spec it belongs to.
+void claim_output(const std::string& out, const SweepSpec& spec) {
+  std::error_code ec;
+  const std::string marker = out + "/sweep.json";
+  const std::string spec_hash = hex64(fnv1a(spec.json.dump()));
+  if (fs::exists(out, ec)) {
+    if (!fs::is_directory(out, ec)) throw InputError(out, "--out", "is a file, expected a folder");
+    if (fs::exists(marker, ec)) {
+      nlohmann::json m;
+      try {
+        m = JsonReader::load_file(marker);
+      } catch (const InputError&) {
+      }
+      if (!m.is_object() || m.value("format", "") != "attnsim-sweep")
+        throw InputError(marker, "format", "not an attnsim sweep marker; attnsim writes only into folders it made");
+      if (m.value("spec_hash", "") != spec_hash)
+        throw InputError(out, "--out",
+                         "holds the points of another sweep spec (" + m.value("spec_file", std::string("?")) +
+                             "); choose another --out (points/ can be copied over to reuse its reports)");
+      return;
+    }
+    const bool earlier_sweep = fs::exists(out + "/summary.json", ec) || fs::exists(out + "/points", ec);
+    if (!fs::is_empty(out, ec) && !earlier_sweep)
+      throw InputError(out, "--out", "is a folder that is neither empty nor a sweep's output; attnsim writes only into folders it made");
+  }
+  fs::create_directories(out, ec);
+  if (ec) throw InputError(out, "--out", "cannot create the folder: " + ec.message());
+  write_json_atomic(marker, {{"format", "attnsim-sweep"}, {"spec_file", spec.file}, {"spec_hash", spec_hash}});
 }
 
 double children_cpu_s() {
@@ -205,6 +238,7 @@ int cmd_sweep(int argc, char** argv) {
     return 0;
   }
   if (out.empty()) throw InputError("", "--out", "expected an output folder");
+  claim_output(out, spec);
   const std::string points_dir = out + "/points", logs_dir = out + "/logs", cache_dir = out + "/functional";
   for (const auto& d : {points_dir, logs_dir}) {
     std::error_code ec;

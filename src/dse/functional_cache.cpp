@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "util/error.h"
 #include "util/hash.h"
@@ -16,29 +18,65 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <class T>
-void put(std::ostream& o, const T& v) {
-  o.write(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <class T>
-void get(std::istream& i, T& v) {
-  i.read(reinterpret_cast<char*>(&v), sizeof v);
-}
-template <class T>
-void put_vec(std::ostream& o, const std::vector<T>& v) {
-  put(o, static_cast<uint64_t>(v.size()));
-  o.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
-}
-template <class T>
-void get_vec(std::istream& i, std::vector<T>& v) {
-  uint64_t n = 0;
-  get(i, n);
-  if (!i || n > (uint64_t(1) << 34)) throw std::runtime_error("corrupt cache entry");
-  v.resize(n);
-  i.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
-}
+// Entry layout: magic, payload, FNV-1a of magic + payload (8 bytes).
+constexpr uint32_t kMagic = 0x43534644;  // "DFSC": checksummed entries
 
-constexpr uint32_t kMagic = 0x41534644;  // "DFSA": entries with the recall's spread
+class Writer {
+ public:
+  template <class T>
+  void put(const T& v) {
+    bytes_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  template <class T>
+  void put_vec(const std::vector<T>& v) {
+    put(static_cast<uint64_t>(v.size()));
+    bytes_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  }
+  std::string& bytes() { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+// Reads within [begin, end) only: every length is checked against what is left.
+class Reader {
+ public:
+  Reader(const char* begin, const char* end) : p_(begin), end_(end) {}
+  template <class T>
+  void get(T& v) {
+    need(sizeof v);
+    std::memcpy(&v, p_, sizeof v);
+    p_ += sizeof v;
+  }
+  template <class T>
+  void get_vec(std::vector<T>& v) {
+    uint64_t n = 0;
+    get(n);
+    if (n > static_cast<uint64_t>(end_ - p_) / sizeof(T)) throw std::runtime_error("a length runs past the end");
+    v.resize(n);
+    std::memcpy(v.data(), p_, n * sizeof(T));
+    p_ += n * sizeof(T);
+  }
+  bool done() const { return p_ == end_; }
+
+ private:
+  void need(size_t n) const {
+    if (static_cast<size_t>(end_ - p_) < n) throw std::runtime_error("truncated");
+  }
+  const char* p_;
+  const char* end_;
+};
+
+// A CSR mask read from disk must be one before any code indexes with it.
+void check_mask(const CsrMask& m) {
+  if (m.rows < 0 || m.cols < 0 || m.indptr.size() != static_cast<size_t>(m.rows) + 1 || m.indptr.front() != 0 ||
+      static_cast<size_t>(m.indptr.back()) != m.indices.size())
+    throw std::runtime_error("mask row pointers do not match its rows and entries");
+  for (int r = 0; r < m.rows; ++r)
+    if (m.indptr[r + 1] < m.indptr[r]) throw std::runtime_error("mask row pointers decrease");
+  for (int32_t c : m.indices)
+    if (c < 0 || c >= m.cols) throw std::runtime_error("mask column index out of range");
+}
 
 }  // namespace
 
@@ -54,19 +92,19 @@ std::string FunctionalCache::functional_key(const ArchConfig& arch, const Worklo
   nlohmann::json numerics = {{"number_format", a["pe_array"]["number_format"]},
                              {"prob_format", a["pe_array"]["prob_format"]},
                              {"exp", a["pe_array"]["exp"]}};
-  nlohmann::json what = {{"version", 1},
+  nlohmann::json what = {{"version", 2},
                          {"workload", workload.to_json()},
+                         {"workload_data", workload.data_hash()},  // to_json names the tensor files only
                          {"mask_unit", a["mask_unit"]},
                          {"numerics", numerics},
                          {"query_rows", query_rows},
                          {"accuracy_rows", accuracy_rows}};
   // The arch records a pattern file by name: its contents decide the masks.
   if (!arch.mask_unit.pattern_file.empty()) {
-    std::ifstream in(arch.mask_unit.pattern_file, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in) throw InputError(arch.mask_unit.pattern_file, "mask_unit.pattern_file", "cannot read the pattern file");
-    what["pattern_file_contents"] = hex64(fnv1a(text.str()));
+    uint64_t h = kFnvOffset;
+    if (!fnv1a_file(arch.mask_unit.pattern_file, h))
+      throw InputError(arch.mask_unit.pattern_file, "mask_unit.pattern_file", "cannot read the pattern file");
+    what["pattern_file_contents"] = hex64(h);
   }
   return hex64(fnv1a(what.dump()));
 }
@@ -75,72 +113,103 @@ std::string FunctionalCache::file(int layer, int group) const {
   return dir_ + "/L" + std::to_string(layer) + "_G" + std::to_string(group) + ".bin";
 }
 
-std::optional<CachedHead> FunctionalCache::load(int layer, int group) const {
-  std::ifstream in(file(layer, group), std::ios::binary);
-  if (!in) return std::nullopt;
+std::string FunctionalCache::encode(const CachedHead& h) {
+  Writer w;
+  w.put(kMagic);
+  const std::string info = h.head_info.is_null() ? "" : h.head_info.dump();
+  w.put_vec(std::vector<char>(info.begin(), info.end()));
+  w.put(static_cast<uint64_t>(h.tiles.size()));
+  for (const auto& t : h.tiles) {
+    w.put(t.mask.rows);
+    w.put(t.mask.cols);
+    w.put_vec(t.mask.indptr);
+    w.put_vec(t.mask.indices);
+    const auto& a = t.accuracy;
+    w.put(a.max_abs_error);
+    w.put(a.sum_sq_error);
+    w.put(a.sum_sq_ref);
+    w.put(a.recall_sum);
+    w.put(a.recall_sq_sum);
+    w.put(a.sampled);
+    w.put(a.rows);
+    w.put(a.kept);
+    w.put(a.allowed);
+  }
+  const uint64_t sum = fnv1a(w.bytes());
+  w.put(sum);
+  return std::move(w.bytes());
+}
+
+CachedHead FunctionalCache::decode(const std::string& bytes) {
+  if (bytes.size() < sizeof(kMagic) + sizeof(uint64_t)) throw std::runtime_error("truncated");
+  const size_t body = bytes.size() - sizeof(uint64_t);
+  uint64_t sum = 0;
+  std::memcpy(&sum, bytes.data() + body, sizeof sum);
+  if (sum != fnv1a(std::string_view(bytes.data(), body))) throw std::runtime_error("checksum mismatch");
+  Reader in(bytes.data(), bytes.data() + body);
+  uint32_t magic = 0;
+  in.get(magic);
+  if (magic != kMagic) throw std::runtime_error("not an entry of this attnsim version");
+  CachedHead h;
+  std::vector<char> info;
+  in.get_vec(info);
   try {
-    uint32_t magic = 0;
-    get(in, magic);
-    if (magic != kMagic) return std::nullopt;
-    CachedHead h;
-    std::string info;
-    {
-      std::vector<char> text;
-      get_vec(in, text);
-      info.assign(text.begin(), text.end());
-    }
-    h.head_info = info.empty() ? nlohmann::json() : nlohmann::json::parse(info);
-    uint64_t tiles = 0;
-    get(in, tiles);
-    h.tiles.resize(tiles);
-    for (auto& t : h.tiles) {
-      get(in, t.mask.rows);
-      get(in, t.mask.cols);
-      get_vec(in, t.mask.indptr);
-      get_vec(in, t.mask.indices);
-      auto& a = t.accuracy;
-      get(in, a.max_abs_error);
-      get(in, a.sum_sq_error);
-      get(in, a.sum_sq_ref);
-      get(in, a.recall_sum);
-      get(in, a.recall_sq_sum);
-      get(in, a.sampled);
-      get(in, a.rows);
-      get(in, a.kept);
-      get(in, a.allowed);
-    }
-    if (!in) return std::nullopt;
+    h.head_info = info.empty() ? nlohmann::json() : nlohmann::json::parse(info.begin(), info.end());
+  } catch (const nlohmann::json::exception&) {
+    throw std::runtime_error("malformed head information");
+  }
+  uint64_t tiles = 0;
+  in.get(tiles);
+  if (tiles > body) throw std::runtime_error("tile count runs past the end");
+  h.tiles.resize(tiles);
+  for (auto& t : h.tiles) {
+    in.get(t.mask.rows);
+    in.get(t.mask.cols);
+    in.get_vec(t.mask.indptr);
+    in.get_vec(t.mask.indices);
+    check_mask(t.mask);
+    auto& a = t.accuracy;
+    in.get(a.max_abs_error);
+    in.get(a.sum_sq_error);
+    in.get(a.sum_sq_ref);
+    in.get(a.recall_sum);
+    in.get(a.recall_sq_sum);
+    in.get(a.sampled);
+    in.get(a.rows);
+    in.get(a.kept);
+    in.get(a.allowed);
+  }
+  if (!in.done()) throw std::runtime_error("trailing bytes");
+  return h;
+}
+
+std::optional<CachedHead> FunctionalCache::load(int layer, int group, int tiles, int tile_rows, int seq) const {
+  const std::string path = file(layer, group);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  try {
+    CachedHead h = decode(bytes.str());
+    if (static_cast<int>(h.tiles.size()) != tiles) throw std::runtime_error("holds a different number of tiles");
+    for (int t = 0; t < tiles; ++t)
+      if (h.tiles[t].mask.rows != std::min(tile_rows, seq - t * tile_rows) || h.tiles[t].mask.cols != seq)
+        throw std::runtime_error("a tile's mask has the wrong shape");
     return h;
-  } catch (const std::exception&) {
-    return std::nullopt;  // a damaged entry is recomputed
+  } catch (const std::exception& e) {
+    damaged_.push_back(path + ": " + e.what());
+    return std::nullopt;  // recomputed, and store() replaces it
   }
 }
 
 void FunctionalCache::store(int layer, int group, const CachedHead& h) const {
   const std::string target = file(layer, group);
   const std::string tmp = target + ".tmp" + std::to_string(getpid());
+  const std::string bytes = encode(h);
   {
     std::ofstream out(tmp, std::ios::binary);
-    put(out, kMagic);
-    const std::string info = h.head_info.is_null() ? "" : h.head_info.dump();
-    put_vec(out, std::vector<char>(info.begin(), info.end()));
-    put(out, static_cast<uint64_t>(h.tiles.size()));
-    for (const auto& t : h.tiles) {
-      put(out, t.mask.rows);
-      put(out, t.mask.cols);
-      put_vec(out, t.mask.indptr);
-      put_vec(out, t.mask.indices);
-      const auto& a = t.accuracy;
-      put(out, a.max_abs_error);
-      put(out, a.sum_sq_error);
-      put(out, a.sum_sq_ref);
-      put(out, a.recall_sum);
-      put(out, a.recall_sq_sum);
-      put(out, a.sampled);
-      put(out, a.rows);
-      put(out, a.kept);
-      put(out, a.allowed);
-    }
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
     if (!out) {
       std::remove(tmp.c_str());
       return;  // the cache is an optimisation: a full disk only loses reuse

@@ -30,7 +30,8 @@ class FunctionalCache {
   // Entries live in DIR/<key>/, key = functional_key(...).
   FunctionalCache(const std::string& dir, const std::string& key);
 
-  // A stable 64-bit FNV-1a hash (hex) of everything that determines values.
+  // A stable 64-bit FNV-1a hash (hex) of everything that determines values:
+  // the parameters and the contents of every input file (npy tensors, pattern file).
   static std::string functional_key(const ArchConfig& arch, const WorkloadSpec& workload, int query_rows,
                                     int accuracy_rows);
   // SpAtten's timing depends on values the cache does not keep (importance
@@ -39,14 +40,26 @@ class FunctionalCache {
     return arch.mask_unit.kind != "spatten_pruner" && arch.pe_array.kind != "spatten_datapath";
   }
 
-  std::optional<CachedHead> load(int layer, int group) const;
+  // The entry of one head, nullopt when there is none. An entry that fails its
+  // checksum or does not describe `tiles` tiles of `tile_rows` rows (the last
+  // one shorter, `seq` rows in all) is damaged: it is not used, the run
+  // recomputes it, and damaged() names it.
+  std::optional<CachedHead> load(int layer, int group, int tiles, int tile_rows, int seq) const;
   // Written atomically (temporary file, then rename), so concurrent runs are safe.
   void store(int layer, int group, const CachedHead& head) const;
   const std::string& path() const { return dir_; }
+  // Damaged entries met by load(): "FILE: why", one per entry.
+  const std::vector<std::string>& damaged() const { return damaged_; }
+
+  // The entry's bytes and back (checksummed; decode throws std::runtime_error
+  // saying what is wrong). Public for the fuzz target and tests.
+  static std::string encode(const CachedHead& head);
+  static CachedHead decode(const std::string& bytes);
 
  private:
   std::string file(int layer, int group) const;
   std::string dir_;
+  mutable std::vector<std::string> damaged_;
 };
 
 }  // namespace attnsim

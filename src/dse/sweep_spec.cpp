@@ -32,18 +32,6 @@ namespace {
 std::string key_path(const std::string& where, const std::string& key) { return where + "[\"" + key + "\"]"; }
 std::string index_path(const std::string& where, size_t i) { return where + "[" + std::to_string(i) + "]"; }
 
-// Chained FNV-1a over a file's bytes; false when it cannot be read.
-bool hash_file(const std::string& file, uint64_t& h) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return false;
-  std::string chunk(1 << 20, '\0');
-  while (in) {
-    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    h = fnv1a(std::string_view(chunk.data(), static_cast<size_t>(in.gcount())), h);
-  }
-  return true;
-}
-
 // One value (or set of values) of an axis and where it is written in the spec.
 struct AxisEntry {
   ParamSet params;
@@ -55,15 +43,9 @@ class SpecLoader {
   explicit SpecLoader(SweepSpec& spec) : s_(spec) {}
 
   void load() {
-    std::ifstream in(s_.file);
-    if (!in) throw InputError(s_.file, "", "cannot open file");
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    try {
-      s_.json = nlohmann::json::parse(text);
-      ordered_ = ojson::parse(text);  // keeps the written order of parameters
-    } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(s_.file, "", std::string("malformed JSON: ") + e.what());
-    }
+    const std::string text = JsonReader::read_text(s_.file);
+    s_.json = JsonReader::parse(text, s_.file);  // rejects duplicate keys, which would drop an axis
+    ordered_ = ojson::parse(text);               // keeps the written order of parameters
     JsonReader r(s_.json, s_.file);
     r.string("name", "");
     r.string("description", "");
@@ -146,7 +128,7 @@ class SpecLoader {
       std::vector<std::string> inputs = {w.file};
       if (w.spec.data_kind == "npy") inputs.insert(inputs.end(), {w.spec.q_path, w.spec.k_path, w.spec.v_path});
       for (const auto& f : inputs)
-        if (!hash_file(f, h)) fail(where, w.file + ": cannot read " + f);
+        if (!fnv1a_file(f, h)) fail(where, w.file + ": cannot read " + f);
       w.content_hash = hex64(h);
       s_.workloads.push_back(std::move(w));
     }
@@ -360,7 +342,7 @@ class SpecLoader {
       Arch a;
       a.config = check(combos[c], "point " + std::to_string(c) + " (" + describe(combos[c]) + ")", &a.effective);
       uint64_t h = kFnvOffset;
-      if (!a.config.mask_unit.pattern_file.empty() && !hash_file(a.config.mask_unit.pattern_file, h))
+      if (!a.config.mask_unit.pattern_file.empty() && !fnv1a_file(a.config.mask_unit.pattern_file, h))
         fail("arch", "cannot read " + a.config.mask_unit.pattern_file);
       a.files_hash = hex64(h);
       archs.push_back(std::move(a));

@@ -1,10 +1,13 @@
 #include "report/dump.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
 #include "util/error.h"
+#include "util/json_reader.h"
 
 namespace attnsim {
 
@@ -27,12 +30,22 @@ const TensorSpec kTensors[] = {
 };
 }  // namespace
 
+bool is_attnsim_dump(const std::string& dir) {
+  try {
+    const nlohmann::json m = JsonReader::load_file(dir + "/meta.json");
+    return m.is_object() && m.value("format", nlohmann::json()) == "attnsim-dump";
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
 DumpWriter::DumpWriter(const std::string& dir, nlohmann::json meta, DumpContent content, int layers, int groups,
                        int seq, int dim)
-    : dir_(dir), tmp_(dir + ".partial"), meta_(std::move(meta)), content_(content), with_prediction_(content.prediction),
+    : dir_(dir), tmp_(dir + ".partial." + std::to_string(getpid())), meta_(std::move(meta)), content_(content), with_prediction_(content.prediction),
       layers_(layers), groups_(groups), seq_(seq), dim_(dim) {
   std::error_code ec;
-  fs::remove_all(tmp_, ec);
+  if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec) && !is_attnsim_dump(dir_))
+    throw InputError(dir, "--dump", "exists and is not an attnsim dump; attnsim replaces only folders it made");
   if (!fs::create_directories(tmp_, ec) || ec) throw InputError(dir, "--dump", "cannot create directory " + tmp_);
   for (const auto& t : kTensors) {
     if (t.prediction && !with_prediction_) continue;
@@ -143,10 +156,19 @@ void DumpWriter::commit() {
     out << meta_.dump(2) << "\n";
     if (!out) throw InputError(tmp_ + "/meta.json", "", "write failed");
   }
+  // The earlier dump (checked again: it may have changed since the start) is
+  // moved aside, the new one moved in, and only then the old one removed.
   std::error_code ec;
-  fs::remove_all(dir_, ec);
+  const std::string old = dir_ + ".old." + std::to_string(getpid());
+  if (fs::exists(dir_, ec)) {
+    if (!fs::is_empty(dir_, ec) && !is_attnsim_dump(dir_))
+      throw InputError(dir_, "--dump", "exists and is not an attnsim dump; attnsim replaces only folders it made");
+    fs::rename(dir_, old, ec);
+    if (ec) throw InputError(dir_, "--dump", "cannot move the earlier dump aside: " + ec.message());
+  }
   fs::rename(tmp_, dir_, ec);
   if (ec) throw InputError(dir_, "--dump", "cannot move " + tmp_ + " into place: " + ec.message());
+  fs::remove_all(old, ec);
   committed_ = true;
 }
 

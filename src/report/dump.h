@@ -1,7 +1,9 @@
 #pragma once
 // `attnsim run --dump DIR`: the inputs and every intermediate tensor as .npy,
 // plus meta.json describing the algorithm (format: docs/dump_format.md). The
-// files are written into DIR.partial and renamed to DIR only on success.
+// files are written into DIR.partial.<pid> and renamed to DIR only on
+// success; an earlier dump at DIR is replaced then, and nothing else ever is
+// (attnsim run checks DIR with is_attnsim_dump before it starts).
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -36,6 +38,9 @@ struct DumpContent {
   bool patterns = false;    // DynamiQK detector: heads.json (plans with indices, estimates)
   int batch = 1, heads = 1;
 };
+
+// DIR holds an attnsim dump (its meta.json says "format": "attnsim-dump").
+bool is_attnsim_dump(const std::string& dir);
 
 class DumpWriter {
  public:

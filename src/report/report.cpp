@@ -9,6 +9,7 @@
 
 #include "energy/energy_model.h"
 #include "util/error.h"
+#include "util/json_reader.h"
 
 namespace attnsim {
 
@@ -114,6 +115,15 @@ nlohmann::json without_host_fields(nlohmann::json report) {
   return report;
 }
 
+bool is_attnsim_report(const std::string& path) {
+  try {
+    const nlohmann::json j = JsonReader::load_file(path);
+    return j.is_object() && j.contains("attnsim_version") && j.contains("report_version");
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
 void write_json_atomic(const std::string& path, const nlohmann::json& j) { write_text_atomic(path, j.dump(2) + "\n"); }
 
 void write_text_atomic(const std::string& path, const std::string& text) {
@@ -124,6 +134,7 @@ void write_text_atomic(const std::string& path, const std::string& text) {
     std::ofstream out(tmp);
     if (!out) throw InputError(path, "", "cannot create file");
     out << text;
+    out.close();  // a full disk shows at the last flush: check after it, never rename a short file
     if (!out) {
       std::remove(tmp.c_str());
       throw InputError(path, "", "write failed");

@@ -23,6 +23,8 @@ nlohmann::json without_host_fields(nlohmann::json report);
 
 // Writes JSON to `path` atomically (temporary file, then rename).
 void write_json_atomic(const std::string& path, const nlohmann::json& j);
+// An existing file that attnsim run wrote (a JSON report), so -o may replace it.
+bool is_attnsim_report(const std::string& path);
 void write_text_atomic(const std::string& path, const std::string& text);
 
 // Peak resident memory of this process, MiB.

@@ -24,3 +24,10 @@ inline std::string hex64(uint64_t h) {
 }
 
 }  // namespace attnsim
+
+namespace attnsim {
+
+// Chains FNV-1a over a file's bytes into h; false when the file cannot be read.
+bool fnv1a_file(const std::string& file, uint64_t& h);
+
+}  // namespace attnsim

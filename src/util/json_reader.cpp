@@ -1,6 +1,7 @@
 #include "util/json_reader.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -26,13 +27,78 @@ JsonReader::JsonReader(const nlohmann::json& j, std::string file, std::string pa
   if (!j_.is_object()) throw InputError(file_, path_.empty() ? "(top level)" : path_, "expected a JSON object");
 }
 
-nlohmann::json JsonReader::load_file(const std::string& file) {
-  std::ifstream in(file);
+std::string JsonReader::read_text(const std::string& file) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) throw InputError(file, "", "is a folder, expected a file");
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(file, "", "cannot open file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw InputError(file, "", "read error");
+  return text.str();
+}
+
+nlohmann::json JsonReader::load_file(const std::string& file) { return parse(read_text(file), file); }
+
+namespace {
+
+// Walks the parser's events to find a key written twice in one object (the
+// parser itself keeps the last): one frame per open object or array.
+class DuplicateKeyCheck {
+ public:
+  explicit DuplicateKeyCheck(const std::string& file) : file_(file) {}
+  bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    switch (event) {
+      case E::object_start: frames_.push_back({false, {}, "", 0}); break;
+      case E::array_start: frames_.push_back({true, {}, "", 0}); break;
+      case E::key: {
+        Frame& f = frames_.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second) throw InputError(file_, path(), "key written twice (a JSON object's keys must be unique)");
+        break;
+      }
+      case E::object_end:
+      case E::array_end:
+        frames_.pop_back();
+        element_done();
+        break;
+      case E::value: element_done(); break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    std::set<std::string> keys;
+    std::string key;
+    size_t index;
+  };
+  void element_done() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+  }
+  std::string path() const {
+    std::string p;
+    for (const auto& f : frames_) {
+      if (f.array) p += "[" + std::to_string(f.index) + "]";
+      else p += (p.empty() ? "" : ".") + f.key;
+    }
+    return p;
+  }
+  const std::string& file_;
+  std::vector<Frame> frames_;
+};
+
+}  // namespace
+
+nlohmann::json JsonReader::parse(const std::string& text, const std::string& file) {
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(text, DuplicateKeyCheck(file));
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(file, "", std::string("malformed JSON: ") + e.what());
+  } catch (const nlohmann::json::out_of_range& e) {  // 406: a number beyond double's range, e.g. 1e999
+    throw InputError(file, "", std::string("number out of range: ") + e.what());
   }
 }
 

@@ -13,8 +13,13 @@ class JsonReader {
  public:
   JsonReader(const nlohmann::json& j, std::string file, std::string path = "");
 
-  // Parses a file; a missing file or malformed JSON is an InputError.
+  // Parses a file; a missing file, a folder, malformed JSON, a number out of
+  // double's range or a key written twice in one object is an InputError.
   static nlohmann::json load_file(const std::string& file);
+  // The same rules for text already read from `file`.
+  static nlohmann::json parse(const std::string& text, const std::string& file);
+  // The file's bytes; InputError naming it when it is missing, a folder or unreadable.
+  static std::string read_text(const std::string& file);
 
   bool has(const std::string& key) const;
   // Missing key with no default is an error; ranges are inclusive.

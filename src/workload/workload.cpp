@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "util/error.h"
+#include "util/hash.h"
 #include "util/json_reader.h"
 #include "util/npy.h"
 
@@ -92,6 +93,14 @@ nlohmann::json WorkloadSpec::to_json() const {
                  {"v", fs::path(v_path).filename().string()}};
   }
   return j;
+}
+
+std::string WorkloadSpec::data_hash() const {
+  if (data_kind != "npy") return "";
+  uint64_t h = kFnvOffset;
+  for (const auto& f : {q_path, k_path, v_path})
+    if (!fnv1a_file(f, h)) throw InputError(file, "data", "cannot read " + f);
+  return hex64(h);
 }
 
 double WorkloadSpec::scale() const { return 1.0 / std::sqrt(static_cast<double>(head_dim)); }

@@ -31,6 +31,9 @@ struct WorkloadSpec {
   static WorkloadSpec from_json(const nlohmann::json& j, const std::string& file, const std::string& base_dir);
   nlohmann::json to_json() const;
   double scale() const;  // 1/sqrt(head_dim)
+  // FNV-1a (hex) of the bytes of the tensor files the workload reads (npy
+  // data), "" for generated data: to_json() names files, this is what they hold.
+  std::string data_hash() const;
   int simulated_layers() const { return layers_to_simulate ? std::min(layers, layers_to_simulate) : layers; }
 };
 

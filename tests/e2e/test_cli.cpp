@@ -122,7 +122,7 @@ TEST(Cli, BadWorkloadData) {
   attnsim::write_npy(dir + "/k.npy", attnsim::DType::f32, {1, 2, 16, 8}, good.data());
   attnsim::write_npy(dir + "/v.npy", attnsim::DType::f32, {1, 2, 16, 8}, good.data());
   attnsim::write_npy(dir + "/q.npy", attnsim::DType::f32, {1, 2, 16, 8}, good.data());
-  ASSERT_EQ(run_attnsim("run -q -a " + kSanger + " -w " + workload("ok.json", "q.npy") + " -o " + dir + "/ok.json").code, 0);
+  ASSERT_EQ(run_attnsim("run -q -a " + kSanger + " -w " + workload("ok.json", "q.npy") + " -o " + dir + "/ok_report.json").code, 0);
 
   attnsim::write_npy(dir + "/q_shape.npy", attnsim::DType::f32, {1, 2, 8, 16}, good.data());
   expect_bad_input("run -a " + kSanger + " -w " + workload("w1.json", "q_shape.npy"), {"q_shape.npy", "shape"});

@@ -81,3 +81,59 @@ TEST(FunctionalCache, ConcurrentWritersOfOneEntryAreSafe) {
   EXPECT_EQ(reused["simulator"]["functional_cache_hits"], 2 * 4);
   EXPECT_EQ(attnsim::without_host_fields(reused).dump(), attnsim::without_host_fields(report(scratch() + "/cc1.json")).dump());
 }
+
+// The key covers what the tensor files hold, not only their names: after
+// q.npy changes, a rerun computes (and matches a fresh run on the new data).
+TEST(FunctionalCache, ChangedTensorFilesAreNotServedFromTheCache) {
+  namespace fs = std::filesystem;
+  const std::string dir = scratch() + "/npy_workload", cache = scratch() + "/fcache_npy";
+  fs::create_directories(dir + "/data");
+  fs::copy_file(kSrc + "/workloads/minilm_s128.json", dir + "/w.json");
+  for (const char* t : {"q", "k", "v"})
+    fs::copy_file(kSrc + "/workloads/data/minilm_s128_" + std::string(t) + ".npy",
+                  dir + "/data/minilm_s128_" + std::string(t) + ".npy");
+  const std::string base = "run -q -a configs/arch/sanger.json -w " + dir + "/w.json --layers 1 ";
+  ASSERT_EQ(run_attnsim(base + "-o " + scratch() + "/n1.json --functional-cache " + cache).code, 0);
+  // New query values, same file names and shapes: the keys as queries.
+  fs::copy_file(dir + "/data/minilm_s128_k.npy", dir + "/data/minilm_s128_q.npy", fs::copy_options::overwrite_existing);
+  ASSERT_EQ(run_attnsim(base + "-o " + scratch() + "/n2.json --functional-cache " + cache).code, 0);
+  ASSERT_EQ(run_attnsim(base + "-o " + scratch() + "/n_fresh.json").code, 0);
+  const json again = report(scratch() + "/n2.json"), fresh = report(scratch() + "/n_fresh.json");
+  EXPECT_EQ(again["simulator"]["functional_cache_hits"], 0);
+  EXPECT_EQ(attnsim::without_host_fields(again).dump(), attnsim::without_host_fields(fresh).dump());
+  EXPECT_NE(report(scratch() + "/n1.json")["total"]["mask"]["density"], fresh["total"]["mask"]["density"]);
+}
+
+// A flipped byte in an entry fails its checksum: the head is recomputed, the
+// run says so on stderr, and the report equals a fresh run's.
+TEST(FunctionalCache, ADamagedEntryIsRecomputedAndReported) {
+  namespace fs = std::filesystem;
+  const std::string cache = scratch() + "/fcache_damaged";
+  const std::string base = "run -q -a configs/arch/sanger.json -w workloads/synthetic_small.json ";
+  ASSERT_EQ(run_attnsim(base + "-o " + scratch() + "/d1.json --functional-cache " + cache).code, 0);
+  std::string entry;
+  for (const auto& e : fs::recursive_directory_iterator(cache))
+    if (e.path().filename() == "L0_G1.bin") entry = e.path().string();
+  ASSERT_FALSE(entry.empty());
+  {
+    std::fstream f(entry, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(fs::file_size(entry) / 2));
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(entry) / 2));
+    c = static_cast<char>(c ^ 0x40);
+    f.write(&c, 1);
+  }
+  const CliResult r = run_attnsim(base + "-o " + scratch() + "/d2.json --functional-cache " + cache);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: damaged functional-cache entry " + entry + ": checksum mismatch; recomputed"),
+            std::string::npos)
+      << r.err;
+  const json again = report(scratch() + "/d2.json");
+  EXPECT_EQ(again["simulator"]["functional_cache_hits"], 2 * 4 - 1);
+  EXPECT_EQ(attnsim::without_host_fields(again).dump(), attnsim::without_host_fields(report(scratch() + "/d1.json")).dump());
+  // The recomputed entry replaced the damaged one.
+  const CliResult third = run_attnsim(base + "-o " + scratch() + "/d3.json --functional-cache " + cache);
+  EXPECT_EQ(third.err, "");
+  EXPECT_EQ(report(scratch() + "/d3.json")["simulator"]["functional_cache_hits"], 2 * 4);
+}
