@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "config/number_format.h"
 #include "validate/checks.h"
 
 namespace attnsim::validation {
@@ -57,6 +58,15 @@ void check_pruning(const RunShape& run, Validation& out, std::vector<char>& row_
   const auto [req_sim, req_gpu] = pair("row_requantised", {L, G, S});
   const auto [top_sim, top_gpu] = pair("row_top_prob", {L, G, S});
   const double tau = run.params.value("requant_threshold", 0.0);
+  // The requantisation rule both sides implement (SpAtten §3.4; kernels/spatten.cpp,
+  // gpu_ref spatten.cu): a row is recomputed with full keys iff its first pass
+  // used MSB-only keys and its largest probability p satisfies 0 < p < tau.
+  bool msb_pass = false;
+  if (run.params.contains("msb_bits")) {
+    const NumberFormat data = NumberFormat::parse(run.params.at("number_format").get<std::string>());
+    msb_pass = data.is_fixed() && data.width > run.params.at("msb_bits").get<int>();
+  }
+  auto rule = [&](double top) { return msb_pass && top > 0 && top < tau; };
 
   // Importance at layer l sums the probabilities (tokens) and |outputs|
   // (heads) of layers 0..l-1. Tolerance: exact path 1e-4 of the layer's
@@ -78,7 +88,7 @@ void check_pruning(const RunShape& run, Validation& out, std::vector<char>& row_
   SetDiff tokens, heads;
   ErrorAccumulator timp, himp, top;
   bool timp_ok = true, himp_ok = true;
-  int64_t tokens_compared = 0, heads_compared = 0, rows_compared = 0, requant_flips = 0, requant_near = 0;
+  int64_t tokens_compared = 0, heads_compared = 0, rows_compared = 0, requant_flips = 0, requant_wrong = 0;
   nlohmann::json divergence = nlohmann::json::array();
   for (int64_t l = 0; l < L; ++l) {
     const double ttol = token_tolerance(l), htol = head_tolerance(l);
@@ -116,11 +126,12 @@ void check_pruning(const RunShape& run, Validation& out, std::vector<char>& row_
           if (tok_sim.v[(l * B + b) * S + i] == 0 || head_sim.v[l * G + g] == 0) continue;  // pruned: no output
           ++rows_compared;
           top.add(top_sim.v[row0 + i], top_gpu.v[row0 + i]);
+          // Each side's decision must follow from its own max p; the sides may
+          // then differ only where their max p lie on either side of tau.
+          requant_wrong += (req_sim.v[row0 + i] != 0) != rule(top_sim.v[row0 + i]);
+          requant_wrong += (req_gpu.v[row0 + i] != 0) != rule(top_gpu.v[row0 + i]);
           if (req_sim.v[row0 + i] != req_gpu.v[row0 + i]) {
-            // The decision max p < tau flips only where p is within the probabilities' tolerance of tau.
-            const double band = run.exact_path ? kExactRelTolerance * tau : run.prob_bound;
             ++requant_flips;
-            if (std::abs(top_sim.v[row0 + i] - tau) <= band) ++requant_near;
             row_ok[row0 + i] = 0;
           }
         }
@@ -150,14 +161,14 @@ void check_pruning(const RunShape& run, Validation& out, std::vector<char>& row_
     r.name = "requantised rows";
     r.shape = shape_str(req_sim.shape);
     r.compared = rows_compared;
-    r.tolerance = "flips only with max p near tau";
-    r.mask = std::to_string(requant_flips) + " differ, " + std::to_string(requant_near) + " near tau";
-    r.pass = requant_flips == requant_near;
+    r.tolerance = "each side: requantised iff MSB pass and 0 < max p < tau";
+    r.mask = std::to_string(requant_flips) + " differ, " + std::to_string(requant_wrong) + " decisions break the rule";
+    r.pass = requant_wrong == 0;
     out.checks.push_back(r);
   }
   out.details["pruning"] = {{"token_flips", tokens.flips},       {"token_near_ties", tokens.near},
                             {"head_flips", heads.flips},         {"head_near_ties", heads.near},
-                            {"requantised_flips", requant_flips}, {"requantised_near_tau", requant_near},
+                            {"requantised_flips", requant_flips}, {"requantised_against_rule", requant_wrong},
                             {"diverged", divergence}};
   out.notes.push_back("pruning: " + std::to_string(tokens.flips) + " kept-token and " + std::to_string(heads.flips) +
                       " kept-head flips (" + std::to_string(tokens.near + heads.near) + " near ties), " +

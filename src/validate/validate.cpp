@@ -38,10 +38,39 @@ Masks load_masks(const std::string& dir, int64_t layers, int64_t groups, int64_t
   m.offsets = load(dir, "mask_offsets");
   expect_shape(m.indptr, {layers, groups, seq + 1}, dir, "mask_indptr");
   expect_shape(m.offsets, {m.heads + 1}, dir, "mask_offsets");
-  if (static_cast<int64_t>(m.indices.v.size()) != static_cast<int64_t>(m.offsets.v.back()))
-    throw InputError(dir + "/mask_indices.npy", "shape", "holds " + std::to_string(m.indices.v.size()) +
+  // Every index is checked before any is used to address another array.
+  auto bad = [&](const char* name, int64_t at, const std::string& what) {
+    throw InputError(dir + "/" + name + ".npy", "element " + std::to_string(at), what);
+  };
+  const int64_t nnz = static_cast<int64_t>(m.indices.v.size());
+  for (int64_t h = 0; h <= m.heads; ++h) {
+    const double o = m.offsets.v[h];
+    if (o != std::floor(o) || o < 0 || o > static_cast<double>(nnz) || (h > 0 && o < m.offsets.v[h - 1]))
+      bad("mask_offsets", h, "offset " + fmt(o) + " is not a non-decreasing position within the " +
+                                 std::to_string(nnz) + " entries of mask_indices");
+  }
+  if (m.offsets.v.front() != 0 || static_cast<int64_t>(m.offsets.v.back()) != nnz)
+    throw InputError(dir + "/mask_indices.npy", "shape", "holds " + std::to_string(nnz) +
                                                             " entries, mask_offsets says " +
                                                             std::to_string(static_cast<int64_t>(m.offsets.v.back())));
+  for (int64_t h = 0; h < m.heads; ++h) {
+    const double head_nnz = m.offsets.v[h + 1] - m.offsets.v[h];
+    for (int64_t r = 0; r <= seq; ++r) {
+      const int64_t at = h * (seq + 1) + r;
+      const double p = m.indptr.v[at];
+      if (p != std::floor(p) || p < 0 || p > head_nnz || (r == 0 && p != 0) || (r > 0 && p < m.indptr.v[at - 1]) ||
+          (r == seq && p != head_nnz))
+        bad("mask_indptr", at, "row pointer " + fmt(p) + " is not a non-decreasing position from 0 to the head's " +
+                                   fmt(head_nnz) + " entries (mask_offsets)");
+    }
+    for (int64_t r = 0; r < seq; ++r)
+      for (int64_t t = m.begin(h, r); t < m.end(h, r); ++t) {
+        const double c = m.indices.v[t];
+        if (c != std::floor(c) || c < 0 || c >= static_cast<double>(seq) || (t > m.begin(h, r) && c <= m.indices.v[t - 1]))
+          bad("mask_indices", t, "column " + fmt(c) + " is not an increasing column index below seq_len " +
+                                     std::to_string(seq) + " within its row");
+      }
+  }
   return m;
 }
 
@@ -166,7 +195,8 @@ std::string Validation::table() const {
   return out.str();
 }
 
-Validation validate_dirs(const std::string& sim_dir, const std::string& gpu_dir) {
+namespace {
+Validation compare_dirs(const std::string& sim_dir, const std::string& gpu_dir) {
   const std::string sim_meta_path = sim_dir + "/meta.json", gpu_meta_path = gpu_dir + "/meta.json";
   const nlohmann::json sim = JsonReader::load_file(sim_meta_path);
   const nlohmann::json gpu = JsonReader::load_file(gpu_meta_path);
@@ -183,11 +213,18 @@ Validation validate_dirs(const std::string& sim_dir, const std::string& gpu_dir)
   };
   for (const char* key : {"algorithm", "workload", "layers", "groups", "seq_len", "head_dim", "params"}) same(key);
 
+  // The shapes address every tensor: read with ranges (the tensors' own shapes are checked against them).
+  JsonReader meta(sim, sim_meta_path);
+  constexpr int64_t kMaxDim = int64_t{1} << 31;
   Validation out;
-  out.algorithm = sim.at("algorithm").get<std::string>();
-  const auto& params = sim.at("params");
-  const int64_t L = sim.at("layers"), G = sim.at("groups"), S = sim.at("seq_len"), D = sim.at("head_dim");
-  out.exact_path = params.at("number_format") == "fp32" && params.at("prob_format") == "fp32" && params.at("exp") == "exact";
+  out.algorithm = meta.string("algorithm", std::nullopt);
+  const int64_t L = meta.integer("layers", std::nullopt, 1, kMaxDim), G = meta.integer("groups", std::nullopt, 1, kMaxDim),
+                S = meta.integer("seq_len", std::nullopt, 1, kMaxDim), D = meta.integer("head_dim", std::nullopt, 1, kMaxDim);
+  JsonReader param_reader = meta.object("params");
+  const auto& params = sim["params"];
+  out.exact_path = param_reader.string("number_format", std::nullopt) == "fp32" &&
+                   param_reader.string("prob_format", std::nullopt) == "fp32" &&
+                   param_reader.string("exp", std::nullopt) == "exact";
 
   // Quantisation: integers must match exactly.
   for (const char* name : {"q_quant", "k_quant", "quant_scales"}) {
@@ -310,6 +347,16 @@ Validation validate_dirs(const std::string& sim_dir, const std::string& gpu_dir)
   }
   return out;
 }
+}  // namespace
+
+Validation validate_dirs(const std::string& sim_dir, const std::string& gpu_dir) {
+  try {
+    return compare_dirs(sim_dir, gpu_dir);
+  } catch (const nlohmann::json::exception& e) {
+    // A field of meta.json or heads.json (either side) missing or of the wrong type.
+    throw InputError(sim_dir + " vs " + gpu_dir, "meta.json / heads.json", std::string("malformed: ") + e.what());
+  }
+}
 
 namespace validation {
 
@@ -322,6 +369,11 @@ Array load(const std::string& dir, const std::string& name) {
   Array a;
   a.v = read_npy_doubles(path, &h);
   a.shape = h.shape;
+  // No rule lets a NaN or Inf on both sides pass: validation compares finite values only.
+  for (size_t i = 0; i < a.v.size(); ++i)
+    if (!std::isfinite(a.v[i]))
+      throw InputError(path, "element " + std::to_string(i),
+                       std::string(std::isnan(a.v[i]) ? "NaN" : "Inf") + " (validate compares finite values only)");
   return a;
 }
 

@@ -180,3 +180,115 @@ TEST(Validate, MissingOrMisshapedTensorsAreRejected) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("/nonexistent/meta.json"), std::string::npos) << r.err;
 }
+
+namespace {
+// Rewrites one element of DIR/NAME.npy (any dtype) in place.
+void set_element(const std::string& dir, const std::string& name, size_t at, double value) {
+  attnsim::NpyHeader h;
+  std::vector<double> v = attnsim::read_npy_doubles(dir + "/" + name + ".npy", &h);
+  v.at(at) = value;
+  const std::string path = dir + "/" + name + ".npy";
+  switch (h.dtype) {
+    case attnsim::DType::i8: {
+      std::vector<int8_t> x(v.begin(), v.end());
+      attnsim::write_npy(path, h.dtype, h.shape, x.data());
+      break;
+    }
+    case attnsim::DType::i32: {
+      std::vector<int32_t> x(v.begin(), v.end());
+      attnsim::write_npy(path, h.dtype, h.shape, x.data());
+      break;
+    }
+    case attnsim::DType::i64: {
+      std::vector<int64_t> x(v.begin(), v.end());
+      attnsim::write_npy(path, h.dtype, h.shape, x.data());
+      break;
+    }
+    case attnsim::DType::f64: attnsim::write_npy(path, h.dtype, h.shape, v.data()); break;
+    default: {
+      std::vector<float> x(v.begin(), v.end());
+      attnsim::write_npy(path, attnsim::DType::f32, h.shape, x.data());
+    }
+  }
+}
+
+std::string copy_dump(const std::string& c, const std::string& as) {
+  const std::string dst = scratch() + "/" + as;
+  fs::remove_all(dst);
+  fs::copy(dumps() + "/" + c, dst, fs::copy_options::recursive);
+  return dst;
+}
+}  // namespace
+
+// A NaN never passes, on either side, whether one value or all of them.
+TEST(Validate, NonFiniteValuesAreRejected) {
+  const std::string c = "synthetic_small__sanger_fp32";
+  for (const char* tensor : {"output", "probs", "scores"}) {
+    const std::string gpu = copy_golden(c, std::string("nan_gpu_") + tensor);
+    set_element(gpu, tensor, 17, std::nan(""));
+    CliResult r = run_attnsim("validate " + dumps() + "/" + c + " " + gpu);
+    EXPECT_EQ(r.code, 2) << tensor << ": " << r.out;
+    EXPECT_NE(r.err.find(gpu + "/" + tensor + ".npy: element 17: NaN"), std::string::npos) << r.err;
+    const std::string sim = copy_dump(c, std::string("inf_sim_") + tensor);
+    set_element(sim, tensor, 3, INFINITY);
+    r = run_attnsim("validate " + sim + " " + kGolden + "/" + c);
+    EXPECT_EQ(r.code, 2) << tensor << ": " << r.out;
+    EXPECT_NE(r.err.find(sim + "/" + tensor + ".npy: element 3: Inf"), std::string::npos) << r.err;
+  }
+  // An all-NaN simulator output.
+  const std::string sim = copy_dump(c, "all_nan");
+  attnsim::NpyHeader h = attnsim::read_npy_header(sim + "/output.npy");
+  std::vector<float> nan(static_cast<size_t>(h.count()), std::nanf(""));
+  attnsim::write_npy(sim + "/output.npy", attnsim::DType::f32, h.shape, nan.data());
+  const CliResult r = run_attnsim("validate " + sim + " " + kGolden + "/" + c);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
+// Indices read from a dump are checked before use: no crash, one line naming
+// the file and element, exit 2 — on either side.
+TEST(Validate, OutOfRangeMaskIndicesAreRejected) {
+  const std::string c = "synthetic_small__sanger_fp32";
+  struct Case {
+    const char* tensor;
+    size_t at;
+    double value;
+  };
+  for (const Case& k : {Case{"mask_indptr", 5, 1e9}, Case{"mask_indices", 10, -1}, Case{"mask_indices", 0, 1e6},
+                        Case{"mask_offsets", 1, -5}, Case{"mask_indptr", 3, -2}}) {
+    for (const bool gpu_side : {false, true}) {
+      const std::string dir = gpu_side ? copy_golden(c, "bad_index_gpu") : copy_dump(c, "bad_index_sim");
+      set_element(dir, k.tensor, k.at, k.value);
+      const CliResult r = run_attnsim("validate " + (gpu_side ? dumps() + "/" + c + " " + dir
+                                                             : dir + " " + kGolden + "/" + c));
+      EXPECT_EQ(r.code, 2) << k.tensor << " " << k.value << (gpu_side ? " (gpu)" : " (sim)") << ": " << r.out << r.err;
+      EXPECT_NE(r.err.find(dir + "/" + k.tensor + ".npy: element "), std::string::npos) << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+  }
+}
+
+// SpAtten's requantisation: a row flagged against the rule (its first-pass
+// maximum far above tau, yet recomputed) fails, on a fixed-point run whose
+// probability bound is too loose to catch it.
+TEST(Validate, AWrongRequantisationDecisionFails) {
+  const std::string c = "synthetic_small__spatten";
+  const std::string gpu = copy_golden(c, "requant_flip");
+  attnsim::NpyHeader h;
+  const std::vector<double> req = attnsim::read_npy_doubles(gpu + "/row_requantised.npy", &h);
+  const std::vector<double> top = attnsim::read_npy_doubles(gpu + "/row_top_prob.npy");
+  const double tau = nlohmann::json::parse(slurp(gpu + "/meta.json"))["dump_meta"]["params"]["requant_threshold"];
+  size_t row = 0;
+  while (row < top.size() && !(req[row] == 0 && top[row] > 3 * tau)) ++row;
+  ASSERT_LT(row, top.size());
+  // First: the golden passes as committed.
+  const std::string out = scratch() + "/requant.json";
+  CliResult r = run_attnsim("validate " + dumps() + "/" + c + " " + gpu + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  set_element(gpu, "row_requantised", row, 1);
+  r = run_attnsim("validate " + dumps() + "/" + c + " " + gpu + " --out " + out);
+  EXPECT_EQ(r.code, 1) << r.out;
+  const auto j = nlohmann::json::parse(slurp(out));
+  EXPECT_FALSE(check_row(j, "requantised rows")["pass"].get<bool>());
+  EXPECT_EQ(j["details"]["pruning"]["requantised_against_rule"], 1);
+}
