@@ -48,6 +48,9 @@ int cmd_run(int argc, char** argv) {
   if (vm.count("layers")) {
     const int n = vm["layers"].as<int>();
     if (n < 1) throw InputError("", "--layers", "expected a positive number of layers, got " + std::to_string(n));
+    if (n > workload.layers)
+      throw InputError(workload_file, "--layers", std::to_string(n) + " layers asked for, but the workload has only " +
+                                                      std::to_string(workload.layers));
     workload.layers_to_simulate = n;
   }
   nlohmann::json gpu_timing;

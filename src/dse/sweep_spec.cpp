@@ -140,7 +140,12 @@ class SpecLoader {
     s_.run_options.layers = static_cast<int>(o.integer("layers", 0, 0, 1024));
     o.finish();
     if (s_.run_options.layers)
-      for (auto& w : s_.workloads) w.spec.layers_to_simulate = s_.run_options.layers;
+      for (auto& w : s_.workloads) {
+        if (s_.run_options.layers > w.spec.layers)
+          o.fail("layers", std::to_string(s_.run_options.layers) + " layers asked for, but " + w.file + " has only " +
+                               std::to_string(w.spec.layers));
+        w.spec.layers_to_simulate = s_.run_options.layers;
+      }
   }
 
   void read_objectives(JsonReader& r) {
@@ -176,7 +181,23 @@ class SpecLoader {
   // valid on its own.
   std::vector<nlohmann::json> values_of(const nlohmann::json& list, const std::string& path, const std::string& where) {
     if (!list.is_array() || list.empty()) fail(where, "empty axis: expected a non-empty array of values");
-    for (size_t k = 0; k < list.size(); ++k) check({{path, list[k]}}, index_path(where, k));
+    // Every bad value is named, not only the first.
+    std::vector<std::string> rejected;
+    for (size_t k = 0; k < list.size(); ++k) {
+      try {
+        check({{path, list[k]}}, index_path(where, k));
+      } catch (const InputError& e) {
+        std::string why = e.what();
+        if (why.rfind(s_.file + ": ", 0) == 0) why.erase(0, s_.file.size() + 2);
+        rejected.push_back(why);
+      }
+    }
+    if (rejected.size() == 1) fail(where, rejected[0]);
+    if (!rejected.empty()) {
+      std::string all;
+      for (const auto& r : rejected) all += (all.empty() ? "" : "; ") + r;
+      fail(where, std::to_string(rejected.size()) + " of " + std::to_string(list.size()) + " values rejected: " + all);
+    }
     return list.get<std::vector<nlohmann::json>>();
   }
 
