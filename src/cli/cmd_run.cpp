@@ -7,6 +7,7 @@
 #include "cli/progress.h"
 #include "config/arch_config.h"
 #include "controller/simulation.h"
+#include "dse/run_estimate.h"
 #include "report/dump.h"
 #include "report/gpu_timing.h"
 #include "report/report.h"
@@ -34,6 +35,8 @@ int cmd_run(int argc, char** argv) {
       ("functional-cache", po::value<std::string>(),
        "reuse masks and accuracy counters across runs whose values cannot differ (sweeps); DIR is created")
       ("set", po::value(&sets)->composing(), "override an arch parameter: PATH=VALUE, e.g. --set pe_array.rows=32 (repeatable)")
+      ("allow-large", "run even when the up-front estimate exceeds this machine's memory, a day of CPU time or the "
+                      "free disk space for --dump")
       ("quiet,q", "no progress bar and no summary");
   po::variables_map vm;
   if (!parse_options(argc, argv, "usage: attnsim run --arch A.json --workload W.json --out report.json [--dump DIR]",
@@ -53,6 +56,7 @@ int cmd_run(int argc, char** argv) {
                                                       std::to_string(workload.layers));
     workload.layers_to_simulate = n;
   }
+  if (!vm.count("allow-large")) check_run_estimate(estimate_run(arch, workload, !dump.empty()), workload, dump, "--allow-large");
   nlohmann::json gpu_timing;
   if (vm.count("gpu-timing")) {
     const std::string file = vm["gpu-timing"].as<std::string>();

@@ -199,6 +199,9 @@ int cmd_sweep(int argc, char** argv) {
       ("shard", po::value(&shard_text), "run only points with index % N == I, writing summary.shard-I-of-N.json")
       ("merge", "join the shard summaries of the given folders into summary.csv/json (in --out, default the first)")
       ("dry-run", "validate the spec and list its points without running them")
+      ("max-points", po::value<int64_t>()->default_value(SweepSpec::kDefaultMaxPoints),
+       "refuse a spec that expands to more points (counted before they are built)")
+      ("allow-large", "pass --allow-large to every point (attnsim run: skip the up-front size estimate)")
       ("quiet,q", "no progress bar and no tables");
   po::positional_options_description pos;
   pos.add("inputs", -1);
@@ -216,7 +219,9 @@ int cmd_sweep(int argc, char** argv) {
   const Shard shard = parse_shard(shard_text);
 
   // Everything is validated before anything is written.
-  const SweepSpec spec = SweepSpec::load(inputs[0]);
+  const int64_t max_points = vm["max-points"].as<int64_t>();
+  if (max_points < 1) throw InputError("", "--max-points", "expected at least 1");
+  const SweepSpec spec = SweepSpec::load(inputs[0], max_points);
   double timeout_s = spec.timeout_s;
   if (vm.count("timeout")) {
     timeout_s = vm["timeout"].as<double>();
@@ -267,6 +272,7 @@ int cmd_sweep(int argc, char** argv) {
     job.argv = {exe};
     for (auto& a : spec.run_args(*p, out + "/" + point_report_path(p->hash), reuse ? cache_dir : ""))
       job.argv.push_back(std::move(a));
+    if (vm.count("allow-large")) job.argv.push_back("--allow-large");
     job.stderr_file = logs_dir + "/" + p->hash + ".stderr";
     job.timeout_s = timeout_s;
     if (reuse) job.group = p->functional_class;

@@ -40,7 +40,7 @@ struct AxisEntry {
 
 class SpecLoader {
  public:
-  explicit SpecLoader(SweepSpec& spec) : s_(spec) {}
+  SpecLoader(SweepSpec& spec, int64_t max_points) : s_(spec), max_points_(max_points) {}
 
   void load() {
     const std::string text = JsonReader::read_text(s_.file);
@@ -67,6 +67,9 @@ class SpecLoader {
       for (size_t i = 0; i < a.size(); ++i) axes.push_back(read_axis(a[i], i));
     }
     r.finish();
+    double points = static_cast<double>(s_.workloads.size());
+    for (const auto& axis : axes) points *= static_cast<double>(axis.size());
+    check_point_count(points, "axes");
     expand(axes);
   }
 
@@ -80,6 +83,14 @@ class SpecLoader {
 
   [[noreturn]] void fail(const std::string& where, const std::string& what) const {
     throw InputError(s_.file, where, what);
+  }
+
+  // A sweep's points are validated and held in memory before anything runs:
+  // their number is bounded up front (attnsim sweep --max-points).
+  void check_point_count(double points, const std::string& where) const {
+    if (points > static_cast<double>(max_points_))
+      fail(where, "expands to " + std::to_string(static_cast<int64_t>(points)) + " points, more than the limit of " +
+                      std::to_string(max_points_) + " (attnsim sweep --max-points raises it; or sample with a random axis)");
   }
 
   // Applies the fixed set and `params` to the base arch and validates it as
@@ -225,6 +236,9 @@ class SpecLoader {
       std::vector<std::vector<nlohmann::json>> values;
       for (const auto& k : keys) values.push_back(values_of(body.at(k), k, key_path(at, k)));
       if (kind == "grid") {
+        double product = 1;  // counted before anything is built
+        for (const auto& v : values) product *= static_cast<double>(v.size());
+        check_point_count(product, at);
         entries.push_back({{}, at});
         for (size_t p = 0; p < keys.size(); ++p) {
           std::vector<AxisEntry> next;
@@ -392,6 +406,7 @@ class SpecLoader {
   }
 
   SweepSpec& s_;
+  int64_t max_points_;
   ojson ordered_;
   nlohmann::json base_arch_;
   std::map<std::string, std::string> claimed_;  // parameter path -> where it is given
@@ -399,10 +414,10 @@ class SpecLoader {
 
 }  // namespace
 
-SweepSpec SweepSpec::load(const std::string& file) {
+SweepSpec SweepSpec::load(const std::string& file, int64_t max_points) {
   SweepSpec spec;
   spec.file = file;
-  SpecLoader(spec).load();
+  SpecLoader(spec, max_points).load();
   return spec;
 }
 

@@ -58,7 +58,9 @@ struct SweepSpec {
   std::vector<SweepPoint> points;  // workload-major, then the axes' product (first axis slowest)
 
   // Reads, expands and validates (InputError naming the file and JSON path).
-  static SweepSpec load(const std::string& file);
+  // More than max_points points is an error, found before they are built.
+  static constexpr int64_t kDefaultMaxPoints = 100000;
+  static SweepSpec load(const std::string& file, int64_t max_points = kDefaultMaxPoints);
 
   // The arguments of `attnsim run` for a point (after the executable's name).
   std::vector<std::string> run_args(const SweepPoint& point, const std::string& report_file,
