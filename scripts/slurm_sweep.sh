@@ -19,7 +19,7 @@ if [ "${1:-}" = "--merge" ]; then  # the dependent job
 fi
 
 if [ $# -lt 2 ]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"   # the header comment
   exit 2
 fi
 spec=$(realpath "$1")
@@ -34,17 +34,24 @@ export ATTNSIM
 [ -x "$ATTNSIM" ] || { echo "slurm_sweep.sh: $ATTNSIM is not executable (set ATTNSIM)" >&2; exit 2; }
 # Catch spec errors here rather than in every task.
 "$ATTNSIM" sweep --dry-run "$spec" >/dev/null
-mkdir -p "$out"
+mkdir -p "$out/logs"   # Slurm's logs: a sweep folder holds only what a sweep makes
+started="$out/logs/slurm_sweep.started"   # a summary newer than this one is this run's
+touch "$started"
 
 array=$(sbatch --parsable --job-name=attnsim-sweep --array="0-$((tasks - 1))" \
-  --output="$out/slurm-%A_%a.out" "$@" "$0" --task "$spec" "$out")
+  --output="$out/logs/slurm-%A_%a.out" "$@" "$0" --task "$spec" "$out")
 array=${array%%;*}
 wait_flag=()
 [ "${SWEEP_WAIT:-0}" = 1 ] && wait_flag=(--wait)
 merge=$(sbatch --parsable --job-name=attnsim-sweep-merge --dependency="afterany:$array" \
-  --output="$out/slurm-merge-%j.out" "${wait_flag[@]}" "$0" --merge "$out") || {
+  --output="$out/logs/slurm-merge-%j.out" "${wait_flag[@]}" "$0" --merge "$out") || {
   status=$?
-  echo "slurm_sweep.sh: the merge job failed (exit $status); see $out/slurm-merge-*.out" >&2
+  # attnsim sweep --merge exits 1 when it merged but some points failed (listed in the summary).
+  if [ "$status" = 1 ] && [ "$out/summary.csv" -nt "$started" ]; then
+    echo "slurm_sweep.sh: merged, but some points failed; see the error column of $out/summary.csv" >&2
+  else
+    echo "slurm_sweep.sh: the merge job failed (exit $status); see $out/logs/slurm-merge-*.out" >&2
+  fi
   exit "$status"
 }
 echo "array job ${array} (${tasks} tasks), merge job ${merge%%;*}; summary: $out/summary.csv"

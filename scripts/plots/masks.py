@@ -15,9 +15,9 @@ import json
 import math
 import os
 
+from plotlib import InputProblem, fail_on_bad_input, plt, save, setup_style
 import numpy as np
 
-from plotlib import InputProblem, fail_on_bad_input, plt, save, setup_style
 
 MAX_PIXELS = 512
 

@@ -13,10 +13,10 @@ plotted metrics (both minimised). --color colours points by a parameter.
 """
 import argparse
 
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
 from plotlib import (METRIC_LABELS, METRIC_SCALE, InputProblem, fail_on_bad_input, is_true, metric_column,
                      ok_points, plt, read_summary, require_columns, save, setup_style)
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
 
 
 def sort_key(v):

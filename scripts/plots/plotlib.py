@@ -5,7 +5,12 @@ import json
 import os
 import sys
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:  # one line, like every other error of these scripts
+    print(f"{os.path.basename(sys.argv[0])}: needs matplotlib, which {sys.executable} lacks "
+          "(run with /usr/bin/python3 or .venv/bin/python after scripts/setup.sh)", file=sys.stderr)
+    sys.exit(2)
 
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
@@ -43,6 +48,14 @@ def fail_on_bad_input(main):
         sys.exit(2)
     except OSError as e:
         print(f"{prog}: {e.filename or ''}: {e.strerror}", file=sys.stderr)
+        sys.exit(2)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+        # An input of the wrong kind (a report where a summary belongs, a
+        # binary file, a summary of another sweep): name the inputs, no traceback.
+        inputs = [a for a in sys.argv[1:] if os.path.isfile(a)]
+        what = ", ".join(inputs) if inputs else "input"
+        print(f"{prog}: {what}: not the input this script reads ({type(e).__name__}: {e}); see --help",
+              file=sys.stderr)
         sys.exit(2)
 
 

@@ -11,10 +11,10 @@ total.energy): energy by unit, stacked, in µJ (SRAM buffers summed).
 """
 import argparse
 
-import numpy as np
-
 from plotlib import (UNIT_LABELS, UNIT_ORDER, InputProblem, fail_on_bad_input, plt, read_report, report_label,
                      save, setup_style)
+import numpy as np
+
 
 ENERGY_ORDER = ["mask_unit", "encoder", "pe_array", "sram", "dram"]
 ENERGY_LABELS = dict(UNIT_LABELS, sram="SRAM")

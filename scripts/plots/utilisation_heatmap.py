@@ -15,10 +15,10 @@ systolic array).
 import argparse
 from collections import defaultdict
 
-import numpy as np
-
 from plotlib import (METRIC_LABELS, METRIC_SCALE, InputProblem, fail_on_bad_input, metric_column, ok_points, plt,
                      read_summary, require_columns, save, setup_style)
+import numpy as np
+
 
 
 def main():

@@ -121,9 +121,16 @@ void claim_output(const std::string& out, const SweepSpec& spec) {
                              "); choose another --out (points/ can be copied over to reuse its reports)");
       return;
     }
-    const bool earlier_sweep = fs::exists(out + "/summary.json", ec) || fs::exists(out + "/points", ec);
-    if (!fs::is_empty(out, ec) && !earlier_sweep)
-      throw InputError(out, "--out", "is a folder that is neither empty nor a sweep's output; attnsim writes only into folders it made");
+    // No marker (a new folder, or one of an attnsim before markers): it may
+    // hold only what a sweep makes (scripts/slurm_sweep.sh logs into logs/).
+    for (const auto& e : fs::directory_iterator(out, ec)) {
+      const std::string name = e.path().filename().string();
+      const bool sweep_made = name == "points" || name == "logs" || name == "functional" || name == "summary.csv" ||
+                              name == "summary.json" || name.rfind("summary.shard-", 0) == 0 || name.rfind(".lock", 0) == 0;
+      if (!sweep_made)
+        throw InputError(out, "--out", "is a folder that is neither empty nor a sweep's output (it holds " + name +
+                                           "); attnsim writes only into folders it made");
+    }
   }
   fs::create_directories(out, ec);
   if (ec) throw InputError(out, "--out", "cannot create the folder: " + ec.message());

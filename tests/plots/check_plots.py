@@ -118,6 +118,14 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
     check_bad_input("unit_breakdown not a report", [py, f"{plots}/unit_breakdown.py", summary, "-o",
                                                      f"{tmp}/bad.png"], "summary.csv")
     check_bad_input("masks not a dump", [py, f"{plots}/masks.py", tmp, "-o", f"{tmp}/bad.png"], "meta.json")
+    # The wrong kind of input (a report where a summary belongs, a binary file
+    # where a report belongs): one line naming it, never a traceback.
+    check_bad_input("pareto_scatter given a report", [py, f"{plots}/pareto_scatter.py", reports[0], "-o",
+                                                      f"{tmp}/bad.png"], os.path.basename(reports[0]))
+    check_bad_input("utilisation_heatmap given a report", [py, f"{plots}/utilisation_heatmap.py", reports[0], "-o",
+                                                           f"{tmp}/bad.png"], os.path.basename(reports[0]))
+    check_bad_input("unit_breakdown given a binary", [py, f"{plots}/unit_breakdown.py", attnsim, "-o",
+                                                      f"{tmp}/bad.png"], os.path.basename(attnsim))
     if os.path.exists(f"{tmp}/bad.png"):
         failures.append("a failed script left bad.png behind")
 

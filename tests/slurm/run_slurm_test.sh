@@ -30,7 +30,7 @@ cleanup() {
 trap cleanup EXIT
 fail() {
   echo "FAILED: $*" >&2
-  for f in "$tmp"/*.log "$tmp"/munge/*.log "$tmp"/out/slurm-*.out; do
+  for f in "$tmp"/*.log "$tmp"/munge/*.log "$tmp"/out/logs/slurm-*.out; do
     [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; } >&2
   done
   exit 1
