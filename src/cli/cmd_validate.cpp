@@ -3,6 +3,8 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "report/report.h"
+#include "util/json_reader.h"
+#include "util/output_paths.h"
 #include "validate/validate.h"
 
 namespace attnsim {
@@ -24,6 +26,15 @@ int cmd_validate(int argc, char** argv) {
                      "exit 0: every tensor within tolerance; 1: some tensor is not; 2: bad input",
                      desc, &pos, vm))
     return 0;
+  if (!out.empty())  // replaces only an earlier result, never an input
+    check_output_file(out, "--out", {sim, gpu}, [](const std::string& f) {
+      try {
+        const nlohmann::json j = JsonReader::load_file(f);
+        return j.is_object() && j.value("format", "") == "attnsim-validate";
+      } catch (const InputError&) {
+        return false;
+      }
+    }, "an attnsim validate result");
   const Validation v = validate_dirs(sim, gpu);
   if (!out.empty()) write_json_atomic(out, v.to_json());
   if (!vm.count("quiet")) std::cout << v.table();

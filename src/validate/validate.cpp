@@ -147,6 +147,7 @@ bool Validation::pass() const {
 
 nlohmann::json Validation::to_json() const {
   nlohmann::json j;
+  j["format"] = "attnsim-validate";
   j["algorithm"] = algorithm;
   j["exact_path"] = exact_path;
   j["pass"] = pass();

@@ -180,6 +180,12 @@ std::vector<Case> cases() {
          dump_pair(d);
          set_i32(d + "/sim/mask_indptr.npy", 3, 1000000000);
        }},
+      {"validate --out naming a file attnsim did not write", "validate {d}/sim {d}/gpu --out {d}/notes.json", 2,
+       "notes.json: --out: exists and is not an attnsim validate result", kUnchanged,
+       [](const std::string& d) {
+         dump_pair(d);
+         put(d + "/notes.json", "{}");
+       }},
       {"validate: dumps of different runs", "validate {d}/sim gpu_ref/golden/minilm_s128_l1__sanger_fp32", 2, "different runs",
        kUnchanged, dump_pair},
       {"unknown command-line option", kRun + " --speed 11", 2, "unrecognised option '--speed'", kUnchanged},
