@@ -67,6 +67,19 @@ class Reader {
   const char* end_;
 };
 
+// A tile's fields in entry order, for writing (const) and reading alike.
+template <class Tile, class Field, class Vector>
+void tile_fields(Tile& t, Field field, Vector vector) {
+  field(t.mask.rows);
+  field(t.mask.cols);
+  vector(t.mask.indptr);
+  vector(t.mask.indices);
+  auto& a = t.accuracy;
+  for (auto* x : {&a.max_abs_error, &a.sum_sq_error, &a.sum_sq_ref, &a.recall_sum, &a.recall_sq_sum}) field(*x);
+  field(a.sampled);
+  for (auto* x : {&a.rows, &a.kept, &a.allowed}) field(*x);
+}
+
 // A CSR mask read from disk must be one before any code indexes with it.
 void check_mask(const CsrMask& m) {
   if (m.rows < 0 || m.cols < 0 || m.indptr.size() != static_cast<size_t>(m.rows) + 1 || m.indptr.front() != 0 ||
@@ -120,20 +133,7 @@ std::string FunctionalCache::encode(const CachedHead& h) {
   w.put_vec(std::vector<char>(info.begin(), info.end()));
   w.put(static_cast<uint64_t>(h.tiles.size()));
   for (const auto& t : h.tiles) {
-    w.put(t.mask.rows);
-    w.put(t.mask.cols);
-    w.put_vec(t.mask.indptr);
-    w.put_vec(t.mask.indices);
-    const auto& a = t.accuracy;
-    w.put(a.max_abs_error);
-    w.put(a.sum_sq_error);
-    w.put(a.sum_sq_ref);
-    w.put(a.recall_sum);
-    w.put(a.recall_sq_sum);
-    w.put(a.sampled);
-    w.put(a.rows);
-    w.put(a.kept);
-    w.put(a.allowed);
+    tile_fields(t, [&](const auto& x) { w.put(x); }, [&](const auto& v) { w.put_vec(v); });
   }
   const uint64_t sum = fnv1a(w.bytes());
   w.put(sum);
@@ -163,21 +163,8 @@ CachedHead FunctionalCache::decode(const std::string& bytes) {
   if (tiles > body) throw std::runtime_error("tile count runs past the end");
   h.tiles.resize(tiles);
   for (auto& t : h.tiles) {
-    in.get(t.mask.rows);
-    in.get(t.mask.cols);
-    in.get_vec(t.mask.indptr);
-    in.get_vec(t.mask.indices);
+    tile_fields(t, [&](auto& x) { in.get(x); }, [&](auto& v) { in.get_vec(v); });
     check_mask(t.mask);
-    auto& a = t.accuracy;
-    in.get(a.max_abs_error);
-    in.get(a.sum_sq_error);
-    in.get(a.sum_sq_ref);
-    in.get(a.recall_sum);
-    in.get(a.recall_sq_sum);
-    in.get(a.sampled);
-    in.get(a.rows);
-    in.get(a.kept);
-    in.get(a.allowed);
   }
   if (!in.done()) throw std::runtime_error("trailing bytes");
   return h;
