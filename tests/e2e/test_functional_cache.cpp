@@ -137,3 +137,30 @@ TEST(FunctionalCache, ADamagedEntryIsRecomputedAndReported) {
   EXPECT_EQ(third.err, "");
   EXPECT_EQ(report(scratch() + "/d3.json")["simulator"]["functional_cache_hits"], 2 * 4);
 }
+
+// The same in a sweep rerun into the same --out: the points of the changed
+// workload run again, and their masks are not taken from the earlier run's cache.
+TEST(FunctionalCache, ASweepRerunAfterTheTensorsChangedMatchesAFreshSweep) {
+  namespace fs = std::filesystem;
+  const std::string dir = scratch() + "/sweep_npy";
+  fs::create_directories(dir + "/data");
+  fs::copy_file(kSrc + "/workloads/minilm_s128.json", dir + "/w.json");
+  for (const char* t : {"q", "k", "v"})
+    fs::copy_file(kSrc + "/workloads/data/minilm_s128_" + std::string(t) + ".npy",
+                  dir + "/data/minilm_s128_" + std::string(t) + ".npy");
+  const json spec = {{"arch", kSrc + "/configs/arch/sanger.json"},
+                     {"workload", dir + "/w.json"},
+                     {"run_options", {{"layers", 1}}},
+                     {"axes", {{{"grid", {{"pe_array.rows", {16, 32}}}}}}}};
+  std::ofstream(dir + "/spec.json") << spec.dump();
+  ASSERT_EQ(run_attnsim("sweep -q " + dir + "/spec.json -o " + dir + "/out").code, 0);
+  fs::copy_file(dir + "/data/minilm_s128_k.npy", dir + "/data/minilm_s128_q.npy", fs::copy_options::overwrite_existing);
+  ASSERT_EQ(run_attnsim("sweep -q " + dir + "/spec.json -o " + dir + "/out").code, 0);
+  ASSERT_EQ(run_attnsim("sweep -q --no-reuse " + dir + "/spec.json -o " + dir + "/fresh").code, 0);
+  const json again = report(dir + "/out/summary.json"), fresh = report(dir + "/fresh/summary.json");
+  ASSERT_EQ(again["points"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(again["points"][i]["metrics"], fresh["points"][i]["metrics"]) << i;
+    EXPECT_EQ(again["points"][i]["hash"], fresh["points"][i]["hash"]) << i;
+  }
+}
