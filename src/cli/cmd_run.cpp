@@ -43,6 +43,8 @@ int cmd_run(int argc, char** argv) {
                      desc, nullptr, vm))
     return 0;
   const bool quiet = vm.count("quiet") > 0;
+  if (vm.count("dump") && dump.empty()) throw InputError("", "--dump", "expected a path, got an empty string");
+  dump = without_trailing_separator(dump);  // "d/": the folder d
 
   nlohmann::json arch_json = JsonReader::load_file(arch_file);
   for (const auto& s : sets) apply_arch_override(arch_json, s, arch_file);

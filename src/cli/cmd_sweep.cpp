@@ -98,6 +98,22 @@ void remove_leftovers(int pid, const std::string& report_file, const std::string
   }
 }
 
+// A folder without a marker may hold only what a sweep makes (shards of one
+// sweep start together: another's marker may be appearing; scripts/slurm_sweep.sh
+// logs into logs/).
+void require_sweep_folder(const std::string& out) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(out, ec)) {
+    const std::string name = e.path().filename().string();
+    const bool sweep_made = name == "points" || name == "logs" || name == "functional" || name == "summary.csv" ||
+                            name == "summary.json" || name.rfind("summary.", 0) == 0 || name.rfind(".lock", 0) == 0 ||
+                            name.rfind("sweep.json", 0) == 0;
+    if (!sweep_made)
+      throw InputError(out, "--out", "is a folder that is neither empty nor a sweep's output (it holds " + name +
+                                         "); attnsim writes only into folders it made");
+  }
+}
+
 // OUT is absent, empty, or the output of a sweep of this same spec (resumed):
 // attnsim never writes into a folder it did not make, and never mixes the
 // points of two specs in one. OUT/sweep.json names the spec it belongs to.
@@ -121,16 +137,7 @@ void claim_output(const std::string& out, const SweepSpec& spec) {
                              "); choose another --out (points/ can be copied over to reuse its reports)");
       return;
     }
-    // No marker (a new folder, or one of an attnsim before markers): it may
-    // hold only what a sweep makes (scripts/slurm_sweep.sh logs into logs/).
-    for (const auto& e : fs::directory_iterator(out, ec)) {
-      const std::string name = e.path().filename().string();
-      const bool sweep_made = name == "points" || name == "logs" || name == "functional" || name == "summary.csv" ||
-                              name == "summary.json" || name.rfind("summary.shard-", 0) == 0 || name.rfind(".lock", 0) == 0;
-      if (!sweep_made)
-        throw InputError(out, "--out", "is a folder that is neither empty nor a sweep's output (it holds " + name +
-                                           "); attnsim writes only into folders it made");
-    }
+    require_sweep_folder(out);  // no marker: a new folder, or one of an attnsim before markers
   }
   fs::create_directories(out, ec);
   if (ec) throw InputError(out, "--out", "cannot create the folder: " + ec.message());
@@ -160,6 +167,8 @@ void print_front(const nlohmann::json& summary) {
 
 int merge(const std::vector<std::string>& dirs, std::string out, bool quiet) {
   if (out.empty()) out = dirs.front();
+  std::error_code ec;
+  if (fs::exists(out, ec)) require_sweep_folder(out);
   std::vector<std::string> files, point_dirs;
   SummaryParts parts = merge_shards(dirs, &files, &point_dirs);
   // Gather the reports into OUT so that it stands alone.

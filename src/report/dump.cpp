@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 
 #include "util/error.h"
 #include "util/json_reader.h"
+#include "util/output_paths.h"
 
 namespace attnsim {
 
@@ -33,15 +35,27 @@ const TensorSpec kTensors[] = {
 bool is_attnsim_dump(const std::string& dir) {
   try {
     const nlohmann::json m = JsonReader::load_file(dir + "/meta.json");
-    return m.is_object() && m.value("format", nlohmann::json()) == "attnsim-dump";
+    if (!m.is_object() || m.value("format", nlohmann::json()) != "attnsim-dump") return false;
   } catch (const InputError&) {
     return false;
   }
+  // Replacing the folder removes all it holds: only files a dump writes may be there.
+  static const std::set<std::string> extra = {"meta.json", "heads.json", "mask_offsets.npy", "quant_scales.npy",
+                                              "token_alive.npy", "token_importance.npy", "head_alive.npy",
+                                              "head_importance.npy", "row_requantised.npy", "row_top_prob.npy"};
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    bool ours = e.is_regular_file(ec) && extra.count(name);
+    for (const auto& t : kTensors) ours = ours || (e.is_regular_file(ec) && name == std::string(t.name) + ".npy");
+    if (!ours) return false;
+  }
+  return !ec;
 }
 
 DumpWriter::DumpWriter(const std::string& dir, nlohmann::json meta, DumpContent content, int layers, int groups,
                        int seq, int dim)
-    : dir_(dir), tmp_(dir + ".partial." + std::to_string(getpid())), meta_(std::move(meta)), content_(content), with_prediction_(content.prediction),
+    : dir_(without_trailing_separator(dir)), tmp_(dir_ + ".partial." + std::to_string(getpid())), meta_(std::move(meta)), content_(content), with_prediction_(content.prediction),
       layers_(layers), groups_(groups), seq_(seq), dim_(dim) {
   std::error_code ec;
   if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec) && !is_attnsim_dump(dir_))
@@ -167,7 +181,11 @@ void DumpWriter::commit() {
     if (ec) throw InputError(dir_, "--dump", "cannot move the earlier dump aside: " + ec.message());
   }
   fs::rename(tmp_, dir_, ec);
-  if (ec) throw InputError(dir_, "--dump", "cannot move " + tmp_ + " into place: " + ec.message());
+  if (ec) {
+    std::error_code back;
+    if (fs::exists(old, back)) fs::rename(old, dir_, back);  // the earlier dump back in place
+    throw InputError(dir_, "--dump", "cannot move " + tmp_ + " into place: " + ec.message());
+  }
   fs::remove_all(old, ec);
   committed_ = true;
 }

@@ -10,7 +10,9 @@ namespace attnsim {
 
 namespace {
 
-const char* kExpected = " (--gpu-timing expects a gpu_ref meta.json or {\"gpu\", \"time_us\", \"what\"})";
+const char* kExpected =
+    " (--gpu-timing expects a gpu_ref meta.json or {\"gpu\", \"time_us\", \"path\", \"layers\", \"heads\", "
+    "\"seq_len\", \"head_dim\"} with optional \"workload\", \"batch\", \"what\")";
 
 // gpu_ref's names for a run's algorithm ("sanger+fused", path "fused_dense")
 // -> the algorithm attnsim's dump names it by.
@@ -38,7 +40,7 @@ GpuTiming read_gpu_timing(const std::string& file) {
     if (!o.contains(p) || !o.at(p).is_number()) fail(where, "missing or not a number");
     return o.at(p).get<double>();
   };
-  // Shape fields are optional in the small JSON (older files), required in meta.json.
+  // Counts of the timed run; batch may be absent from the small JSON (then not checked).
   auto count = [&](const nlohmann::json& o, const char* key, const std::string& where, bool required) -> int64_t {
     if (!o.contains(key)) {
       if (required) fail(where, "missing");
@@ -67,13 +69,14 @@ GpuTiming read_gpu_timing(const std::string& file) {
     g["name"] = str(j, "/gpu", "gpu");
     g["time_us"] = num(j, "/time_us", "time_us");
     g["source"] = file + (j.contains("what") && j["what"].is_string() ? ": " + j["what"].get<std::string>() : "");
-    if (j.contains("path")) t.algorithm = attnsim_algorithm(str(j, "/path", "path"));
+    // What it timed must be said, so that it can be checked against the run.
+    t.algorithm = attnsim_algorithm(str(j, "/path", "path"));
     if (j.contains("workload")) t.workload = std::filesystem::path(str(j, "/workload", "workload")).stem().string();
-    t.layers = count(j, "layers", "layers", false);
-    t.heads = count(j, "heads", "heads", false);
+    t.layers = count(j, "layers", "layers", true);
+    t.heads = count(j, "heads", "heads", true);
     t.batch = count(j, "batch", "batch", false);
-    t.seq_len = count(j, "seq_len", "seq_len", false);
-    t.head_dim = count(j, "head_dim", "head_dim", false);
+    t.seq_len = count(j, "seq_len", "seq_len", true);
+    t.head_dim = count(j, "head_dim", "head_dim", true);
   }
   const double us = g["time_us"].get<double>();
   if (!(us > 0) || !std::isfinite(us)) fail("time_us", "must be a positive finite number");

@@ -1,7 +1,8 @@
 #pragma once
 // `attnsim run --gpu-timing FILE`: a measured GPU time attached to a report.
 // FILE is a gpu_ref meta.json ("format": "attnsim-gpu") or a small timing
-// JSON {"gpu", "time_us", "what", ...} (gpu_ref/timings/*.json). The timing
+// JSON {"gpu", "time_us", "path", "layers", "heads", "seq_len", "head_dim",
+// optional "workload", "batch", "what"} (gpu_ref/timings/*.json). The timing
 // must describe the run it is attached to: its workload's shapes, layers and
 // algorithm are checked, so no speedup is ever printed for a different run.
 #include <nlohmann/json.hpp>

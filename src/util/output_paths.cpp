@@ -12,10 +12,22 @@ namespace {
 // Absolute, with symbolic links of the existing part resolved.
 fs::path resolved(const std::string& p) {
   std::error_code ec;
-  fs::path r = fs::weakly_canonical(fs::absolute(p), ec);
-  return ec ? fs::absolute(p).lexically_normal() : r;
+  const fs::path a = fs::absolute(p, ec);
+  if (ec) return fs::path(p).lexically_normal();
+  fs::path r = fs::weakly_canonical(a, ec);
+  return ec ? a.lexically_normal() : r;
+}
+
+void require_name(const std::string& path, const std::string& option) {
+  if (path.empty()) throw InputError("", option, "expected a path, got an empty string");
 }
 }  // namespace
+
+std::string without_trailing_separator(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
 
 bool path_within(const std::string& path, const std::string& inside) {
   const fs::path p = resolved(path), d = resolved(inside);
@@ -29,6 +41,7 @@ bool path_within(const std::string& path, const std::string& inside) {
 
 void check_output_file(const std::string& out, const std::string& option, const std::vector<std::string>& inputs,
                        const MadeByAttnsim& ours, const std::string& kind) {
+  require_name(out, option);
   std::error_code ec;
   for (const auto& in : inputs)
     if (!in.empty() && path_within(in, out))
@@ -41,6 +54,7 @@ void check_output_file(const std::string& out, const std::string& option, const 
 
 void check_output_folder(const std::string& dir, const std::string& option, const std::vector<std::string>& inputs,
                          const MadeByAttnsim& ours, const std::string& kind) {
+  require_name(dir, option);
   std::error_code ec;
   if (path_within(fs::current_path(ec).string(), dir))
     throw InputError(dir, option, "is the working folder or holds it; choose a new folder");

@@ -22,6 +22,9 @@ void check_output_file(const std::string& out, const std::string& option, const 
 void check_output_folder(const std::string& dir, const std::string& option, const std::vector<std::string>& inputs,
                          const MadeByAttnsim& ours, const std::string& kind);
 
+// "d/" -> "d" (a folder's name, to build sibling names from); "" stays "".
+std::string without_trailing_separator(const std::string& path);
+
 // `path` is `inside` itself or lies somewhere below it (both need not exist).
 bool path_within(const std::string& path, const std::string& inside);
 

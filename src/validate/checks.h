@@ -43,6 +43,7 @@ struct RunShape {
   int64_t layers = 0, groups = 0, batch = 1, heads = 1, seq = 0, dim = 0;
   bool exact_path = true;
   double prob_bound = 0, output_bound = 0;  // fixed-point bounds (0 on the exact path)
+  std::vector<int64_t> sim_row_nnz, gpu_row_nnz;  // kept entries per [layer, group, row] of each side's mask
 };
 
 // SpAtten: kept token and head sets per layer (flips only at near-ties of the

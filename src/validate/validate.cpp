@@ -258,6 +258,18 @@ Validation compare_dirs(const std::string& sim_dir, const std::string& gpu_dir) 
   run.exact_path = out.exact_path;
   run.prob_bound = bounds.probs;
   run.output_bound = bounds.output;
+  // A GPU output without masks (a compact golden) skips the mask comparison below.
+  const bool have_masks = has(gpu_dir, "mask_indptr");
+  Masks mg;
+  if (have_masks) mg = load_masks(gpu_dir, L, G, S);
+  auto row_nnz = [&](const Masks& m) {
+    std::vector<int64_t> n(static_cast<size_t>(L * G * S));
+    for (int64_t h = 0; h < L * G; ++h)
+      for (int64_t r = 0; r < S; ++r) n[h * S + r] = m.end(h, r) - m.begin(h, r);
+    return n;
+  };
+  run.sim_row_nnz = row_nnz(ms);
+  run.gpu_row_nnz = have_masks ? row_nnz(mg) : run.sim_row_nnz;
   if (out.algorithm == "spatten_pruner") check_pruning(run, out, row_ok);
   if (out.algorithm == "pattern_detector") check_patterns(run, out, row_ok);
   int64_t rows_decided = 0;
@@ -265,11 +277,8 @@ Validation compare_dirs(const std::string& sim_dir, const std::string& gpu_dir) 
 
   // Masks: identical but for entries whose predicted probability lies within
   // kThresholdBand of the threshold (Sanger); such rows are left out of value
-  // checks. A GPU output without masks (a compact golden) skips this.
-  const bool have_masks = has(gpu_dir, "mask_indptr");
-  Masks mg;
+  // checks.
   if (have_masks) {
-    mg = load_masks(gpu_dir, L, G, S);
     Array pred;
     const bool with_pred = has(sim_dir, "pred_probs");
     if (with_pred) {

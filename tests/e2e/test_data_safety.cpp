@@ -64,8 +64,19 @@ TEST(DataSafety, DumpNeverDeletesWhatAttnsimDidNotMake) {
   ASSERT_EQ(run_attnsim(run_small("-o " + out + " --dump " + empty)).code, 0);
   EXPECT_TRUE(fs::exists(dump + "/meta.json"));
   EXPECT_TRUE(fs::exists(empty + "/meta.json"));
-  for (const auto& e : fs::directory_iterator(scratch()))  // no temporary or set-aside folder left
+  // "DIR/" is the folder DIR.
+  ASSERT_EQ(run_attnsim(run_small("-o " + out + " --dump " + dump + "/")).code, 0);
+  for (const auto& e : fs::directory_iterator(scratch())) {  // no temporary or set-aside folder left
     EXPECT_EQ(e.path().filename().string().find(".partial."), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".old."), std::string::npos) << e.path();
+  }
+  // An earlier dump to which the user added a file is theirs now: not replaced.
+  write_file("dump/my_notes.txt", "mine");
+  expect_refused(run_small("-o " + out + " --dump " + dump), {dump, "--dump", "neither empty nor an attnsim dump"});
+  EXPECT_EQ(slurp(dump + "/my_notes.txt"), "mine");
+  fs::remove(dump + "/my_notes.txt");
+  expect_refused(run_small("-o ''"), {"--out", "expected a path"});
+  expect_refused(run_small("-o " + out + " --dump ''"), {"--dump", "expected a path"});
   // A report inside the dump folder would be deleted by the next dump.
   expect_refused(run_small("-o " + dump + "/r.json --dump " + dump), {"--out", "inside the --dump folder"});
 }

@@ -75,10 +75,22 @@ TEST(GpuTiming, ATimingOfAnotherRunIsRefused) {
   }
   // The same checks hold for a seq-256 timing written by hand without a workload name.
   const std::string hand = scratch() + "/hand_timing.json";
-  std::ofstream(hand) << R"({"gpu": "H100", "time_us": 10, "seq_len": 256})";
+  std::ofstream(hand) << R"({"gpu": "H100", "time_us": 10, "path": "sanger", "layers": 6, "heads": 12, "seq_len": 256,
+                              "head_dim": 32})";
   const CliResult r = run_attnsim("run -q -a configs/arch/sanger_fp32.json -w workloads/minilm_s128.json -o " + out +
                                   " --gpu-timing " + hand);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("seq_len: the GPU timing is for seq_len 256 but this run simulates seq_len 128"), std::string::npos)
       << r.err;
+}
+
+// A timing that does not say what it timed cannot be checked: refused.
+TEST(GpuTiming, ATimingWithoutItsShapesIsRefused) {
+  const std::string hand = scratch() + "/bare_timing.json", out = scratch() + "/bare.json";
+  std::ofstream(hand) << R"({"gpu": "H100", "time_us": 10, "path": "sanger", "layers": 6, "heads": 12})";
+  const CliResult r = run_attnsim("run -q -a configs/arch/sanger_fp32.json -w workloads/minilm_s128.json -o " + out +
+                                  " --gpu-timing " + hand);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(hand + ": seq_len: missing"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
