@@ -30,7 +30,7 @@ class Writer {
   template <class T>
   void put_vec(const std::vector<T>& v) {
     put(static_cast<uint64_t>(v.size()));
-    bytes_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    if (!v.empty()) bytes_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
   }
   std::string& bytes() { return bytes_; }
 
@@ -54,7 +54,7 @@ class Reader {
     get(n);
     if (n > static_cast<uint64_t>(end_ - p_) / sizeof(T)) throw std::runtime_error("a length runs past the end");
     v.resize(n);
-    std::memcpy(v.data(), p_, n * sizeof(T));
+    if (n) std::memcpy(v.data(), p_, n * sizeof(T));  // an empty vector's data() may be null
     p_ += n * sizeof(T);
   }
   bool done() const { return p_ == end_; }
