@@ -66,7 +66,7 @@ is_known() {  # $1: target, $2: signature
 
 export TMPDIR="$build/tmp"  # the targets' scratch folders
 export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-mkdir -p "$TMPDIR"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"  # a crashed target leaves its folder behind
 new=0 known=0
 for t in "${targets[@]}"; do
   bin="$build/${t}_fuzzer"
@@ -86,9 +86,10 @@ for t in "${targets[@]}"; do
   "$bin" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -max_total_time="$seconds" -rss_limit_mb=2048 \
     -timeout=10 -max_len=65536 -artifact_prefix="$artifacts/" "${dirs[@]}" >"$log" 2>&1
   rc=$?
-  last="$(grep -E '^#[0-9]+' "$log" | tail -n 1)"
-  echo "fuzz: $t: $(( $(date +%s) - start )) s, $(echo "$last" | grep -oE '^#[0-9]+' | tr -d '#') runs," \
-       "$(echo "$last" | grep -oE 'exec/s:? [0-9]+' | tr -d :), corpus $(ls "$corpus" | wc -l), exit $rc, log $log"
+  secs=$(( $(date +%s) - start ))
+  runs="$(grep -oE '^#[0-9]+' "$log" | tail -n 1 | tr -d '#')"
+  echo "fuzz: $t: $secs s, ${runs:-0} inputs ($(( ${runs:-0} / (secs > 0 ? secs : 1) ))/s), corpus $(ls "$corpus" | wc -l)," \
+       "exit $rc, log $log"
   if [ "$rc" -ne 0 ] && [ -z "$(ls "$artifacts")" ]; then tail -n 5 "$log"; new=$((new + 1)); fi
   declare -A seen=()
   for a in "$artifacts"/*; do
