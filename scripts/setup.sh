@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # python3-venv: the .venv made below; slurm-wlm, munge: the Slurm job-array test of
-# attnsim sweep (tests/slurm)
+# attnsim sweep (tests/slurm); clang, libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh)
 packages="g++ cmake make pkg-config libsystemc-dev nlohmann-json3-dev libboost-program-options-dev
 libgtest-dev libeigen3-dev libbenchmark-dev python3 python3-venv time python3-matplotlib
-python3-numpy slurm-wlm munge"
+python3-numpy slurm-wlm munge clang libclang-rt-14-dev"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

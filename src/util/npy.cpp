@@ -1,5 +1,7 @@
 #include "util/npy.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -43,6 +45,9 @@ int64_t NpyHeader::count() const {
 NpyHeader read_npy_header(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "", "cannot open file");
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<size_t>(std::max<std::streamoff>(0, in.tellg()));
+  in.seekg(0);
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
     throw InputError(path, "", "not a .npy file (bad magic)");
@@ -59,11 +64,14 @@ NpyHeader read_npy_header(const std::string& path) {
   } else {
     throw InputError(path, "", "unsupported .npy version " + std::to_string(major));
   }
+  const size_t prefix = major == 1 ? 10 : 12;
+  if (header_len > size - std::min(size, prefix))  // checked before allocating it
+    throw InputError(path, "", "header of " + std::to_string(header_len) + " bytes is longer than the file (truncated?)");
   std::string header(header_len, '\0');
   if (!in.read(&header[0], static_cast<std::streamsize>(header_len))) throw InputError(path, "", "truncated .npy header");
 
   NpyHeader h;
-  h.data_offset = (major == 1 ? 10 : 12) + header_len;
+  h.data_offset = prefix + header_len;
   std::smatch m;
   if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'")))
     throw InputError(path, "descr", "missing dtype in .npy header");
@@ -84,12 +92,22 @@ NpyHeader read_npy_header(const std::string& path) {
   while (std::getline(ss, tok, ',')) {
     tok.erase(0, tok.find_first_not_of(" \t"));
     tok.erase(tok.find_last_not_of(" \tL") + 1);
-    if (!tok.empty()) h.shape.push_back(std::stoll(tok));
+    if (tok.empty()) continue;
+    int64_t d = -1;
+    const auto [end, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), d);
+    if (ec != std::errc() || end != tok.data() + tok.size() || d < 0)
+      throw InputError(path, "shape", "dimension '" + tok + "' is not a non-negative 64-bit integer");
+    h.shape.push_back(d);
   }
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<size_t>(in.tellg());
-  if (size < h.data_offset + static_cast<size_t>(h.count()) * dtype_size(h.dtype))
-    throw InputError(path, "", "file is shorter than its header's shape says (truncated?)");
+  // The data must fit in the file: checked one dimension at a time against
+  // the elements there, so that no product of dimensions can overflow.
+  const uint64_t available = (size - h.data_offset) / dtype_size(h.dtype);
+  uint64_t n = std::find(h.shape.begin(), h.shape.end(), 0) == h.shape.end() ? 1 : 0;  // 0: an empty array
+  for (auto d : h.shape) {
+    if (n && static_cast<uint64_t>(d) > available / n) n = available + 1;
+    else n *= static_cast<uint64_t>(d);
+  }
+  if (n > available) throw InputError(path, "", "file is shorter than its header's shape says (truncated?)");
   return h;
 }
 
@@ -105,6 +123,9 @@ float half_to_float(uint16_t h) {
 std::vector<float> read_npy_floats(const std::string& path, const NpyHeader& h, int64_t first, int64_t count) {
   if (h.dtype != DType::f16 && h.dtype != DType::f32)
     throw InputError(path, "descr", "dtype " + dtype_descr(h.dtype) + " not accepted (expected float16 or float32)");
+  if (first < 0 || count < 0 || first > h.count() - count)
+    throw InputError(path, "", "elements " + std::to_string(first) + " to " + std::to_string(first + count) +
+                                   " are outside the array of " + std::to_string(h.count()));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "", "cannot open file");
   const size_t es = dtype_size(h.dtype);

@@ -101,3 +101,50 @@ TEST(Npy, StreamWriterFixesLeadingDimensionAtClose) {
   EXPECT_EQ(h.dtype, DType::i32);
   EXPECT_EQ(fs::file_size(p), h.data_offset + 6 * 4);
 }
+
+// Found by fuzz/npy_fuzzer (docs/fuzzing.md): malformed shapes threw
+// std::invalid_argument / std::out_of_range from std::stoll, a negative
+// dimension or a product past int64 passed the size check (signed overflow),
+// and a version-2 header length of 4 GiB was allocated before being read.
+// Each is now an InputError naming the file and the field.
+TEST(Npy, FuzzMalformedShapesAreInputErrorsNamingFileAndField) {
+  const int32_t ints[4] = {1, 2, 3, 4};
+  for (const std::string shape : {"('x', 2)", "(99999999999999999999,)", "(-1, 4)", "(4611686018427387904, 4)",
+                                  "(2 2,)"}) {
+    const std::string p = tmp("bad_shape.npy");
+    write_raw(p, "<i4", shape, ints, sizeof ints);
+    try {
+      read_npy_header(p);
+      FAIL() << "accepted shape " << shape;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("shape"), std::string::npos) << e.what();
+    }
+  }
+  // A zero-sized dimension after a huge one is a valid empty array.
+  write_raw(tmp("empty.npy"), "<i4", "(4611686018427387904, 0)", ints, 0);
+  EXPECT_EQ(read_npy_header(tmp("empty.npy")).count(), 0);
+}
+
+TEST(Npy, FuzzHugeHeaderLengthIsRejectedBeforeAllocating) {
+  const std::string p = tmp("v2.npy");
+  std::ofstream(p, std::ios::binary) << std::string("\x93NUMPY\x02\x00\xf0\xff\xff\xff", 12) << "{'descr': '<f4'";
+  try {
+    read_npy_header(p);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("longer than the file"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Npy, FuzzReadsOutsideTheArrayAreInputErrors) {
+  const std::string p = tmp("six.npy");
+  const float data[6] = {1, 2, 3, 4, 5, 6};
+  write_npy(p, DType::f32, {6}, data);
+  const auto h = read_npy_header(p);
+  EXPECT_THROW(read_npy_floats(p, h, 4, 4), InputError);
+  EXPECT_THROW(read_npy_floats(p, h, -1, 2), InputError);
+  EXPECT_THROW(read_npy_floats(p, h, 0, -1), InputError);
+  EXPECT_EQ(read_npy_floats(p, h, 4, 2)[1], 6.0f);
+}

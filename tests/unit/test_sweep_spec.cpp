@@ -237,3 +237,18 @@ TEST(SweepSpec, RelativePathsResolveAgainstTheSpecFolder) {
   const SweepSpec bench = SweepSpec::load(kSrc + "/configs/sweeps/sanger_pe_grid.json");
   EXPECT_EQ(bench.points.size(), 64u);
 }
+
+// Found by fuzz/sweep_fuzzer (docs/fuzzing.md): a number past double's range
+// (1e999) threw nlohmann's out_of_range, and a folder given as the spec threw
+// std::ios_base::failure, instead of an InputError naming the spec file.
+TEST(SweepSpec, FuzzHugeNumbersAndFoldersAreInputErrors) {
+  expect_error(base_spec().dump().insert(1, "\"set\": {\"clock_ghz\": 1e999}, "), {"1e999"});
+  const std::string dir = scratch() + "/a_folder.json";
+  std::filesystem::create_directories(dir);
+  try {
+    SweepSpec::load(dir);
+    FAIL() << "accepted a folder";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir), std::string::npos) << e.what();
+  }
+}
