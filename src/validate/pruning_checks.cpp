@@ -51,12 +51,13 @@ void check_pruning(const RunShape& run, Validation& out, std::vector<char>& row_
     expect_shape(p.second, shape, run.gpu_dir, name);
     return p;
   };
-  const auto [tok_sim, tok_gpu] = pair("token_alive", {L, B, S});
-  const auto [timp_sim, timp_gpu] = pair("token_importance", {L, B, S});
-  const auto [head_sim, head_gpu] = pair("head_alive", {L, G});
-  const auto [himp_sim, himp_gpu] = pair("head_importance", {L, G});
-  const auto [req_sim, req_gpu] = pair("row_requantised", {L, G, S});
-  const auto [top_sim, top_gpu] = pair("row_top_prob", {L, G, S});
+  // Named references, not structured bindings: lambdas below capture them (C++17).
+  const auto tok = pair("token_alive", {L, B, S}), timp_p = pair("token_importance", {L, B, S});
+  const auto head = pair("head_alive", {L, G}), himp_p = pair("head_importance", {L, G});
+  const auto req = pair("row_requantised", {L, G, S}), top_p = pair("row_top_prob", {L, G, S});
+  const Array &tok_sim = tok.first, &tok_gpu = tok.second, &timp_sim = timp_p.first, &timp_gpu = timp_p.second;
+  const Array &head_sim = head.first, &head_gpu = head.second, &himp_sim = himp_p.first, &himp_gpu = himp_p.second;
+  const Array &req_sim = req.first, &req_gpu = req.second, &top_sim = top_p.first, &top_gpu = top_p.second;
   const double tau = run.params.value("requant_threshold", 0.0);
   // The requantisation rule both sides implement (SpAtten §3.4; kernels/spatten.cpp,
   // gpu_ref spatten.cu): a row is recomputed with full keys iff its first pass
