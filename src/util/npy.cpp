@@ -72,6 +72,13 @@ NpyHeader read_npy_header(const std::string& path) {
 
   NpyHeader h;
   h.data_offset = prefix + header_len;
+  // numpy's own reader keeps the last of a key written twice, these regexes the first: refuse.
+  for (const char* key : {"descr", "fortran_order", "shape"}) {
+    const std::string quoted = std::string("'") + key + "'";
+    const size_t first = header.find(quoted);
+    if (first != std::string::npos && header.find(quoted, first + 1) != std::string::npos)
+      throw InputError(path, key, "written twice in the .npy header");
+  }
   std::smatch m;
   if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'")))
     throw InputError(path, "descr", "missing dtype in .npy header");

@@ -148,3 +148,16 @@ TEST(Npy, FuzzReadsOutsideTheArrayAreInputErrors) {
   EXPECT_THROW(read_npy_floats(p, h, 0, -1), InputError);
   EXPECT_EQ(read_npy_floats(p, h, 4, 2)[1], 6.0f);
 }
+
+// A key written twice would be read differently by numpy (last wins) and by attnsim: refused.
+TEST(Npy, AHeaderKeyWrittenTwiceIsRefused) {
+  const float x[4] = {1, 2, 3, 4};
+  const std::string p = tmp("twice.npy");
+  write_raw(p, "<i4", "(4,), 'descr': '<f4'", x, sizeof x);
+  try {
+    read_npy_header(p);
+    FAIL() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(p + ": descr: written twice"), std::string::npos) << e.what();
+  }
+}
