@@ -34,6 +34,11 @@ export ATTNSIM
 [ -x "$ATTNSIM" ] || { echo "slurm_sweep.sh: $ATTNSIM is not executable (set ATTNSIM)" >&2; exit 2; }
 # Catch spec errors here rather than in every task.
 "$ATTNSIM" sweep --dry-run "$spec" >/dev/null
+# attnsim writes only into folders it made (docs/data_safety.md): check before adding logs/.
+if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -e "$out/sweep.json" ] && [ ! -e "$out/points" ]; then
+  echo "slurm_sweep.sh: $out: is a folder that is neither empty nor a sweep's output; choose another OUT" >&2
+  exit 2
+fi
 mkdir -p "$out/logs"   # Slurm's logs: a sweep folder holds only what a sweep makes
 started="$out/logs/slurm_sweep.started"   # a summary newer than this one is this run's
 touch "$started"
