@@ -1,7 +1,6 @@
 #include "dse/sweep_spec.h"
 
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <set>
 

@@ -23,10 +23,6 @@ inline std::string hex64(uint64_t h) {
   return hex;
 }
 
-}  // namespace attnsim
-
-namespace attnsim {
-
 // Chains FNV-1a over a file's bytes into h; false when the file cannot be read.
 bool fnv1a_file(const std::string& file, uint64_t& h);
 
