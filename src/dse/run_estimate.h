@@ -19,7 +19,7 @@ struct RunEstimate {
 };
 
 // Own model, calibrated on this project's CI-class machine (docs/data_safety.md):
-// 1.1e9-3.4e9 dense-equivalent MACs per second across the presets, so 1e9 errs long.
+// 2.1e9-3.4e9 dense-equivalent MACs per second across the presets, so 1e9 errs long by 2-3x.
 constexpr double kEstimateMacsPerSecond = 1e9;
 constexpr double kEstimateCpuLimitS = 24 * 3600.0;  // a day of CPU time
 

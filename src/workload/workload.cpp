@@ -96,11 +96,11 @@ nlohmann::json WorkloadSpec::to_json() const {
 }
 
 std::string WorkloadSpec::data_hash() const {
-  if (data_kind != "npy") return "";
+  if (data_kind != "npy" || !data_hash_memo.empty()) return data_hash_memo;
   uint64_t h = kFnvOffset;
   for (const auto& f : {q_path, k_path, v_path})
     if (!fnv1a_file(f, h)) throw InputError(file, "data", "cannot read " + f);
-  return hex64(h);
+  return data_hash_memo = hex64(h);
 }
 
 double WorkloadSpec::scale() const { return 1.0 / std::sqrt(static_cast<double>(head_dim)); }

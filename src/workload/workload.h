@@ -33,7 +33,9 @@ struct WorkloadSpec {
   double scale() const;  // 1/sqrt(head_dim)
   // FNV-1a (hex) of the bytes of the tensor files the workload reads (npy
   // data), "" for generated data: to_json() names files, this is what they hold.
+  // Read once per process (a sweep asks for it at every point); the files are inputs, not changed meanwhile.
   std::string data_hash() const;
+  mutable std::string data_hash_memo;  // "" until data_hash() has run on npy data
   int simulated_layers() const { return layers_to_simulate ? std::min(layers, layers_to_simulate) : layers; }
 };
 
