@@ -107,6 +107,24 @@ struct MaxOp {
   __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
 };
 
+// Block-wide (kReduceThreads threads, one block per head h): the largest |x|
+// of the head's Q and of its K; the result is valid in thread 0.
+__device__ __forceinline__ void head_absmax(const float* __restrict__ q, const float* __restrict__ k, int64_t h,
+                                            int64_t head_elems, float& mq, float& mk) {
+  using Reduce = cub::BlockReduce<float, kReduceThreads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  const float* qh = q + h * head_elems;
+  const float* kh = k + h * head_elems;
+  mq = 0.f, mk = 0.f;
+  for (int64_t i = threadIdx.x; i < head_elems; i += blockDim.x) {
+    mq = fmaxf(mq, fabsf(qh[i]));
+    mk = fmaxf(mk, fabsf(kh[i]));
+  }
+  mq = Reduce(tmp).Reduce(mq, MaxOp());
+  __syncthreads();  // tmp is reused
+  mk = Reduce(tmp).Reduce(mk, MaxOp());
+}
+
 // One block per head: absmax of the head's whole Q and K, then the scales
 // (double, as the simulator: qmax / absmax, 1 for an all-zero tensor), the
 // stored float scales [H, 2] and the prediction rescale
@@ -115,19 +133,9 @@ __global__ void __launch_bounds__(kReduceThreads)
     absmax_scales_kernel(const float* __restrict__ q, const float* __restrict__ k, int64_t head_elems, double qmax,
                          double scale, double* __restrict__ qs, double* __restrict__ ks, float* __restrict__ scales_out,
                          float* __restrict__ rescale) {
-  using Reduce = cub::BlockReduce<float, kReduceThreads>;
-  __shared__ typename Reduce::TempStorage tmp;
   const int64_t h = blockIdx.x;
-  const float* qh = q + h * head_elems;
-  const float* kh = k + h * head_elems;
-  float mq = 0.f, mk = 0.f;
-  for (int64_t i = threadIdx.x; i < head_elems; i += blockDim.x) {
-    mq = fmaxf(mq, fabsf(qh[i]));
-    mk = fmaxf(mk, fabsf(kh[i]));
-  }
-  mq = Reduce(tmp).Reduce(mq, MaxOp());
-  __syncthreads();  // tmp is reused
-  mk = Reduce(tmp).Reduce(mk, MaxOp());
+  float mq, mk;
+  head_absmax(q, k, h, head_elems, mq, mk);
   if (threadIdx.x == 0) {
     const double sq = mq > 0.f ? qmax / static_cast<double>(mq) : 1.0;
     const double sk = mk > 0.f ? qmax / static_cast<double>(mk) : 1.0;
@@ -191,19 +199,9 @@ __global__ void l2_normalise_kernel(const float* __restrict__ x, int64_t rows, i
 __global__ void __launch_bounds__(kReduceThreads)
     absmax_kernel(const float* __restrict__ q, const float* __restrict__ k, int64_t head_elems,
                   float* __restrict__ absmax) {
-  using Reduce = cub::BlockReduce<float, kReduceThreads>;
-  __shared__ typename Reduce::TempStorage tmp;
   const int64_t h = blockIdx.x;
-  const float* qh = q + h * head_elems;
-  const float* kh = k + h * head_elems;
-  float mq = 0.f, mk = 0.f;
-  for (int64_t i = threadIdx.x; i < head_elems; i += blockDim.x) {
-    mq = fmaxf(mq, fabsf(qh[i]));
-    mk = fmaxf(mk, fabsf(kh[i]));
-  }
-  mq = Reduce(tmp).Reduce(mq, MaxOp());
-  __syncthreads();  // tmp is reused
-  mk = Reduce(tmp).Reduce(mk, MaxOp());
+  float mq, mk;
+  head_absmax(q, k, h, head_elems, mq, mk);
   if (threadIdx.x == 0) {
     absmax[2 * h] = mq;
     absmax[2 * h + 1] = mk;
@@ -246,16 +244,6 @@ __global__ void quantize_f32_kernel(const float* __restrict__ x, const float* __
   }
 }
 
-__device__ __forceinline__ double warp_max_d(double v) {
-  for (int o = kWarp / 2; o > 0; o /= 2) v = fmax(v, __shfl_xor_sync(kFullMask, v, o));
-  return v;
-}
-
-__device__ __forceinline__ double warp_sum_d(double v) {
-  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(kFullMask, v, o);
-  return v;
-}
-
 // One warp per row (h, i): Ŝ_ij = double(acc_ij) / (double(s_q) * double(s_k))
 // [* (double(‖q_i‖) * double(‖k_j‖)) with norms] * scale, softmax over the
 // row's keys (causal: j <= i) in double. Writes pred_scores = float(Ŝ),
@@ -282,10 +270,10 @@ __global__ void predict_f64_kernel(const int32_t* __restrict__ acc, int64_t ld_a
   };
   double m = -INFINITY;
   for (int j = lane; j < n; j += kWarp) m = fmax(m, s_at(j));
-  m = warp_max_d(m);
+  m = warp_max(m);
   double z = 0.0;
   for (int j = lane; j < n; j += kWarp) z += exp(s_at(j) - m);
-  z = warp_sum_d(z);
+  z = warp_sum(z);
   float* srow = pred_scores + r * S;
   float* prow = pred_probs + r * S;
   double* drow = pred_probs_d + r * S;

@@ -18,6 +18,17 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+// Double versions (the Sanger predictor's softmax is computed in double).
+__device__ __forceinline__ double warp_max(double v) {
+  for (int o = kWarp / 2; o > 0; o /= 2) v = fmax(v, __shfl_xor_sync(kFullMask, v, o));
+  return v;
+}
+
+__device__ __forceinline__ double warp_sum(double v) {
+  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(kFullMask, v, o);
+  return v;
+}
+
 __device__ __forceinline__ int warp_sum_int(int v) {
   for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(kFullMask, v, o);
   return v;
