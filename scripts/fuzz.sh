@@ -53,10 +53,10 @@ seed_files() {
   esac
 }
 
-# A finding's signature: the first frame in attnsim's own sources (src/, fuzz/)
-# when its reproducer is run again, e.g. "src/validate/validate.cpp:250".
+# A finding's signature: the first frame in attnsim's own sources (functional/, models/, frontend/, fuzz/)
+# when its reproducer is run again, e.g. "frontend/validate/validate.cpp:250".
 signature() {  # $1: target binary, $2: reproducer
-  "$1" "$2" 2>&1 | grep -oE "/(src|fuzz)/[A-Za-z0-9_/.-]+(:[0-9]+)?" | grep -v "fuzz/fuzz_common.h" | head -n 1 | sed 's|^/||'
+  "$1" "$2" 2>&1 | grep -oE "/(functional|models|frontend|fuzz)/[A-Za-z0-9_/.-]+(:[0-9]+)?" | grep -v "fuzz/fuzz_common.h" | head -n 1 | sed 's|^/||'
 }
 # Findings in files this branch does not own wait for their fix there; listed
 # in fuzz/known_findings.txt ("TARGET SIGNATURE"), they are reported but do not fail the run.

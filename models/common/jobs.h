@@ -8,7 +8,7 @@
 #include "kernels/attention.h"
 #include "kernels/pack_split.h"
 #include "kernels/sanger_predict.h"
-#include "report/run_stats.h"
+#include "common/run_stats.h"
 #include "workload/workload.h"
 
 namespace attnsim {

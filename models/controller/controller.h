@@ -16,7 +16,7 @@
 #include "kernels/sanger_predict.h"
 #include "controller/pipeline.h"
 #include "report/dump.h"
-#include "report/run_stats.h"
+#include "common/run_stats.h"
 #include "sram/sram_buffer.h"
 #include "workload/workload.h"
 

@@ -6,7 +6,7 @@
 
 #include "config/arch_config.h"
 #include "controller/controller.h"
-#include "report/run_stats.h"
+#include "common/run_stats.h"
 #include "workload/workload.h"
 
 namespace attnsim {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "config/number_format.h"
+#include "kernels/number_format.h"
 
 using attnsim::NumberFormat;
 

@@ -1,4 +1,4 @@
-// The up-front size estimate of a run (src/dse/run_estimate.cpp, own model) on
+// The up-front size estimate of a run (frontend/dse/run_estimate.cpp, own model) on
 // hand-computed cases, and where its refusals begin.
 #include <gtest/gtest.h>
 

@@ -35,7 +35,7 @@ Theirs (called):
   * quant_utils.quantize / get_scale to obtain the 4-bit integers that
     _fake_quantize uses internally (hashed for the C++ side).
 
-Ours: the workload loading, the FNV-1a hashes (attnsim's src/util/hash.h
+Ours: the workload loading, the FNV-1a hashes (attnsim's functional/util/hash.h
 fnv1a + hex64), exact integer counts of segments / sub-rows (same definition
 as _eval_load_balance, which only returns a ratio), and independent
 recomputations of the prediction (predict_recompute) that tell the C++ side
@@ -466,7 +466,7 @@ def main():
         "layout": {
             "mask_hash": "FNV-1a 64 (offset 1469598103934665603, prime 1099511628211) over the row-major "
                          "[seq, seq] uint8 mask of one head, 1 = kept, 0 = pruned; 16 lowercase hex digits. "
-                         "= attnsim::hex64(attnsim::fnv1a(bytes)) of src/util/hash.h (note: that offset is not the "
+                         "= attnsim::hex64(attnsim::fnv1a(bytes)) of functional/util/hash.h (note: that offset is not the "
                          "standard FNV-1a basis 14695981039346656037)",
             "qi_hash / ki_hash": "FNV-1a 64 over the row-major [token, dim] int8 4-bit integers of one head "
                                  "(K as [key, dim]), two's complement bytes",

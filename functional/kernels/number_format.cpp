@@ -1,4 +1,4 @@
-#include "config/number_format.h"
+#include "kernels/number_format.h"
 
 #include <cmath>
 #include <regex>

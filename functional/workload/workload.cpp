@@ -32,7 +32,7 @@ WorkloadSpec WorkloadSpec::from_json(const nlohmann::json& j, const std::string&
   w.causal = r.boolean("causal", false);
   auto d = r.object("data");
   w.data_kind = d.string("kind", std::nullopt, {"synthetic", "npy", "long_context", "multimodal"});
-  // --- DynamiQK data kinds (src/workload/long_context.h, multimodal.h) ---
+  // --- DynamiQK data kinds (functional/workload/long_context.h, multimodal.h) ---
   if (w.data_kind == "long_context" || w.data_kind == "multimodal") {
     if (!w.causal) r.fail("causal", "data kind \"" + w.data_kind + "\" is causal attention: set \"causal\": true");
     if (w.data_kind == "long_context")

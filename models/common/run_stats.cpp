@@ -1,4 +1,4 @@
-#include "report/run_stats.h"
+#include "common/run_stats.h"
 
 namespace attnsim {
 

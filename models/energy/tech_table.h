@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "config/number_format.h"
+#include "kernels/number_format.h"
 
 namespace attnsim {
 

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "config/number_format.h"
+#include "kernels/number_format.h"
 #include "validate/checks.h"
 
 namespace attnsim::validation {

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "config/arch_config.h"
-#include "report/run_stats.h"
+#include "common/run_stats.h"
 
 namespace attnsim {
 

@@ -5,7 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "config/number_format.h"
+#include "kernels/number_format.h"
 #include "kernels/softmax.h"
 #include "util/error.h"
 #include "util/json_reader.h"

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "config/number_format.h"
+#include "kernels/number_format.h"
 #include "energy/tech_table.h"
 #include "kernels/pattern_detect.h"  // DynamiQK pattern_detector parameters
 #include "kernels/pattern_static.h"  // DynamiQK static_pattern parameters

@@ -3,7 +3,7 @@
 // kept positions), softmax over each row's kept scores, SpMM with V.
 #include <vector>
 
-#include "config/number_format.h"
+#include "kernels/number_format.h"
 #include "kernels/softmax.h"
 #include "kernels/tensor.h"
 

@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "config/number_format.h"
+#include "kernels/number_format.h"
 #include "kernels/attention.h"
 #include "kernels/tensor.h"
 #include "kernels/topk.h"

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/arch_config.h"
-#include "report/run_stats.h"
+#include "common/run_stats.h"
 #include "workload/workload.h"
 
 namespace attnsim {
