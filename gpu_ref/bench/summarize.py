@@ -110,8 +110,9 @@ def extras(path, cases):
             vs_flex.append(c["flex_best"] / auto)
     if vs_flex:
         gm = math.exp(sum(math.log(x) for x in vs_flex) / len(vs_flex))
-        lines.append(f"Automatic tiling vs Flex ({len(vs_flex)} sparse cases): {min(vs_flex):.2f}x-{max(vs_flex):.2f}x, "
-                     f"geo-mean {gm:.3f}, below Flex in {sum(x < 1 for x in vs_flex)}")
+        lines.append(f"Automatic tiling vs Flex ({len(vs_flex)} sparse cases): "
+                     f"{min(vs_flex):.2f}x-{max(vs_flex):.2f}x, geo-mean {gm:.3f}, "
+                     f"below Flex in {sum(x < 1 for x in vs_flex)}")
     if vs_sdpa:
         lines.append(f"Automatic tiling vs SDPA ({len(vs_sdpa)} dense and causal cases): "
                      f"{min(vs_sdpa):.2f}x-{max(vs_sdpa):.2f}x")
