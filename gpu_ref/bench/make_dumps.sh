@@ -6,9 +6,10 @@
 # that they travel with the working tree (< 64 MiB with the repository), and
 # copies the gpu_ref binaries built here into DIR/prebuilt (run_device.sh
 # rebuilds on the GPU machine when they do not run there). DIR must be ignored
-# by git (e.g. listed in .git/info/exclude) and passed to the device call in
-# `carry`. synthetic_bert_base_s512 is dumped with --layers 2 (its full dump has
-# 150 MB of pred_scores alone).
+# by git (gpu_ref/.gitignore ignores the default; another DIR e.g. listed in
+# .git/info/exclude) and passed to the device call in `carry`.
+# synthetic_bert_base_s512 is dumped with --layers 2 (its full dump has 150 MB
+# of pred_scores alone).
 set -euo pipefail
 dir="${1:-gpu_ref/_bench_dumps}"
 attnsim="${ATTNSIM:-build/attnsim}"

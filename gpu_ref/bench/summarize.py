@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Markdown table and plot from bench_block_sparse.py's results.
 
-    summarize.py BENCH_JSONL_OR_CSV [--md OUT.md] [--png OUT.png]
+    summarize.py [BENCH_JSONL_OR_CSV] [--md OUT.md] [--png OUT.png] [--numerics NUMERICS_JSON]
 
 Table: per case the fused kernel's best tiling against FlexAttention (best
 variant), SDPA (FlashAttention backend, dense), gpu_ref's cuSPARSE path and
 cuBLAS dense, with the targets (>= Flex on sparse cases, >= 2x cuSPARSE,
->= 80 % of SDPA on dense cases) marked.
+>= 80 % of SDPA on dense cases) marked; then the automatic tiling's ratios and
+how far the fused output is from Flex's and cuSPARSE's. --numerics: per
+numerics case the worst error over the tilings (and merged masks) it ran.
 """
 import argparse
 import csv
@@ -87,6 +89,79 @@ def table(cases):
     return "\n".join(out), misses
 
 
+def extras(path, cases):
+    """The automatic tiling ("auto" variant) against Flex and SDPA, and the outputs' agreement (from the notes)."""
+    import json
+    import math
+    import re
+
+    lines = []
+    vs_flex, vs_sdpa = [], []
+    for key, c in cases.items():
+        S, D, pat, dens = key[:4]
+        fa = c.get("fused_all", {})
+        auto = fa.get("auto", fa.get("auto/q128merge"))
+        if auto is None:
+            continue
+        dense_case = (pat == "random" and dens >= 0.999) or pat == "causal"
+        if dense_case and c.get("sdpa_flash"):
+            vs_sdpa.append(c["sdpa_flash"] / auto)
+        if not dense_case and c.get("flex_best"):
+            vs_flex.append(c["flex_best"] / auto)
+    if vs_flex:
+        gm = math.exp(sum(math.log(x) for x in vs_flex) / len(vs_flex))
+        lines.append(f"Automatic tiling vs Flex ({len(vs_flex)} sparse cases): "
+                     f"{min(vs_flex):.2f}x-{max(vs_flex):.2f}x, geo-mean {gm:.3f}, "
+                     f"below Flex in {sum(x < 1 for x in vs_flex)}")
+    if vs_sdpa:
+        lines.append(f"Automatic tiling vs SDPA ({len(vs_sdpa)} dense and causal cases): "
+                     f"{min(vs_sdpa):.2f}x-{max(vs_sdpa):.2f}x")
+    if path.endswith(".jsonl"):
+        agree = {"flex": [], "cuSPARSE": []}  # as the notes spell them
+        for line in open(path):
+            note = json.loads(line).get("note") or ""
+            for name in agree:
+                m = re.search(rf"fused vs {name} max_err_rel=([0-9.e+-]+)", note)
+                if m:
+                    agree[name].append(float(m.group(1)))
+        for name, v in agree.items():
+            if v:
+                shown = {"flex": "FlexAttention"}.get(name, name)
+                lines.append(f"Fused output vs {shown}'s, max |diff| / max |ref| ({len(v)} cases): "
+                             f"{min(v):.1e}-{max(v):.1e}")
+    return "\n".join(lines)
+
+
+def numerics_table(path):
+    import json
+
+    groups = {}
+    for r in json.load(open(path)):
+        native_qb = 64 if r["merged"] else r["q_block"]
+        key = (r["S"], r["D"], native_qb, r["kv_block"], r["dtype"], r["pattern"])
+        groups.setdefault(key, []).append(r)
+
+    def worst(rs, field):
+        v = [r[field]["max_err_rel"] for r in rs if r.get(field)]
+        return f"{max(v):.1e}" if v else "-"
+
+    out = ["| S | D | q x kv block | dtype | mask | blocks full/causal/partial | runs | fused vs float64 | "
+           "fused vs cuSPARSE | fused vs cuBLAS dense | cuSPARSE vs float64 |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (S, D, qb, kvb, dt, pat), rs in groups.items():
+        b = next(r for r in rs if not r["merged"])["blocks"]
+        merged = sum(r["merged"] for r in rs)
+        runs = f"{len(rs) - merged}" + (f" + {merged} merged" if merged else "")
+        dt = {"float16": "fp16", "bfloat16": "bf16"}.get(dt, dt)
+        out.append(f"| {S} | {D} | {qb}x{kvb} | {dt} | {pat} | {b['full']}/{b['causal']}/{b['partial']} | {runs} | "
+                   f"{worst(rs, 'fused_vs_f64')} | {worst(rs, 'fused_vs_cusparse')} | "
+                   f"{worst(rs, 'fused_vs_cublas_dense')} | {worst(rs, 'cusparse_vs_f64')} |")
+    n = sum(len(rs) for rs in groups.values())
+    npass = sum(r["pass"] for rs in groups.values() for r in rs)
+    out.append(f"\n{npass} / {n} pass ({len(groups)} cases)")
+    return "\n".join(out)
+
+
 def plot(cases, png, gpu):
     import matplotlib
 
@@ -138,18 +213,27 @@ def plot(cases, png, gpu):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("csv")
+    ap.add_argument("csv", nargs="?")
     ap.add_argument("--md")
     ap.add_argument("--png")
     ap.add_argument("--gpu", default="an H100", help="the GPU named in the plot's title")
+    ap.add_argument("--numerics", help="numerics.json of the same run: per-case error table")
     a = ap.parse_args()
-    cases = load(a.csv)
-    t, misses = table(cases)
-    text = t + "\n\nTargets missed:\n" + ("\n".join("- " + m for m in misses) if misses else "- none") + "\n"
+    if not a.csv and not a.numerics:
+        ap.error("give a benchmark file, --numerics, or both")
+    text = ""
+    if a.csv:
+        cases = load(a.csv)
+        t, misses = table(cases)
+        text = t + "\n\nTargets missed:\n" + ("\n".join("- " + m for m in misses) if misses else "- none") + "\n"
+        ex = extras(a.csv, cases)
+        text += ("\n" + ex + "\n") if ex else ""
+    if a.numerics:
+        text += ("\n" if text else "") + numerics_table(a.numerics) + "\n"
     if a.md:
         open(a.md, "w").write(text)
     print(text)
-    if a.png:
+    if a.csv and a.png:
         plot(cases, a.png, a.gpu)
 
 

@@ -69,16 +69,16 @@ constexpr int kNumTilings = 22;
 const char* tiling_name(Tiling t);
 int tiling_q_block(Tiling t);
 bool tiling_is_wgmma(Tiling t);
-// The tiling `automatic` stands for (measured on an H200 and an H100, docs/gpu_kernel.md): with wgmma (an sm_90
-// GPU, head_dim 64/128) for q_block 128 wg128_wsp, except at head_dim 128 on 128-key blocks whose q-block rows list
-// 768 keys or more on average (mean_row_keys), where wg128_m2 ran 0-15 % faster (H100, issue 8 step 4; wg128_wsp
-// 4-14 % faster below 4.5 blocks a row); for q_block 64 wg64_p (head_dim 128) or wg64_m4 - but a 64-row mask is
-// faster merged into 128-row q-blocks (merge_q_blocks) on wg128_wsp: see merged_q_blocks_pay. Without wgmma
-// q128_w4, and q64_w2 (head_dim 64) or q64_w4. Another tiling is returned as is.
+// The tiling `automatic` stands for (the measurements behind it: docs/gpu_kernel.md, "Which tiling runs when"):
+// with wgmma (an sm_90 GPU, head_dim 64/128) for q_block 128 wg128_wsp, except at head_dim 128 on 128-key blocks
+// whose q-block rows list 768 keys or more on average (mean_row_keys), where wg128_m2 ran faster (H100); for q_block 64
+// wg64_p (head_dim 128) or wg64_m4 - but a 64-row mask is faster merged into 128-row q-blocks (merge_q_blocks) on
+// wg128_wsp: see merged_q_blocks_pay. Without wgmma q128_w4, and q64_w2 (head_dim 64) or q64_w4. Another tiling
+// is returned as is.
 Tiling automatic_tiling(bool wgmma, int head_dim, int q_block, int kv_block, double mean_row_keys);
 // Whether `automatic` should run a mask of q_block-row q-blocks merged into 128-row ones (merge_q_blocks) on
-// wg128_wsp: q_block 64 and wgmma at head_dim 64/128 (the local-stride masks of 64-blocks ran 1.28-1.37x faster so
-// at head dim 128 and 1.03-1.21x at 64 than on the best 64-row tiling, H100).
+// wg128_wsp: q_block 64 and wgmma at head_dim 64/128 (the local-stride masks of 64-blocks ran faster so than on
+// the best 64-row tiling at both head dims, H100: docs/gpu_kernel.md).
 bool merged_q_blocks_pay(int q_block, int head_dim);
 // Whether the wgmma tilings can run here (built for sm_90a and the current GPU is compute capability 9.0).
 bool wgmma_available();
