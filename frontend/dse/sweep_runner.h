@@ -1,0 +1,76 @@
+#pragma once
+// Runs a sweep (docs/dse.md): claims and locks the output folder, keeps the
+// complete reports of an earlier run, runs the other points as `attnsim run`
+// child processes and writes the summary; merges shard summaries. Prints
+// nothing: the caller shows progress and results (cli/cmd_sweep.cpp).
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "dse/sweep_spec.h"
+
+namespace attnsim {
+
+// A slice of a sweep: the points with index % count == index.
+struct Shard {
+  int index = 0, count = 1;
+};
+
+// "I/N" with 0 <= I < N (InputError naming --shard otherwise).
+Shard parse_shard(const std::string& text);
+
+// The points of `shard`, in index order.
+std::vector<const SweepPoint*> shard_points(const SweepSpec& spec, const Shard& shard);
+
+struct SweepOptions {
+  std::string out;         // output folder (created; refused if another spec's or not a sweep's)
+  std::string executable;  // the attnsim binary each point runs in
+  int workers = 1;         // points run at once
+  double timeout_s = 0;    // per point; 0: none
+  bool reuse = true;       // points share masks and accuracy (--functional-cache OUT/functional)
+  bool allow_large = false;  // passes --allow-large to every point
+  Shard shard;
+};
+
+// Called in the calling thread while points run.
+struct SweepProgress {
+  std::function<void(int done, int total)> update;  // before the first point and after each
+  // A point failed (before its update); `error` is what the summary records.
+  std::function<void(const SweepPoint& point, const std::string& error)> failed;
+};
+
+struct SweepResult {
+  nlohmann::json summary;             // as written
+  std::vector<std::string> warnings;  // from make_summary
+  size_t points = 0;                  // of this shard
+  size_t distinct = 0;                // distinct hashes among them
+  size_t run = 0;                     // run now
+  int found = 0;                      // complete reports of an earlier run
+  int failed = 0;
+  double wall_s = 0;
+  int64_t cache_hits = 0;  // functional-cache hits over the reports
+  std::string written;     // OUT/summary.csv, or the shard summary's path
+};
+
+// Runs the points of options.shard that have no complete report in OUT and
+// writes OUT/summary.csv and summary.json (a shard: its shard summary only).
+// InputError, before anything is written, for a folder it may not use or one
+// another sweep of the same shard is writing (the lock is held until it returns).
+SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& options, const SweepProgress& progress = {});
+
+struct MergeResult {
+  nlohmann::json summary;
+  std::vector<std::string> warnings;
+  std::vector<std::string> shard_files;  // the shard summaries read
+  size_t points = 0;
+  int failed = 0;
+  std::string out;  // where summary.csv/json were written
+};
+
+// Joins the shard summaries in `dirs` into OUT (default: the first of them),
+// copying their reports into OUT/points so that it stands alone.
+MergeResult merge_sweeps(const std::vector<std::string>& dirs, const std::string& out);
+
+}  // namespace attnsim
