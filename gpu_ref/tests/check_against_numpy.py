@@ -29,6 +29,13 @@ pattern_detector the CSR masks = the keys of the GPU's plans (heads.json:
         layouts, indices, skips, diagonal); the estimates (column / diagonal
         sums) vs float64; vertical-slash indices a top-k of the GPU's scores;
         scores / probs / output vs float64 on the mask.
+elsa    ELSA's candidate selection (docs/elsa.md): q_hash / k_hash / q_norm /
+        k_norm bit for bit against the float64 rule (sums in index order); the
+        cos_table and log_inv_p against their formulas; the GPU's mask
+        identical to numpy's selection (no tolerance: the rule is exact in
+        float64); scores / probs / output vs float64 on the mask. Reports,
+        for information, whether params.projection is what splitmix64 and
+        Box-Muller give for params.seed.
 
 Also reports, for information only, how the simulator's own results in the
 dump differ from the GPU's (for a fixed-point dump: the precision loss of the
@@ -36,6 +43,7 @@ simulated hardware). Exit status 0 when every check passes, 1 otherwise.
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -664,6 +672,178 @@ def check_pattern_detector(meta, dump, out, rep):
     compare_float(rep, "output", load(out, "output"), ref_out, (L, G, S, D))
 
 
+# ---------------------------------------------------------------- elsa
+_U64 = (1 << 64) - 1
+_POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+def elsa_splitmix64(state):
+    """One splitmix64 step: returns (new state, output)."""
+    state = (state + 0x9E3779B97F4A7C15) & _U64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _U64
+    return state, z ^ (z >> 31)
+
+
+def elsa_projection(k, d, seed):
+    """src/kernels/elsa.cpp elsa_projection: splitmix64(seed), per entry
+    u = ((x >> 11) + 1) * 2^-53 twice, z = sqrt(-2 ln u1) * cos((2 pi) u2) in
+    double, rounded to float32, row-major (math.* is the C library's, as the
+    simulator's)."""
+    state = int(seed) & _U64
+    out = np.empty(k * d, np.float32)
+    for e in range(k * d):
+        state, x1 = elsa_splitmix64(state)
+        state, x2 = elsa_splitmix64(state)
+        u1 = ((x1 >> 11) + 1) * 2.0 ** -53
+        u2 = ((x2 >> 11) + 1) * 2.0 ** -53
+        out[e] = np.float32(math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2))
+    return out.reshape(k, d)
+
+
+def elsa_cos_table(k):
+    """llround(cos((pi * h) / k) * 32768), h = 0..k (halves away from zero)."""
+    table = []
+    for h in range(k + 1):
+        x = math.cos(math.pi * h / k) * 32768.0
+        r = math.floor(x)
+        frac = x - r
+        table.append(int(r + 1 if frac > 0.5 or (frac == 0.5 and x >= 0) else r))
+    return table
+
+
+def elsa_hash(x, proj):
+    """Hash words [..., W] (uint64) and norms [...] (float64) of the rows of x
+    [..., D]: bit t = 1 iff sum_j A[t][j] * x[j] >= 0, summed in float64 in j
+    order (one rounding per product and per addition: numpy does not fuse
+    them), bit t in word t // 64 at position t % 64; norm = sqrt(sum_j x_j^2)
+    likewise."""
+    k, d = proj.shape
+    x64 = np.asarray(x, np.float32).astype(np.float64)
+    a64 = proj.astype(np.float64)
+    acc = np.zeros(x64.shape[:-1] + (k,))
+    sq = np.zeros(x64.shape[:-1])
+    for j in range(d):
+        xj = x64[..., j]
+        acc = acc + xj[..., None] * a64[:, j]
+        sq = sq + xj * xj
+    words = (k + 63) // 64
+    bits = np.zeros(x64.shape[:-1] + (words * 64,), dtype=bool)
+    bits[..., :k] = acc >= 0.0
+    packed = np.packbits(bits, axis=-1, bitorder="little")  # bit t -> byte t // 8, bit t % 8
+    hashes = np.ascontiguousarray(packed).view("<u8")        # byte b -> word b // 8, bits 8 (b % 8) ..
+    return hashes, np.sqrt(sq)
+
+
+def elsa_select(qh, qn, kh, kn, cos_table, log_inv_p, scale, causal):
+    """One head's mask [S, S] and the keep rule's bound [S, S]: e_ij =
+    c[popcount(q_i ^ k_j)] * |k_j|, m_i = max over allowed j, kept iff
+    ((m_i - e_ij) * |q_i|) * scale / 32768 <= log_inv_p (float64, left to right)."""
+    S = qh.shape[0]
+    x = np.ascontiguousarray(qh[:, None, :] ^ kh[None, :, :])
+    dist = _POP8[x.view(np.uint8)].sum(axis=-1)
+    e = np.asarray(cos_table, np.int64)[dist].astype(np.float64) * kn[None, :]
+    valid = causal_valid(S) if causal else np.ones((S, S), dtype=bool)
+    m = np.where(valid, e, -np.inf).max(axis=-1)
+    bound = (m[:, None] - e) * qn[:, None] * scale / 32768.0
+    return (bound <= log_inv_p) & valid, bound
+
+
+def check_elsa(meta, dump, out, rep):
+    """Hashes and norms bit for bit, the mask identical (the rule is exact in
+    float64: no tolerance), then scores / probs / output vs float64 on the mask."""
+    L, G, S, D = meta["layers"], meta["groups"], meta["seq_len"], meta["head_dim"]
+    p = meta["params"]
+    k = int(p["hash_bits"])
+    scale, causal = float(p["scale"]), bool(p["causal"])
+    thr, log_inv_p = float(p["threshold"]), float(p["log_inv_p"])
+    W = (k + 63) // 64
+    proj = np.asarray(p["projection"], dtype=np.float64)
+    if proj.shape != (k, D):
+        rep.check("params", False, f"projection shape {proj.shape}, expected ({k}, {D})")
+        return
+    proj = proj.astype(np.float32)
+    want_cos = elsa_cos_table(k)
+    rep.check("cos_table", list(p["cos_table"]) == want_cos,
+              f"{len(p['cos_table'])} entries, llround(cos(pi h / k) * 32768): "
+              f"{'identical' if list(p['cos_table']) == want_cos else 'DIFFERENT'}")
+    want_lip = math.log(1.0 / thr)
+    rep.check("log_inv_p", abs(log_inv_p - want_lip) <= 1e-12 * max(1.0, abs(want_lip)),
+              f"{log_inv_p!r} vs log(1 / threshold) = {want_lip!r}")
+    regen = elsa_projection(k, D, int(p["seed"]))
+    nd = int(np.count_nonzero(regen.view(np.uint32) != proj.view(np.uint32)))
+    rep.info("projection vs seed", f"{nd} of {k * D} entries differ from splitmix64/Box-Muller of seed {p['seed']}")
+
+    q, kk, v = (load(dump, n) for n in ("q", "k", "v"))
+    qh, qn = elsa_hash(q, proj)
+    kh, kn = elsa_hash(kk, proj)
+    for name, ref in (("q_hash", qh), ("k_hash", kh)):
+        got = load(out, name)
+        ok = got.dtype == np.int64 and got.shape == (L, G, S, W)
+        ndiff = int(np.count_nonzero(got.view(np.uint64) != ref)) if ok else -1
+        rep.check(name, ok and ndiff == 0, f"{got.dtype} {got.shape}, {ndiff} of {ref.size} words differ")
+    for name, ref in (("q_norm", qn), ("k_norm", kn)):
+        got = load(out, name)
+        ok = got.dtype == np.float64 and got.shape == (L, G, S)
+        ndiff = int(np.count_nonzero(got.view(np.uint64) != ref.view(np.uint64))) if ok else -1
+        rep.check(name, ok and ndiff == 0, f"{got.dtype} {got.shape}, {ndiff} of {ref.size} values differ (bits)")
+
+    np_mask = np.zeros((L, G, S, S), dtype=bool)
+    bound = np.zeros((L, G, S, S))
+    for l in range(L):
+        for g in range(G):
+            np_mask[l, g], bound[l, g] = elsa_select(qh[l, g], qn[l, g], kh[l, g], kn[l, g], want_cos, log_inv_p,
+                                                     scale, causal)
+    indptr, indices, offsets = load(out, "mask_indptr"), load(out, "mask_indices"), load(out, "mask_offsets")
+    if not check_csr_structure(rep, indptr, indices, offsets, L, G, S, causal):
+        return
+    gpu_mask, pos = csr_to_dense(indptr, indices, offsets, L, G, S)
+    diff = gpu_mask != np_mask
+    ndiff = int(np.count_nonzero(diff))
+    allowed = int(np.count_nonzero(causal_valid(S))) * L * G if causal else L * G * S * S
+    detail = (f"gpu nnz {int(gpu_mask.sum())}, numpy nnz {int(np_mask.sum())} of {allowed} allowed "
+              f"(density {np_mask.sum() / allowed:.4f}); {ndiff} entries differ")
+    if ndiff:
+        margin = np.abs(bound[diff] - log_inv_p)
+        detail += f" (closest to the bound: {float(margin.min()):.3e})"
+    rep.check("mask vs numpy selection", ndiff == 0, detail)
+
+    # the exact pass on the GPU's own mask
+    q64, k64, v64 = (x.astype(np.float64) for x in (q, kk, v))
+    s64 = np.einsum("lgid,lgjd->lgij", q64, k64) * scale
+    probs64 = np.nan_to_num(softmax64(s64, gpu_mask))
+    out64 = np.einsum("lgij,lgjd->lgid", probs64, v64)
+    flat = pos[gpu_mask]
+    ref_scores = np.empty(indices.size)
+    ref_scores[flat] = s64[gpu_mask]
+    ref_probs = np.empty(indices.size)
+    ref_probs[flat] = probs64[gpu_mask]
+    compare_float(rep, "scores", load(out, "scores"), ref_scores, (indices.size,))
+    compare_float(rep, "probs", load(out, "probs"), ref_probs, (indices.size,))
+    compare_float(rep, "output", load(out, "output"), out64, (L, G, S, D))
+
+    # information: the simulator's results in the dump against the GPU's
+    for name in ("q_hash", "k_hash", "q_norm", "k_norm"):
+        path = os.path.join(dump, name + ".npy")
+        if os.path.exists(path):
+            a, b = np.load(path), load(out, name)
+            same = a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a.view(np.uint64), b.view(np.uint64))
+            rep.info(f"simulator {name} vs gpu", "identical" if same else "DIFFERENT")
+    try:
+        s_indptr, s_indices, s_offsets = (load(dump, n) for n in ("mask_indptr", "mask_indices", "mask_offsets"))
+        sim_mask, _ = csr_to_dense(s_indptr, s_indices, s_offsets, L, G, S)
+        agree = int(np.count_nonzero(sim_mask & gpu_mask))
+        un = int(np.count_nonzero(sim_mask | gpu_mask))
+        so = load(dump, "output")
+        rep.info("simulator vs gpu",
+                 f"mask identical {agree} of {un} (agreement {agree / un if un else 1.0:.6f}, "
+                 f"{int(np.count_nonzero(sim_mask != gpu_mask))} entries differ); output rel norm err "
+                 f"{rel_norm(so, load(out, 'output')):.3e}, max abs err {elem_err(so, load(out, 'output'))[0]:.3e}")
+    except FileNotFoundError:
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dump_dir")
@@ -690,6 +870,8 @@ def main():
         check_spatten(meta, a.dump_dir, a.gpu_out_dir, rep)
     elif algo == "pattern_detector":
         check_pattern_detector(meta, a.dump_dir, a.gpu_out_dir, rep)
+    elif algo == "elsa":
+        check_elsa(meta, a.dump_dir, a.gpu_out_dir, rep)
     else:
         rep.check("algorithm", False, f"no numpy reference for '{algo}'")
     status = "PASS" if not rep.failures else "FAIL (" + ", ".join(rep.failures) + ")"

@@ -1,6 +1,7 @@
 #include "algorithms/algorithm.h"
 
 #include "algorithms/dense.h"
+#include "algorithms/elsa.h"
 #include "algorithms/sanger.h"
 #include "algorithms/spatten.h"
 #include "algorithms/pattern_detector.h"
@@ -14,6 +15,7 @@ const Algorithm* const kAlgorithms[] = {
     &sanger_algorithm(),
     &spatten_algorithm(),
     &pattern_detector_algorithm(),
+    &elsa_algorithm(),
 };
 }  // namespace
 
