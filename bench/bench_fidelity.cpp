@@ -1,6 +1,6 @@
 // The same work through both fidelities (docs/fidelity.md): the loosely-timed
 // units (ScoreStationaryArray, SystolicArray: latency formula + functional
-// kernel, one annotated delay per job) against the clocked register-level
+// kernel, one b_transport per job) against the clocked register-level
 // references (ScoreStationaryArrayCycle, SystolicArrayCycle), on the presets'
 // arrays (configs/arch/sanger.json: 64 rows x 16 PEs, segments of 64, fixed16.8;
 // configs/arch/dense_systolic.json: 32 x 32) and a BERT-base-shaped synthetic
@@ -55,7 +55,8 @@ struct Tile {
 };
 
 struct Workload {
-  PeArrayConfig config;
+  ScoreStationaryConfig ss;  // the sanger workload's array
+  SystolicConfig os;         // the dense workload's array
   int width = 64;
   AttentionNumerics num;
   HeadOperands kv;
@@ -65,45 +66,17 @@ struct Workload {
 
 Workload g_sanger, g_dense;
 
-PeArrayConfig sanger_config() {
-  PeArrayConfig c;
-  c.kind = "score_stationary";
-  c.rows = 64;
-  c.pes_per_row = 16;
-  c.number_format = NumberFormat::parse("fixed16.8");
-  c.prob_format = NumberFormat::parse("fixed16.14");
-  c.exp = ExpUnit::parse("pwl6");
-  return c;
+// configs/arch/sanger.json's array and numbers.
+void sanger_config(Workload& w, double scale) {
+  w.ss.rows = 64;
+  w.ss.pes_per_row = 16;
+  w.num = {NumberFormat::parse("fixed16.8"), NumberFormat::parse("fixed16.14"), ExpUnit::parse("pwl6"), scale};
 }
 
-PeArrayConfig dense_config() {
-  PeArrayConfig c;
-  c.kind = "systolic_os";
-  c.rows = c.cols = 32;
-  c.number_format = NumberFormat::parse("fixed16.8");
-  c.prob_format = NumberFormat::parse("fixed16.14");
-  c.exp = ExpUnit::parse("exact");
-  return c;
-}
-
-ScoreStationaryParams ss_params(const Workload& w) {
-  ScoreStationaryParams p;
-  p.rows = w.config.rows;
-  p.pes_per_row = w.config.pes_per_row;
-  p.segment_width = w.width;
-  p.head_dim = g_dim;
-  return p;
-}
-
-SystolicParams os_params(const Workload& w) {
-  SystolicParams p;
-  p.rows = w.config.rows;
-  p.cols = w.config.cols;
-  p.softmax_lanes = w.config.softmax_lanes;
-  p.softmax_latency = w.config.softmax_latency_cycles;
-  p.divide_latency = w.config.divide_latency_cycles;
-  p.bytes_per_element = w.num.data.bytes();
-  return p;
+// configs/arch/dense_systolic.json's.
+void dense_config(Workload& w, double scale) {
+  w.os.rows = w.os.cols = 32;
+  w.num = {NumberFormat::parse("fixed16.8"), NumberFormat::parse("fixed16.14"), ExpUnit::parse("exact"), scale};
 }
 
 void build_workloads() {
@@ -115,16 +88,16 @@ void build_workloads() {
   const HeadQuant hq = quantize_head(q, k, 4);
   for (Workload* w : {&g_sanger, &g_dense}) {
     const bool sanger = w == &g_sanger;
-    w->config = sanger ? sanger_config() : dense_config();
-    w->num = {w->config.number_format, w->config.prob_format, w->config.exp, scale};
+    if (sanger) sanger_config(*w, scale);
+    else dense_config(*w, scale);
     w->kv = prepare_operands(k, v, w->num.data);
     for (int t = 0; t < g_tiles && (t + 1) * 64 <= g_seq; ++t) {
       Tile tile;
       tile.q = q.middleRows(t * 64, 64);
       tile.mask = sanger ? predict_tile(hq, t * 64, 64, pp).mask : CsrMask::full(64, g_seq, false, t * 64);
-      tile.schedule = pack_split(tile.mask, w->width, w->config.pes_per_row);
-      w->cycles += sanger ? score_stationary_tile(tile.schedule, 64, ss_params(*w)).cycles
-                          : systolic_attention(tile.mask, g_dim, os_params(*w)).cycles;
+      tile.schedule = pack_split(tile.mask, w->width, w->ss.pes_per_row);
+      w->cycles += sanger ? score_stationary_tile(tile.schedule, 64, g_dim, w->ss).cycles
+                          : systolic_attention(tile.mask, g_dim, w->os, w->num.data.bytes()).cycles;
       w->tiles.push_back(std::move(tile));
     }
   }
@@ -184,8 +157,7 @@ Cycles send_all(Socket& socket, Workload& w, bool timing_only = false) {
     job.numerics = w.num;
     job.numerics.probabilities = false;
     job.timing_only = timing_only;
-    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-    send_job(socket, job, delay);
+    send_job(socket, job);
     cycles += job.work.cycles;
   }
   return cycles;
@@ -216,8 +188,8 @@ void bench(benchmark::State& state, const char* name, Workload* w, Path path) {
       case Path::cycle_unit: c = send_all(sanger ? g_driver->ss_cycle : g_driver->os_cycle, *w); break;
       case Path::formula_only:
         for (const Tile& t : w->tiles)
-          c += sanger ? score_stationary_tile(t.schedule, t.mask.rows, ss_params(*w)).cycles
-                      : systolic_attention(t.mask, g_dim, os_params(*w)).cycles;
+          c += sanger ? score_stationary_tile(t.schedule, t.mask.rows, g_dim, w->ss).cycles
+                      : systolic_attention(t.mask, g_dim, w->os, w->num.data.bytes()).cycles;
         break;
     }
     benchmark::DoNotOptimize(c);
@@ -275,9 +247,8 @@ bool verify(Socket& fast, Socket& cycle, Workload& w, const char* unit) {
       j->schedule = &t.schedule;
       j->numerics = w.num;
     }
-    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-    send_job(fast, a, delay);
-    send_job(cycle, b, delay);
+    send_job(fast, a);
+    send_job(cycle, b);
     same = same && a.work.cycles == b.work.cycles && a.work.stages == b.work.stages &&
            a.result.output == b.result.output && a.result.scores == b.result.scores && a.result.probs == b.result.probs;
     nnz += t.mask.nnz();
@@ -360,10 +331,10 @@ int sc_main(int argc, char** argv) {
   build_workloads();
   build_topk_work();
 
-  ScoreStationaryArray ss_fast("ss_fast", g_sanger.config, g_sanger.width, 1.0);
-  ScoreStationaryArrayCycle ss_cycle("ss_cycle", g_sanger.config, g_sanger.width, 1.0);
-  SystolicArray os_fast("os_fast", g_dense.config, 1.0);
-  SystolicArrayCycle os_cycle("os_cycle", g_dense.config, 1.0);
+  ScoreStationaryArray ss_fast("ss_fast", g_sanger.ss, g_sanger.width, 1.0);
+  ScoreStationaryArrayCycle ss_cycle("ss_cycle", g_sanger.ss, g_sanger.width, 1.0);
+  SystolicArray os_fast("os_fast", g_dense.os, 1.0);
+  SystolicArrayCycle os_cycle("os_cycle", g_dense.os, 1.0);
   TopKEngineCycle topk_engine("topk_engine", g_topk.parallelism, 1.0);
   g_topk_engine = &topk_engine;
   Driver driver("driver");

@@ -70,8 +70,8 @@ int cmd_run(int argc, char** argv) {
   if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
     throw InputError(out, "--out", "directory " + out_dir.string() + " does not exist");
   // Outputs replace only what attnsim made, and never an input.
-  std::vector<std::string> inputs = {arch_file, workload_file, workload.q_path, workload.k_path, workload.v_path,
-                                     arch.mask_unit.pattern_file};
+  std::vector<std::string> inputs = {arch_file, workload_file, workload.q_path, workload.k_path, workload.v_path};
+  for (const auto& f : arch.input_files()) inputs.push_back(f);
   if (vm.count("gpu-timing")) inputs.push_back(vm["gpu-timing"].as<std::string>());
   check_output_file(out, "--out", inputs, is_attnsim_report, "an attnsim report");
   if (!dump.empty()) {

@@ -112,12 +112,13 @@ std::string FunctionalCache::functional_key(const ArchConfig& arch, const Worklo
                          {"numerics", numerics},
                          {"query_rows", query_rows},
                          {"accuracy_rows", accuracy_rows}};
-  // The arch records a pattern file by name: its contents decide the masks.
-  if (!arch.mask_unit.pattern_file.empty()) {
+  // The arch records a unit's input file (a pattern file) by name: its contents decide the masks.
+  const std::vector<std::string> files = arch.input_files();
+  if (!files.empty()) {
     uint64_t h = kFnvOffset;
-    if (!fnv1a_file(arch.mask_unit.pattern_file, h))
-      throw InputError(arch.mask_unit.pattern_file, "mask_unit.pattern_file", "cannot read the pattern file");
-    what["pattern_file_contents"] = hex64(h);
+    for (const auto& f : files)
+      if (!fnv1a_file(f, h)) throw InputError(f, "", "cannot read this input of the arch");
+    what["unit_file_contents"] = hex64(h);
   }
   return hex64(fnv1a(what.dump()));
 }

@@ -37,7 +37,7 @@ class FunctionalCache {
   // SpAtten's timing depends on values the cache does not keep (importance
   // scores, requantised rows): such runs always compute.
   static bool applies_to(const ArchConfig& arch) {
-    return arch.mask_unit.kind != "spatten_pruner" && arch.pe_array.kind != "spatten_datapath";
+    return arch.mask_unit.unit->caps.cacheable && arch.encoder.unit->caps.cacheable && arch.pe_array.unit->caps.cacheable;
   }
 
   // The entry of one head, nullopt when there is none. An entry that fails its

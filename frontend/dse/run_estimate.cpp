@@ -16,7 +16,7 @@ RunEstimate estimate_run(const ArchConfig& arch, const WorkloadSpec& w, bool dum
   const double pairs = w.causal ? S * (S + 1) / 2 : S * S;  // query-key pairs of a head
   const double heads = B * L * H;
   const double tile_rows = arch.query_tile_rows(w.seq_len, w.head_dim);
-  const bool prediction = arch.mask_unit.kind == "sanger_predictor";
+  const bool prediction = arch.mask_unit.unit->caps.dumps_dense_prediction;
   RunEstimate e;
   e.macs = heads * pairs * D * 2;  // Q·Kᵀ and P·V of every pair
   e.cpu_s = e.macs / kEstimateMacsPerSecond;

@@ -376,8 +376,8 @@ class SpecLoader {
       Arch a;
       a.config = check(combos[c], "point " + std::to_string(c) + " (" + describe(combos[c]) + ")", &a.effective);
       uint64_t h = kFnvOffset;
-      if (!a.config.mask_unit.pattern_file.empty() && !fnv1a_file(a.config.mask_unit.pattern_file, h))
-        fail("arch", "cannot read " + a.config.mask_unit.pattern_file);
+      for (const auto& f : a.config.input_files())
+        if (!fnv1a_file(f, h)) fail("arch", "cannot read " + f);
       a.files_hash = hex64(h);
       archs.push_back(std::move(a));
     }

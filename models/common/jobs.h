@@ -1,5 +1,8 @@
 #pragma once
 // The jobs the controller sends to the units: one query tile of one head.
+// Each is a TLM extension of the generic payload (timing.h: send_job), so a
+// unit finds its job by type and a job sent to the wrong slot is an error
+// response rather than a misread pointer.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -13,7 +16,13 @@
 
 namespace attnsim {
 
-struct MaskJob {
+template <class T>
+struct Job : tlm::tlm_extension<T> {
+  tlm::tlm_extension_base* clone() const override { return new T(static_cast<const T&>(*this)); }
+  void copy_from(const tlm::tlm_extension_base& other) override { static_cast<T&>(*this) = static_cast<const T&>(other); }
+};
+
+struct MaskJob : Job<MaskJob> {
   // in
   const HeadTensors* head = nullptr;  // the head's Q, K, V (full precision)
   const HeadQuant* quant = nullptr;   // Sanger: the head's quantised Q and K
@@ -39,13 +48,13 @@ struct MaskJob {
   nlohmann::json dump_info;           // dumping only, on row0 == 0: the unit's state for the dump (docs/dump_format.md)
 };
 
-struct EncodeJob {
+struct EncodeJob : Job<EncodeJob> {
   const CsrMask* mask = nullptr;
   PackSplitSchedule schedule;
   UnitWork work;
 };
 
-struct ComputeJob {
+struct ComputeJob : Job<ComputeJob> {
   // in
   const MatF* q_tile = nullptr;
   const HeadOperands* kv = nullptr;

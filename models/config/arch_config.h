@@ -1,46 +1,21 @@
 #pragma once
-// The accelerator description: which units, with which parameters. Every
-// parameter has a default, a unit in its name and a range check.
+// The accelerator description: which unit sits in each slot (mask unit,
+// encoder, PE array; the registry's descriptors, common/unit.h) with its own
+// parameters, the memories, the tiling and the technology table. Each config
+// struct's defaults are its member initialisers; its JSON names, ranges and
+// docs are its ParamTable (docs/config_reference.md is generated from them).
+#include <any>
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "kernels/number_format.h"
+#include "common/unit.h"
 #include "energy/tech_table.h"
-#include "kernels/pattern_detect.h"  // DynamiQK pattern_detector parameters
-#include "kernels/pattern_static.h"  // DynamiQK static_pattern parameters
+#include "kernels/number_format.h"
 #include "kernels/softmax.h"
-#include "kernels/spatten.h"
 
 namespace attnsim {
-
-// How an output-stationary array drains a fold's results (systolic_timing.h):
-// each PE's result leaves on its column's output bus in the cycle it is done,
-// inside the fold's skew (SCALE-Sim v3), or the results shift out through the
-// array rows after the fold (SCALE-Sim v2 / ISPASS 2020). JSON: "in_skew" |
-// "after_fold".
-enum class FoldDrain { in_skew, after_fold };
-const char* fold_drain_name(FoldDrain d);
-
-// When the score-stationary array's SpMM sweep may start (sanger_timing.h):
-// each PE as soon as its own score is through the exp unit, the K and V
-// wavefronts skewed across the array once per pass (wavefront: pe_row.scala
-// drives each PE by its own control inputs and keeps the exp result apart
-// from the accumulator), or after the whole array finished SDDMM (barrier).
-// JSON: "wavefront" | "barrier".
-enum class SweepSync { wavefront, barrier };
-const char* sweep_sync_name(SweepSync s);
-
-// Where the score-stationary array's exp unit gets each query row's maximum
-// (exp(s - m) needs m before any of the row's passes runs its exp):
-// predictor (the default behind a sanger_predictor: the largest low-bit
-// predicted score the row keeps; no extra array work, as in Sanger's RTL and
-// cost model, which have no maximum pass; a real score above it gives exp > 1,
-// which saturates where prob_format ends: MaskedAttention::exp_saturated,
-// not yet in the report) or pass
-// (every pass first runs an SDDMM sweep for the exact maxima; the default
-// without a predictor). JSON: "predictor" | "pass".
-enum class RowMaxSource { predictor, pass };
 
 struct DramConfig {
   int channels = 8;
@@ -58,69 +33,28 @@ struct MemoryConfig {
   }
 };
 
-struct MaskUnitConfig {
-  std::string kind = "none";  // none | sanger_predictor | pattern_detector | static_pattern
-  int bits = 4;
-  double threshold = 2e-3;
-  bool keep_row_max = true;
-  // sanger_predictor, as Sanger's public code (kernels/sanger_predict.h):
-  // Q and K rows normalised before quantising ("inner_product") or raw
-  // ("none"), and one absmax per layer ("layer") or per head ("head").
-  bool normalize_qk = true;
-  bool quant_scope_layer = true;
-  int array_rows = 64, array_cols = 64;  // the low-bit dense array (pattern_detector: its estimation array)
-  FoldDrain array_fold_drain = FoldDrain::in_skew;  // that array's drain (output stationary)
-  int softmax_lanes = 64;                // probabilities per cycle
-  int softmax_latency_cycles = 8;
-  // --- DynamiQK mask units (docs/dynamiqk.md) ---
-  DetectorParams detector;            // pattern_detector: the functional detector
-  std::string pattern_file;           // pattern_detector: per-head choices (a report, or {"heads": [...]})
-  StaticPatternParams static_pattern; // static_pattern
-  int topk_parallelism = 16;          // pattern_detector: quick-select comparators (SpAtten's P)
-  TopKPivot topk_pivot = TopKPivot::random;  // spatten_pruner: the quick-select pivot rule (kernels/topk.h)
-  int index_lanes = 16;               // pattern_detector: indices merged per cycle while building the layout
-  int emit_lanes = 64;                // both: mask entries written per cycle per tile
-  // --- end DynamiQK ---
-  // --- SpAtten cascade pruning (spatten_pruner; docs/spatten.md) ---
-  KeepSchedule token_keep{0.15, 0.5, {}};  // no token pruning in the first 15 % of layers
-  KeepSchedule head_keep{0.30, 0.75, {}};  // no head pruning in the first 30 %
+// One slot's unit: its kind (a registry descriptor) and its parameters (the
+// unit's own config struct, e.g. SystolicConfig).
+struct UnitChoice {
+  const UnitDescriptor* unit = nullptr;
+  std::any params;
+  bool is(const UnitDescriptor& d) const { return unit == &d; }
+  bool none() const { return !unit->make_module; }
+  const std::string& kind() const { return unit->name; }
+  template <class P>
+  const P& get() const { return std::any_cast<const P&>(params); }
+  template <class P>
+  P& get() { return std::any_cast<P&>(params); }
 };
 
-struct EncoderConfig {
-  std::string kind = "none";  // none | pack_split
-  int segment_width = 64;
-  int segments_per_cycle = 1;
-};
-
-struct PeArrayConfig {
-  std::string kind = "systolic_os";  // score_stationary | systolic_os | spatten_datapath
-  int rows = 64;
-  int pes_per_row = 16;  // score_stationary
-  int cols = 64;         // systolic_os
-  FoldDrain fold_drain = FoldDrain::in_skew;  // systolic_os
+// The PE array: its unit, and the number formats every array shares.
+struct PeArrayChoice : UnitChoice {
   NumberFormat number_format;
   NumberFormat prob_format;
   ExpUnit exp;
-  int clear_cycles = 1, switch_cycles = 1, exp_latency_cycles = 2, io_latency_cycles = 2;
-  int divide_latency_cycles = 20;
-  SweepSync sweep_sync = SweepSync::wavefront;  // score_stationary
-  RowMaxSource row_max = RowMaxSource::pass;     // score_stationary (default: predictor behind a sanger_predictor)
-  int softmax_lanes = 64;  // systolic_os: softmax unit throughput; spatten_datapath: keys per cycle
-  int softmax_latency_cycles = 8;
-  // spatten_datapath (SpAtten §IV): broadcast-reduce multiplier arrays,
-  // progressive quantisation, local V pruning (docs/spatten.md)
-  int qk_multipliers = 512, av_multipliers = 512;
-  int msb_bits = 8;                   // bits fetched first
-  double requant_threshold = 0.1;     // τ
-  double v_keep = 1.0;                // local V pruning: fraction of each row's V rows used
-  int topk_parallelism = 16;
-  TopKPivot topk_pivot = TopKPivot::random;  // local V pruning's quick-select pivot rule
-  int pipeline_latency_cycles = 104;  // fill + drain: 11 + (7+21+23+29+7+1) + 5 (bert.cpp)
-  // spatten_datapath: the fill and drain once per layer (SpAtten's
-  // behavioural model, bert.cpp) or once per query tile. JSON drain:
-  // "per_layer" | "per_tile".
-  bool drain_per_layer = true;
 };
+
+enum class Fidelity { fast, cycle };
 
 struct TilingConfig {
   int query_rows = 64;
@@ -133,10 +67,9 @@ struct TilingConfig {
 struct ArchConfig {
   std::string name, description;
   double clock_ghz = 1.0;
-  std::string fidelity = "fast";
-  MaskUnitConfig mask_unit;
-  EncoderConfig encoder;
-  PeArrayConfig pe_array;
+  Fidelity fidelity = Fidelity::fast;
+  UnitChoice mask_unit, encoder;
+  PeArrayChoice pe_array;
   MemoryConfig memory;
   TilingConfig tiling;
   // The technology table pricing energy and area: a path as written in the
@@ -151,7 +84,16 @@ struct ArchConfig {
   // Query rows per tile: the configured tile, capped by the sequence and by
   // what one slot of the Q buffer holds.
   int query_tile_rows(int seq_len, int head_dim) const;
+  // The three slots' units, in order: mask unit, encoder, PE array.
+  std::array<const UnitChoice*, 3> units() const { return {&mask_unit, &encoder, &pe_array}; }
+  // Files the units read besides the arch file (UnitDescriptor::input_files).
+  std::vector<std::string> input_files() const;
 };
+
+// The tables of the structs above (the units' tables live with the units).
+const ParamTable<DramConfig>& dram_table();
+const ParamTable<MemoryConfig>& sram_table();  // memory.sram_kib
+const ParamTable<TilingConfig>& tiling_table();
 
 // Sets the arch parameter at a dotted JSON path (pe_array.rows) in an arch
 // JSON (attnsim run --set, sweep axes); ArchConfig::from_json then validates

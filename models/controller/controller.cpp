@@ -2,6 +2,8 @@
 
 
 #include "common/jobs.h"
+#include "sanger/sanger_config.h"
+#include "sanger/sanger_units.h"
 #include "kernels/attention.h"
 
 namespace attnsim {
@@ -113,31 +115,32 @@ void append_rows(CsrMask& into, const CsrMask& rows) {
 void Controller::run_head(const HeadTensors& head, int layer_index, int head_index, PeriodStats& layer) {
   const int S = workload_.seq_len, d = workload_.head_dim, QT = stats_.query_rows;
   const bool causal = workload_.causal;
-  const bool mask_unit = arch_.mask_unit.kind != "none";
-  const bool sanger = arch_.mask_unit.kind == "sanger_predictor";  // quantised prediction
-  const bool learns = arch_.mask_unit.kind == "spatten_pruner";    // gets each computed tile back
-  const bool encoder = arch_.encoder.kind == "pack_split";
+  const bool mask_unit = !arch_.mask_unit.none();
+  const bool sanger = arch_.mask_unit.is(sanger_predictor_unit());  // quantised prediction
+  const SangerPredictorConfig* sp = sanger ? &arch_.mask_unit.get<SangerPredictorConfig>() : nullptr;
+  const bool learns = arch_.mask_unit.unit->caps.learns;  // gets each computed tile back
+  const bool encoder = !arch_.encoder.none();
   const int64_t eb = arch_.pe_array.number_format.bytes();
   const int64_t head_bytes = static_cast<int64_t>(S) * d * eb;
-  const int key_block = encoder ? arch_.encoder.segment_width : arch_.pe_array.cols;
+  const int key_block = encoder ? arch_.encoder.unit->key_block(arch_) : arch_.pe_array.unit->key_block(arch_);
 
   HeadQuant hq;
   PredictorParams pp;
   pp.causal = causal;
   pp.scale = workload_.scale();
-  if (sanger && !arch_.mask_unit.normalize_qk && !arch_.mask_unit.quant_scope_layer) {
-    hq = quantize_head(head.q, head.k, arch_.mask_unit.bits);  // attnsim's first recipe
+  if (sanger && !sp->normalize_qk && !sp->quant_scope_layer) {
+    hq = quantize_head(head.q, head.k, sp->bits);  // attnsim's first recipe
   } else if (sanger) {
-    const QkRows own = layer_rows_.empty() ? predictor_rows(head.q, head.k, arch_.mask_unit.normalize_qk) : QkRows{};
+    const QkRows own = layer_rows_.empty() ? predictor_rows(head.q, head.k, sp->normalize_qk) : QkRows{};
     const QkRows& rows = layer_rows_.empty() ? own : layer_rows_[head_index % workload_.heads];
-    const bool layer_scope = arch_.mask_unit.quant_scope_layer;
-    hq = quantize_head_sanger(rows, arch_.mask_unit.bits, layer_scope ? layer_absmax_q_ : absmax_f32(rows.q),
+    const bool layer_scope = sp->quant_scope_layer;
+    hq = quantize_head_sanger(rows, sp->bits, layer_scope ? layer_absmax_q_ : absmax_f32(rows.q),
                               layer_scope ? layer_absmax_k_ : absmax_f32(rows.k));
   }
   if (sanger) {
-    pp.bits = arch_.mask_unit.bits;
-    pp.threshold = arch_.mask_unit.threshold;
-    pp.keep_row_max = arch_.mask_unit.keep_row_max;
+    pp.bits = sp->bits;
+    pp.threshold = sp->threshold;
+    pp.keep_row_max = sp->keep_row_max;
   }
   AttentionNumerics num{arch_.pe_array.number_format, arch_.pe_array.prob_format, arch_.pe_array.exp,
                         workload_.scale()};
@@ -190,8 +193,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       mj.params = pp;
       mj.dumping = dump_ != nullptr;
       if (known) mj.known_mask = &known->mask;
-      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-      send_job(mask_socket, mj, delay);
+      send_job(mask_socket, mj);
       mask_cycles += mj.work.cycles;
       layer.units["mask_unit"].merge(mj.work);
       mask = &mj.prediction.mask;
@@ -208,8 +210,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     EncodeJob ej;
     if (encoder) {
       ej.mask = mask;
-      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-      send_job(encoder_socket, ej, delay);
+      send_job(encoder_socket, ej);
       mask_cycles += ej.work.cycles;
       layer.units["encoder"].merge(ej.work);
     }
@@ -224,12 +225,12 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
     cj.layer = layer_index;
     cj.timing_only = known != nullptr;
     // Sanger with row_max = predictor: exp(s - the predictor's row maximum).
-    if (arch_.pe_array.row_max == RowMaxSource::predictor && !mj.prediction.row_max.empty())
+    if (!mj.prediction.row_max.empty() && arch_.pe_array.is(score_stationary_unit()) &&
+        arch_.pe_array.get<ScoreStationaryConfig>().row_max == RowMaxSource::predictor)
       cj.numerics.row_max = &mj.prediction.row_max;
     const std::vector<char>* row_active = mj.prediction.row_active.empty() ? nullptr : &mj.prediction.row_active;
     cj.row_active = row_active;
-    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-    send_job(pe_socket, cj, delay);
+    send_job(pe_socket, cj);
     const Cycles compute_cycles = cj.work.cycles;
     layer.units["pe_array"].merge(cj.work);
     if (learns && !known) {  // the mask unit learns from the computed tile (SpAtten's importance)
@@ -239,8 +240,7 @@ void Controller::run_head(const HeadTensors& head, int layer_index, int head_ind
       observe.row0 = row0;
       observe.observed_mask = mask;
       observe.observed = &cj.result;
-      sc_core::sc_time none = sc_core::SC_ZERO_TIME;
-      send_job(mask_socket, observe, none);
+      send_job(mask_socket, observe);
       layer.units["mask_unit"].merge(observe.work);  // no cycles; its operations count for energy
     }
 
@@ -370,11 +370,12 @@ void Controller::run() {
       for (int b = 0; b < workload_.batch; ++b) {
         const std::vector<HeadTensors> heads = source_.layer(b, l);
         layer_rows_.clear();
-        if (arch_.mask_unit.kind == "sanger_predictor" && arch_.mask_unit.quant_scope_layer) {
+        if (arch_.mask_unit.is(sanger_predictor_unit()) &&
+            arch_.mask_unit.get<SangerPredictorConfig>().quant_scope_layer) {
           // One absmax over the layer's heads (of this batch element).
           layer_absmax_q_ = layer_absmax_k_ = 0;
           for (const auto& head : heads) {
-            layer_rows_.push_back(predictor_rows(head.q, head.k, arch_.mask_unit.normalize_qk));
+            layer_rows_.push_back(predictor_rows(head.q, head.k, arch_.mask_unit.get<SangerPredictorConfig>().normalize_qk));
             layer_absmax_q_ = std::max(layer_absmax_q_, absmax_f32(layer_rows_.back().q));
             layer_absmax_k_ = std::max(layer_absmax_k_, absmax_f32(layer_rows_.back().k));
           }

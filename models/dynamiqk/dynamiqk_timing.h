@@ -5,7 +5,7 @@
 
 #include "common/jobs.h"
 #include "common/timing.h"
-#include "config/arch_config.h"
+#include "systolic/systolic_config.h"
 #include "kernels/pattern_detect.h"
 
 namespace attnsim {

@@ -7,15 +7,15 @@
 
 namespace attnsim {
 
-PatternDetectorUnit::PatternDetectorUnit(sc_core::sc_module_name name, const MaskUnitConfig& config,
+PatternDetectorUnit::PatternDetectorUnit(sc_core::sc_module_name name, const PatternDetectorConfig& config,
                                          const WorkloadSpec& workload, double clock_ghz)
     : JobUnit<MaskJob>(name, clock_ghz), config_(config), seq_(workload.seq_len) {
   if (!workload.causal)
     throw InputError(workload.file, "causal",
                      "the pattern_detector mask unit models MInference's causal prefill: the workload must be causal");
-  hw_.array_rows = config.array_rows;
-  hw_.array_cols = config.array_cols;
-  hw_.array_fold_drain = config.array_fold_drain;
+  hw_.array_rows = config.array.rows;
+  hw_.array_cols = config.array.cols;
+  hw_.array_fold_drain = config.array.fold_drain;
   hw_.lanes = config.softmax_lanes;
   hw_.softmax_latency = config.softmax_latency_cycles;
   hw_.topk_parallelism = config.topk_parallelism;

@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "common/compute_unit.h"
-#include "config/arch_config.h"
+#include "dynamiqk/dynamiqk_config.h"
 #include "dynamiqk/dynamiqk_timing.h"
 #include "kernels/patterns.h"
 #include "workload/workload.h"
@@ -20,9 +20,9 @@ namespace attnsim {
 class PatternDetectorUnit : public JobUnit<MaskJob> {
  public:
   // Throws InputError for a non-causal workload or a bad pattern file.
-  PatternDetectorUnit(sc_core::sc_module_name name, const MaskUnitConfig& config, const WorkloadSpec& workload,
+  PatternDetectorUnit(sc_core::sc_module_name name, const PatternDetectorConfig& config, const WorkloadSpec& workload,
                       double clock_ghz);
-  int64_t pe_count() const { return static_cast<int64_t>(config_.array_rows) * config_.array_cols; }
+  std::optional<int64_t> pe_count() const override { return static_cast<int64_t>(config_.array.rows) * config_.array.cols; }
   size_t cached_heads() const { return plans_.size(); }
 
   // Per-head choices of a pattern file: a report ("layers"[l]["heads"]) or
@@ -33,7 +33,7 @@ class PatternDetectorUnit : public JobUnit<MaskJob> {
   void run(MaskJob& job) override;
 
  private:
-  MaskUnitConfig config_;
+  PatternDetectorConfig config_;
   DetectorHw hw_;
   int seq_ = 0;
   std::shared_ptr<const SegmentMap> segments_;

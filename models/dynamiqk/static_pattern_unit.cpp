@@ -5,7 +5,7 @@
 
 namespace attnsim {
 
-StaticPatternUnit::StaticPatternUnit(sc_core::sc_module_name name, const MaskUnitConfig& config,
+StaticPatternUnit::StaticPatternUnit(sc_core::sc_module_name name, const StaticPatternConfig& config,
                                      const WorkloadSpec& workload, double clock_ghz)
     : JobUnit<MaskJob>(name, clock_ghz), config_(config), seq_(workload.seq_len), heads_(workload.heads) {
   if (!workload.causal)
@@ -16,7 +16,7 @@ StaticPatternUnit::StaticPatternUnit(sc_core::sc_module_name name, const MaskUni
 void StaticPatternUnit::run(MaskJob& job) {
   const int head = job.head_index % heads_;  // Phi-3's per-head shift uses the head within the layer
   if (head != plan_head_) {
-    plan_ = static_plan(config_.static_pattern, seq_, head, heads_, segments_);
+    plan_ = static_plan(config_.pattern, seq_, head, heads_, segments_);
     plan_head_ = head;
   }
   if (job.known_mask)
@@ -25,7 +25,7 @@ void StaticPatternUnit::run(MaskJob& job) {
     job.prediction.mask = plan_.mask(job.row0, job.rows);
   const CsrMask& mask = job.prediction.mask;
   UnitWork work = mask_emit_work(mask.nnz(), config_.emit_lanes);
-  const BlockLabelCounts labels = label_blocks(mask, job.row0, config_.static_pattern.block);
+  const BlockLabelCounts labels = label_blocks(mask, job.row0, config_.pattern.block);
   work.counts["blocks_empty"] = labels.empty;
   work.counts["blocks_full"] = labels.full;
   work.counts["blocks_causal"] = labels.causal;

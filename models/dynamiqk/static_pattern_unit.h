@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "common/compute_unit.h"
-#include "config/arch_config.h"
+#include "dynamiqk/dynamiqk_config.h"
 #include "dynamiqk/dynamiqk_timing.h"
 #include "kernels/patterns.h"
 #include "workload/workload.h"
@@ -16,15 +16,15 @@ namespace attnsim {
 
 class StaticPatternUnit : public JobUnit<MaskJob> {
  public:
-  StaticPatternUnit(sc_core::sc_module_name name, const MaskUnitConfig& config, const WorkloadSpec& workload,
+  StaticPatternUnit(sc_core::sc_module_name name, const StaticPatternConfig& config, const WorkloadSpec& workload,
                     double clock_ghz);
-  int64_t pe_count() const { return 0; }
+  std::optional<int64_t> pe_count() const override { return 0; }
 
  protected:
   void run(MaskJob& job) override;
 
  private:
-  MaskUnitConfig config_;
+  StaticPatternConfig config_;
   int seq_ = 0, heads_ = 1;
   std::shared_ptr<const SegmentMap> segments_;
   MaskPlan plan_;

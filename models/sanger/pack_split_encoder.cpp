@@ -4,7 +4,7 @@
 
 namespace attnsim {
 
-PackSplitEncoder::PackSplitEncoder(sc_core::sc_module_name name, const EncoderConfig& config, int pes_per_row,
+PackSplitEncoder::PackSplitEncoder(sc_core::sc_module_name name, const PackSplitConfig& config, int pes_per_row,
                                    double clock_ghz)
     : JobUnit<EncodeJob>(name, clock_ghz), config_(config), pes_per_row_(pes_per_row) {}
 

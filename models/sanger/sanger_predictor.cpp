@@ -4,7 +4,7 @@
 
 namespace attnsim {
 
-SangerPredictor::SangerPredictor(sc_core::sc_module_name name, const MaskUnitConfig& config, double clock_ghz)
+SangerPredictor::SangerPredictor(sc_core::sc_module_name name, const SangerPredictorConfig& config, double clock_ghz)
     : JobUnit<MaskJob>(name, clock_ghz), config_(config) {}
 
 void SangerPredictor::run(MaskJob& job) {
@@ -14,13 +14,13 @@ void SangerPredictor::run(MaskJob& job) {
   const int d = static_cast<int>(job.quant->k.values.cols());
   int64_t allowed = 0;  // probabilities the softmax unit evaluates
   for (int i = 0; i < job.rows; ++i) allowed += job.params.causal ? std::min(seq, job.row0 + i + 1) : seq;
-  job.work = predictor_tile(job.rows, static_cast<int>(allowed), seq, d, config_.array_rows, config_.array_cols,
-                            config_.softmax_lanes, config_.softmax_latency_cycles, config_.array_fold_drain);
+  job.work = predictor_tile(job.rows, static_cast<int>(allowed), seq, d, config_.array.rows, config_.array.cols,
+                            config_.softmax_lanes, config_.softmax_latency_cycles, config_.array.fold_drain);
   // Low-bit operands: bits/8 bytes per element, read once per fold row/column.
   const double ebytes = config_.bits / 8.0;
   job.work.sram_read_bytes = {{"q", static_cast<int64_t>(job.rows * d * ebytes + 0.5)},
                               {"k", static_cast<int64_t>(static_cast<double>(seq) * d * ebytes *
-                                                         ceil_div(job.rows, config_.array_rows) + 0.5)}};
+                                                         ceil_div(job.rows, config_.array.rows) + 0.5)}};
   job.work.sram_write_bytes = {{"score", ceil_div(static_cast<int64_t>(job.rows) * seq, 8)}};  // mask bits
   job.k_keys_read = seq;  // the low-bit QKᵀ of every tile reads all of K
 }

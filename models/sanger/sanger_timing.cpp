@@ -17,12 +17,12 @@ Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_late
   return wave_skew(last_cols) + head_dim + io_latency;
 }
 
-PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryParams& p) {
+PassTiming pass_timing(const SubRow* subrows, int count, int head_dim, const ScoreStationaryConfig& p) {
   PassTiming t;
   if (count == 0) return t;
   std::vector<int> last(count);
   for (int i = 0; i < count; ++i) last[i] = subrows[i].last_col;
-  const Cycles skew = wave_skew(last), stream = p.head_dim + p.io_latency_cycles;
+  const Cycles skew = wave_skew(last), stream = head_dim + p.io_latency_cycles;
   t.sddmm = stream;
   t.spmm = stream;  // V streams exactly as K did
   t.skew = p.sweep_sync == SweepSync::barrier ? 2 * skew : skew;
@@ -32,7 +32,9 @@ PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryPa
   return t;
 }
 
-UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const ScoreStationaryParams& p) {
+UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, int head_dim,
+                               const ScoreStationaryConfig& p) {
+  const bool row_max_pass = p.row_max == RowMaxSource::pass;
   UnitWork w;
   Cycles sddmm = 0, spmm = 0, skew = 0, overhead = 0, row_max = 0, max_sweeps = 0;
   int64_t passes = 0, bubbles = 0;
@@ -40,22 +42,22 @@ UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const
     const int n = static_cast<int>(seg.subrows.size());
     for (int first = 0; first < n; first += p.rows) {
       const int count = std::min(p.rows, n - first);
-      const PassTiming t = pass_timing(&seg.subrows[first], count, p);
+      const PassTiming t = pass_timing(&seg.subrows[first], count, head_dim, p);
       sddmm += t.sddmm;
       spmm += t.spmm;
       skew += t.skew;
       overhead += t.overhead;
-      if (p.row_max_pass) row_max += t.row_max, max_sweeps += t.max_sweep;
+      if (row_max_pass) row_max += t.row_max, max_sweeps += t.max_sweep;
       ++passes;
     }
     for (const auto& sr : seg.subrows) bubbles += sr.bubbles();
   }
   const Cycles normalise =
-      query_rows ? ceil_div(query_rows, p.rows) * (p.divide_latency_cycles + ceil_div(p.head_dim, p.pes_per_row)) : 0;
+      query_rows ? ceil_div(query_rows, p.rows) * (p.divide_latency_cycles + ceil_div(head_dim, p.pes_per_row)) : 0;
   w.stages = {{"row_max", row_max}, {"sddmm", sddmm}, {"exp_and_control", overhead}, {"spmm", spmm},
               {"skew", skew}, {"normalise", normalise}};
   w.cycles = row_max + sddmm + spmm + skew + overhead + normalise;
-  w.macs = (p.row_max_pass ? 3 : 2) * s.nnz * p.head_dim;  // (the maximum pass's SDDMM,) SDDMM, SpMM
+  w.macs = (row_max_pass ? 3 : 2) * s.nnz * head_dim;  // (the maximum pass's SDDMM,) SDDMM, SpMM
   // PE-cycles of the sweeps and their skew: the maximum pass's SDDMM, SDDMM,
   // SpMM.
   w.pe_slots = (max_sweeps + sddmm + spmm + skew) * static_cast<int64_t>(p.rows) * p.pes_per_row;

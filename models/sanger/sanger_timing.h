@@ -3,18 +3,10 @@
 #include <vector>
 
 #include "common/jobs.h"
-#include "config/arch_config.h"
+#include "sanger/sanger_config.h"
 #include "kernels/pack_split.h"
 
 namespace attnsim {
-
-struct ScoreStationaryParams {
-  int rows = 64, pes_per_row = 16, segment_width = 64, head_dim = 64;
-  int clear_cycles = 1, switch_cycles = 1, exp_latency_cycles = 2, io_latency_cycles = 2;
-  int divide_latency_cycles = 20;
-  SweepSync sweep_sync = SweepSync::wavefront;
-  bool row_max_pass = true;  // RowMaxSource::pass: every pass runs once more for the row maxima
-};
 
 // Own model of one SDDMM (or SpMM) sweep, from the dataflow of pe_row.scala
 // (REFERENCE.md, "Score-stationary array"): K (then V) enters as a wavefront
@@ -60,7 +52,7 @@ struct PassTiming {
   Cycles max_sweep = 0;  // the row-maximum run's SDDMM sweep (in row_max)
   Cycles total() const { return sddmm + spmm + skew + overhead + row_max; }
 };
-PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryParams& p);
+PassTiming pass_timing(const SubRow* subrows, int count, int head_dim, const ScoreStationaryConfig& p);
 
 // The whole query tile: every key segment's sub-rows packed `rows` at a time
 // into passes (sub-rows in schedule order), each pass run for the row
@@ -68,7 +60,8 @@ PassTiming pass_timing(const SubRow* subrows, int count, const ScoreStationaryPa
 // row's exp sum: a reciprocal (divide_latency) and ceil(d / P) multiply
 // cycles per group of `rows` query rows (own model). MACs count the maximum
 // pass's SDDMM too (3 * nnz * d; 2 * nnz * d without it).
-UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, const ScoreStationaryParams& p);
+UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, int head_dim,
+                               const ScoreStationaryConfig& p);
 
 // Prediction unit (own model on Sanger §4.1): the low-bit QKᵀ of the tile on
 // its own dense output-stationary array (SCALE-Sim fold formula), then a

@@ -586,7 +586,7 @@ struct ScoreStationaryArrayCycle::Datapath {
   }
 };
 
-ScoreStationaryArrayCycle::ScoreStationaryArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config,
+ScoreStationaryArrayCycle::ScoreStationaryArrayCycle(sc_core::sc_module_name name, const ScoreStationaryConfig& config,
                                                      int segment_width, double clock_ghz)
     : JobUnit<ComputeJob>(name, clock_ghz),
       config_(config),
@@ -596,7 +596,7 @@ ScoreStationaryArrayCycle::ScoreStationaryArrayCycle(sc_core::sc_module_name nam
 
 ScoreStationaryArrayCycle::~ScoreStationaryArrayCycle() = default;
 
-void ScoreStationaryArrayCycle::reconfigure(const PeArrayConfig& config, int segment_width) {
+void ScoreStationaryArrayCycle::reconfigure(const ScoreStationaryConfig& config, int segment_width) {
   if (clock_.active()) throw std::logic_error("reconfigure during a job");
   config_ = config;
   segment_width_ = segment_width;

@@ -23,21 +23,22 @@
 
 #include "common/clock_driver.h"
 #include "common/compute_unit.h"
-#include "config/arch_config.h"
+#include "sanger/sanger_config.h"
 
 namespace attnsim {
 
 class ScoreStationaryArrayCycle : public JobUnit<ComputeJob> {
  public:
   // Same signature as ScoreStationaryArray.
-  ScoreStationaryArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config, int segment_width,
+  ScoreStationaryArrayCycle(sc_core::sc_module_name name, const ScoreStationaryConfig& config, int segment_width,
                             double clock_ghz);
   ~ScoreStationaryArrayCycle() override;
-  int64_t pe_count() const { return static_cast<int64_t>(config_.rows) * config_.pes_per_row; }
+  std::optional<int64_t> pe_count() const override { return static_cast<int64_t>(config_.rows) * config_.pes_per_row; }
+  int pes_per_row() const override { return config_.pes_per_row; }
 
   // Changes the array's geometry and latencies between jobs (SystemC
   // elaborates once per process: tests sweep many shapes through one module).
-  void reconfigure(const PeArrayConfig& config, int segment_width);
+  void reconfigure(const ScoreStationaryConfig& config, int segment_width);
 
   // The control sequence of the last job, phase by phase.
   struct PhaseSpan {
@@ -53,10 +54,9 @@ class ScoreStationaryArrayCycle : public JobUnit<ComputeJob> {
 
  protected:
   void run(ComputeJob& job) override;
-  bool annotates_delay() const override { return false; }
 
  private:
-  PeArrayConfig config_;
+  ScoreStationaryConfig config_;
   int segment_width_;
   ClockDriver clock_;
   std::unique_ptr<Datapath> dp_;

@@ -7,7 +7,7 @@
 
 namespace attnsim {
 
-SpattenDatapath::SpattenDatapath(sc_core::sc_module_name name, const PeArrayConfig& config, double clock_ghz)
+SpattenDatapath::SpattenDatapath(sc_core::sc_module_name name, const SpattenDatapathConfig& config, double clock_ghz)
     : JobUnit<ComputeJob>(name, clock_ghz), config_(config) {}
 
 void SpattenDatapath::run(ComputeJob& job) {
@@ -48,14 +48,7 @@ void SpattenDatapath::run(ComputeJob& job) {
     rows[i].requantised = requant[i];
     rows[i].topk_cycles = job.timing_only ? 0 : tile.row_topk_cycles[i];
   }
-  SpattenTimingParams p;
-  p.head_dim = d;
-  p.qk_multipliers = config_.qk_multipliers;
-  p.av_multipliers = config_.av_multipliers;
-  p.softmax_lanes = config_.softmax_lanes;
-  p.pipeline_latency = config_.pipeline_latency_cycles;
-  p.charge_fill_drain = !config_.drain_per_layer || job.layer != drained_layer_;
-  job.work = spatten_tile_timing(rows, p);
+  job.work = spatten_tile_timing(rows, d, config_, !config_.drain_per_layer || job.layer != drained_layer_);
   if (job.work.stages["fill_drain"] > 0) drained_layer_ = job.layer;
   // Bits fetched (progressive quantisation): the MSBs of every needed key,
   // and the LSBs too when some row of the tile was recomputed.

@@ -3,21 +3,21 @@
 // multiplier arrays, softmax lanes, progressive quantisation and local V
 // pruning (values: kernels/spatten.h; latency: spatten_timing.h).
 #include "common/compute_unit.h"
-#include "config/arch_config.h"
+#include "spatten/spatten_config.h"
 #include "kernels/spatten.h"
 
 namespace attnsim {
 
 class SpattenDatapath : public JobUnit<ComputeJob> {
  public:
-  SpattenDatapath(sc_core::sc_module_name name, const PeArrayConfig& config, double clock_ghz);
-  int64_t pe_count() const { return static_cast<int64_t>(config_.qk_multipliers) + config_.av_multipliers; }
+  SpattenDatapath(sc_core::sc_module_name name, const SpattenDatapathConfig& config, double clock_ghz);
+  std::optional<int64_t> pe_count() const override { return static_cast<int64_t>(config_.qk_multipliers) + config_.av_multipliers; }
 
  protected:
   void run(ComputeJob& job) override;
 
  private:
-  PeArrayConfig config_;
+  SpattenDatapathConfig config_;
   const HeadOperands* msb_source_ = nullptr;  // the head msb_ was made from
   int drained_layer_ = -1;                     // drain = per_layer: the last layer charged its fill and drain
   HeadOperands msb_;

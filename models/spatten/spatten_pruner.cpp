@@ -2,7 +2,7 @@
 
 namespace attnsim {
 
-SpattenPruner::SpattenPruner(sc_core::sc_module_name name, const MaskUnitConfig& config, const WorkloadSpec& workload,
+SpattenPruner::SpattenPruner(sc_core::sc_module_name name, const SpattenPrunerConfig& config, const WorkloadSpec& workload,
                              double clock_ghz, bool cycle_accurate)
     : JobUnit<MaskJob>(name, clock_ghz),
       config_(config),

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "common/compute_unit.h"
-#include "config/arch_config.h"
+#include "spatten/spatten_config.h"
 #include "kernels/spatten.h"
 #include "spatten/topk_engine_cycle.h"
 #include "workload/workload.h"
@@ -17,15 +17,14 @@ namespace attnsim {
 
 class SpattenPruner : public JobUnit<MaskJob> {
  public:
-  SpattenPruner(sc_core::sc_module_name name, const MaskUnitConfig& config, const WorkloadSpec& workload,
+  SpattenPruner(sc_core::sc_module_name name, const SpattenPrunerConfig& config, const WorkloadSpec& workload,
                 double clock_ghz, bool cycle_accurate = false);
 
  protected:
   void run(MaskJob& job) override;
-  bool annotates_delay() const override { return !engine_; }
 
  private:
-  MaskUnitConfig config_;
+  SpattenPrunerConfig config_;
   WorkloadSpec workload_;
   CascadePruner pruner_;
   std::unique_ptr<TopKEngineCycle> engine_;  // cycle fidelity only

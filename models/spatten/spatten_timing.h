@@ -9,17 +9,9 @@
 #include <vector>
 
 #include "common/jobs.h"
+#include "spatten/spatten_config.h"
 
 namespace attnsim {
-
-struct SpattenTimingParams {
-  int head_dim = 64, qk_multipliers = 512, av_multipliers = 512, softmax_lanes = 8, pipeline_latency = 104;
-  // Whether this tile pays the pipeline's fill and drain: every tile
-  // (drain = per_tile) or the first active tile of each layer (per_layer, as
-  // SpAtten's behavioural model, simulator/src/bert.cpp, charges it once per
-  // layer).
-  bool charge_fill_drain = true;
-};
 
 struct SpattenRow {
   int keys = 0;           // scores computed
@@ -28,6 +20,11 @@ struct SpattenRow {
   int64_t topk_cycles = 0;
 };
 
-UnitWork spatten_tile_timing(const std::vector<SpattenRow>& rows, const SpattenTimingParams& p);
+// `charge_fill_drain`: whether this tile pays the pipeline's fill and drain:
+// every tile (drain = per_tile) or the first active tile of each layer
+// (per_layer, as SpAtten's behavioural model, simulator/src/bert.cpp, charges
+// it once per layer).
+UnitWork spatten_tile_timing(const std::vector<SpattenRow>& rows, int head_dim, const SpattenDatapathConfig& p,
+                             bool charge_fill_drain = true);
 
 }  // namespace attnsim

@@ -4,22 +4,14 @@
 
 namespace attnsim {
 
-SystolicArray::SystolicArray(sc_core::sc_module_name name, const PeArrayConfig& config, double clock_ghz)
+SystolicArray::SystolicArray(sc_core::sc_module_name name, const SystolicConfig& config, double clock_ghz)
     : JobUnit<ComputeJob>(name, clock_ghz), config_(config) {}
 
 void SystolicArray::run(ComputeJob& job) {
   const CsrMask& mask = *job.mask;
   const int d = static_cast<int>(job.q_tile->cols());
   if (!job.timing_only) job.result = masked_attention(*job.q_tile, *job.kv, mask, job.numerics);
-  SystolicParams p;
-  p.rows = config_.rows;
-  p.cols = config_.cols;
-  p.fold_drain = config_.fold_drain;
-  p.softmax_lanes = config_.softmax_lanes;
-  p.softmax_latency = config_.softmax_latency_cycles;
-  p.divide_latency = config_.divide_latency_cycles;
-  p.bytes_per_element = job.numerics.data.bytes();
-  job.work = systolic_attention(mask, d, p);
+  job.work = systolic_attention(mask, d, config_, job.numerics.data.bytes());
   // The score tile of the active folds sits in the score buffer.
   job.score_buffer_bytes = job.work.sram_write_bytes["score"] / 2;
 }

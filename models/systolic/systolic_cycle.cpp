@@ -346,12 +346,12 @@ struct SystolicArrayCycle::Datapath {
   }
 };
 
-SystolicArrayCycle::SystolicArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config, double clock_ghz)
+SystolicArrayCycle::SystolicArrayCycle(sc_core::sc_module_name name, const SystolicConfig& config, double clock_ghz)
     : JobUnit<ComputeJob>(name, clock_ghz), config_(config), clock_("clock", period()), dp_(std::make_unique<Datapath>()) {}
 
 SystolicArrayCycle::~SystolicArrayCycle() = default;
 
-void SystolicArrayCycle::reconfigure(const PeArrayConfig& config) {
+void SystolicArrayCycle::reconfigure(const SystolicConfig& config) {
   if (clock_.active()) throw std::logic_error("reconfigure during a job");
   config_ = config;
 }
@@ -378,7 +378,7 @@ void check_idle(bool active) {
   if (active) throw std::logic_error("systolic cycle model: one job at a time");
 }
 
-void check_shape(const PeArrayConfig& c) {
+void check_shape(const SystolicConfig& c) {
   if (c.rows < 1 || c.cols < 1 || c.softmax_lanes < 1)
     throw std::invalid_argument("systolic array: rows, cols and softmax_lanes must be >= 1");
 }

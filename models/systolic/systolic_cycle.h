@@ -14,20 +14,20 @@
 
 #include "common/clock_driver.h"
 #include "common/compute_unit.h"
-#include "config/arch_config.h"
+#include "systolic/systolic_config.h"
 
 namespace attnsim {
 
 class SystolicArrayCycle : public JobUnit<ComputeJob> {
  public:
   // Same signature as SystolicArray.
-  SystolicArrayCycle(sc_core::sc_module_name name, const PeArrayConfig& config, double clock_ghz);
+  SystolicArrayCycle(sc_core::sc_module_name name, const SystolicConfig& config, double clock_ghz);
   ~SystolicArrayCycle() override;
-  int64_t pe_count() const { return static_cast<int64_t>(config_.rows) * config_.cols; }
+  std::optional<int64_t> pe_count() const override { return static_cast<int64_t>(config_.rows) * config_.cols; }
 
   // Changes the array's shape and latencies between jobs (one elaboration per
   // process: tests sweep many shapes through one module).
-  void reconfigure(const PeArrayConfig& config);
+  void reconfigure(const SystolicConfig& config);
 
   // A dense GEMM A (M x K) times B (K x N) on the array alone, fold by fold
   // (operands padded to the full array). Call from an SC_THREAD.
@@ -49,12 +49,11 @@ class SystolicArrayCycle : public JobUnit<ComputeJob> {
 
  protected:
   void run(ComputeJob& job) override;
-  bool annotates_delay() const override { return false; }
 
  private:
   void execute();  // runs the prepared program on the clock; from the caller's thread
 
-  PeArrayConfig config_;
+  SystolicConfig config_;
   ClockDriver clock_;
   std::unique_ptr<Datapath> dp_;
   std::vector<PhaseSpan> trace_;

@@ -18,10 +18,10 @@ GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols, FoldDrai
   return t;
 }
 
-UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicParams& p) {
+UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicConfig& p, int bytes_per_element) {
   UnitWork w;
   const int rows = p.rows, cols = p.cols;
-  const int64_t b = p.bytes_per_element;
+  const int64_t b = bytes_per_element;
   const int64_t row_blocks = ceil_div(mask.rows, rows), col_blocks = ceil_div(mask.cols, cols);
   Cycles qk = 0, pv = 0;
   int64_t macs = 0, q_reads = 0, k_reads = 0, v_reads = 0, scores = 0;
@@ -50,11 +50,11 @@ UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicPar
     v_reads += keys * head_dim;
   }
   const int64_t qk_folds = qk / os_fold_cycles(rows, cols, head_dim, p.fold_drain);
-  const Cycles softmax = mask.nnz() ? ceil_div(mask.nnz(), p.softmax_lanes) + p.softmax_latency : 0;
+  const Cycles softmax = mask.nnz() ? ceil_div(mask.nnz(), p.softmax_lanes) + p.softmax_latency_cycles : 0;
   // Normalising the output rows: one reciprocal per row (pipelined divider),
   // then d multiplies per row on the softmax lanes.
   const Cycles normalise =
-      mask.rows ? p.divide_latency + ceil_div(static_cast<int64_t>(mask.rows) * head_dim, p.softmax_lanes) : 0;
+      mask.rows ? p.divide_latency_cycles + ceil_div(static_cast<int64_t>(mask.rows) * head_dim, p.softmax_lanes) : 0;
   w.stages = {{"qk", qk}, {"softmax", softmax}, {"pv", pv}, {"normalise", normalise}};
   w.cycles = qk + softmax + pv + normalise;
   w.macs = macs;

@@ -5,7 +5,7 @@
 // PE (i, j) does its last MAC in cycle i + j + K - 1: R - 1 + C - 1 + K
 // cycles whatever the fold's fill (a partial fold pays the full array's
 // skew). How the results leave is the one choice the references differ on
-// (FoldDrain, in config/arch_config.h):
+// (FoldDrain, in systolic_config.h):
 // * in_skew (SCALE-Sim v3, scalesim 3.0.0, compute/systolic_compute_os.py):
 //   each PE's result leaves on its column's output bus in the cycle it is
 //   done (a column's PEs finish in different cycles), so a fold costs
@@ -18,7 +18,7 @@
 
 #include "common/jobs.h"
 #include "common/timing.h"
-#include "config/arch_config.h"
+#include "systolic/systolic_config.h"
 #include "kernels/tensor.h"
 
 namespace attnsim {
@@ -43,11 +43,6 @@ GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols, FoldDrai
 // folds stream only the keys of the row block's active QKᵀ folds. Buffer
 // traffic: each fold reads its operand rows and columns once; the score tile
 // is written, read and rewritten by softmax, then read by PV.
-struct SystolicParams {
-  int rows = 64, cols = 64, softmax_lanes = 64, softmax_latency = 8, divide_latency = 20;
-  int bytes_per_element = 4;
-  FoldDrain fold_drain = FoldDrain::in_skew;
-};
-UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicParams& p);
+UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicConfig& p, int bytes_per_element);
 
 }  // namespace attnsim

@@ -15,36 +15,16 @@ using namespace attnsim::cycle_test;
 
 namespace {
 
-PeArrayConfig ss_config(int rows, int pes_per_row) {
-  PeArrayConfig c;
-  c.kind = "score_stationary";
+ScoreStationaryConfig ss_config(int rows, int pes_per_row) {
+  ScoreStationaryConfig c;
   c.rows = rows;
   c.pes_per_row = pes_per_row;
-  c.number_format = NumberFormat::parse("fixed16.8");
-  c.prob_format = NumberFormat::parse("fixed16.14");
-  c.exp = ExpUnit::parse("pwl6");
   return c;
-}
-
-ScoreStationaryParams params_of(const PeArrayConfig& c, int width, int d) {
-  ScoreStationaryParams p;
-  p.rows = c.rows;
-  p.pes_per_row = c.pes_per_row;
-  p.segment_width = width;
-  p.head_dim = d;
-  p.clear_cycles = c.clear_cycles;
-  p.switch_cycles = c.switch_cycles;
-  p.exp_latency_cycles = c.exp_latency_cycles;
-  p.io_latency_cycles = c.io_latency_cycles;
-  p.divide_latency_cycles = c.divide_latency_cycles;
-  p.sweep_sync = c.sweep_sync;
-  p.row_max_pass = c.row_max == RowMaxSource::pass;
-  return p;
 }
 
 // One tile and everything both fidelities need.
 struct Case {
-  PeArrayConfig config;
+  ScoreStationaryConfig config;
   int width = 8;
   MatF q, k, v;
   CsrMask mask;
@@ -114,7 +94,7 @@ Case random_case(Rng& rng, const Shape& sh) {
     c.k = random_matrix(rng, cols, d, amp);
     c.v = random_matrix(rng, cols, d, amp);
     c.finish();
-    const UnitWork fast = score_stationary_tile(c.schedule, rows, params_of(c.config, width, d));
+    const UnitWork fast = score_stationary_tile(c.schedule, rows, d, c.config);
     const double work = static_cast<double>(fast.cycles) * c.config.rows * (2.0 * width + 3.0 * pes);
     if (work <= 5e6) return c;
   }
@@ -126,7 +106,7 @@ void check_case(Bench& bench, ScoreStationaryArrayCycle& unit, Case& c, double p
   c.bind();
   unit.reconfigure(c.config, c.width);
   const int d = static_cast<int>(c.q.cols());
-  const ScoreStationaryParams p = params_of(c.config, c.width, d);
+  const ScoreStationaryConfig& p = c.config;
   // row_max = predictor: a stand-in for the predictor's maxima, off by up to
   // +-2 from each row's own (exp above 1 and far below it both happen).
   if (c.config.row_max == RowMaxSource::predictor) {
@@ -139,7 +119,7 @@ void check_case(Bench& bench, ScoreStationaryArrayCycle& unit, Case& c, double p
     }
     c.job.numerics.row_max = &c.hint;
   }
-  const UnitWork fast = score_stationary_tile(c.schedule, c.mask.rows, p);
+  const UnitWork fast = score_stationary_tile(c.schedule, c.mask.rows, d, p);
   const MaskedAttention want = masked_attention(c.q, c.kv, c.mask, c.job.numerics);
   const sc_core::sc_time took = bench.send(c.job);
   const UnitWork& got = c.job.work;
@@ -155,7 +135,7 @@ void check_case(Bench& bench, ScoreStationaryArrayCycle& unit, Case& c, double p
   // and V once per pass, at most a whole segment each time (the feeder
   // streams a pass's columns up to its last nonzero column).
   const int64_t b = c.formats.num.data.bytes(), sub = c.schedule.subrows, passes = fast.counts.at("passes");
-  const int64_t reads = p.row_max_pass ? 2 : 1;
+  const int64_t reads = p.row_max == RowMaxSource::pass ? 2 : 1;
   EXPECT_EQ(got.sram_read_bytes.at("q"), reads * sub * d * b);
   EXPECT_EQ(got.sram_read_bytes.at("output"), sub * d * b);
   EXPECT_EQ(got.sram_write_bytes.at("output"), sub * d * b);
@@ -172,8 +152,8 @@ void check_case(Bench& bench, ScoreStationaryArrayCycle& unit, Case& c, double p
   for (const auto& seg : c.schedule.segments)
     for (size_t first = 0; first < seg.subrows.size(); first += p.rows) {
       const int count = static_cast<int>(std::min<size_t>(p.rows, seg.subrows.size() - first));
-      const PassTiming t = pass_timing(&seg.subrows[first], count, p);
-      if (p.row_max_pass) max_sweeps.push_back(t.max_sweep);
+      const PassTiming t = pass_timing(&seg.subrows[first], count, d, p);
+      if (p.row_max == RowMaxSource::pass) max_sweeps.push_back(t.max_sweep);
       if (p.sweep_sync == SweepSync::barrier) {
         want_sweeps.push_back(t.sddmm + t.skew / 2);
         want_sweeps.push_back(t.spmm + t.skew / 2);
@@ -397,7 +377,7 @@ TEST(ScoreStationaryCycle, ClockAlignmentAndPeriod) {
       const sc_core::sc_time took = bench.send(c.job);
       const double wait_ns = misalign > 1e-9 ? 2.0 - misalign : 0.0;
       EXPECT_NEAR(took.to_seconds() * 1e9, wait_ns + 2.0 * static_cast<double>(c.job.work.cycles), 1e-6);
-      const UnitWork fast = score_stationary_tile(c.schedule, c.mask.rows, params_of(c.config, c.width, c.q.cols()));
+      const UnitWork fast = score_stationary_tile(c.schedule, c.mask.rows, c.q.cols(), c.config);
       EXPECT_EQ(c.job.work.cycles, fast.cycles);
     }
   });
@@ -424,7 +404,7 @@ TEST(ScoreStationaryCycle, IoLatencyBelowTheTwoRegistersIsUndercounted) {
       unit.reconfigure(c.config, c.width);
       bench.send(c.job);
       const UnitWork fast =
-          score_stationary_tile(c.schedule, c.mask.rows, params_of(c.config, c.width, c.q.cols()));
+          score_stationary_tile(c.schedule, c.mask.rows, c.q.cols(), c.config);
       const int64_t passes = fast.counts.at("passes");
       // Three sweeps per pass: the maximum pass's SDDMM (row_max = pass), SDDMM, SpMM.
       const int sweeps = c.config.row_max == RowMaxSource::pass ? 3 : 2;
@@ -483,7 +463,7 @@ TEST(ScoreStationaryCycleAgreement, PresetScalePredictedTiles) {
       c.k = k;
       c.v = v;
       c.mask = predict_tile(hq, t * 64, 64, pp).mask;
-      c.formats.num = {c.config.number_format, c.config.prob_format, c.config.exp, 0.125};
+      c.formats.num = {NumberFormat::parse("fixed16.8"), NumberFormat::parse("fixed16.14"), ExpUnit::parse("pwl6"), 0.125};  // the sanger preset
       c.formats.name = "preset";
       c.finish();
       check_case(bench, unit, c, 1.0, 0.0);
@@ -509,7 +489,7 @@ TEST(ScoreStationaryCycle, TimingOnlyJobsKeepTheirResult) {
       unit.reconfigure(c.config, c.width);
       bench.send(c.job);
       EXPECT_EQ(c.job.work.cycles,
-                score_stationary_tile(c.schedule, c.mask.rows, params_of(c.config, c.width, c.q.cols())).cycles);
+                score_stationary_tile(c.schedule, c.mask.rows, c.q.cols(), c.config).cycles);
       EXPECT_TRUE(c.job.result.scores.empty());
       EXPECT_EQ(c.job.result.output.size(), 0);
     }

@@ -12,27 +12,11 @@ using namespace attnsim::cycle_test;
 
 namespace {
 
-PeArrayConfig os_config(int rows, int cols) {
-  PeArrayConfig c;
-  c.kind = "systolic_os";
+SystolicConfig os_config(int rows, int cols) {
+  SystolicConfig c;
   c.rows = rows;
   c.cols = cols;
-  c.number_format = NumberFormat::parse("fixed16.8");
-  c.prob_format = NumberFormat::parse("fixed16.14");
-  c.exp = ExpUnit::parse("exact");
   return c;
-}
-
-SystolicParams params_of(const PeArrayConfig& c, const NumberFormat& data) {
-  SystolicParams p;
-  p.rows = c.rows;
-  p.cols = c.cols;
-  p.softmax_lanes = c.softmax_lanes;
-  p.softmax_latency = c.softmax_latency_cycles;
-  p.divide_latency = c.divide_latency_cycles;
-  p.bytes_per_element = data.bytes();
-  p.fold_drain = c.fold_drain;
-  return p;
 }
 
 MatD integer_matrix(Rng& rng, int rows, int cols) {
@@ -43,7 +27,7 @@ MatD integer_matrix(Rng& rng, int rows, int cols) {
 }
 
 struct Case {
-  PeArrayConfig config;
+  SystolicConfig config;
   MatF q, k, v;
   CsrMask mask;
   Formats formats;
@@ -96,7 +80,7 @@ Case random_case(Rng& rng, const Shape& sh) {
     c.k = random_matrix(rng, cols, d, amp);
     c.v = random_matrix(rng, cols, d, amp);
     c.finish();
-    const UnitWork fast = systolic_attention(c.mask, d, params_of(c.config, c.formats.num.data));
+    const UnitWork fast = systolic_attention(c.mask, d, c.config, c.formats.num.data.bytes());
     if (static_cast<double>(fast.cycles) * c.config.rows * c.config.cols <= 5e6) return c;
   }
 }
@@ -106,7 +90,7 @@ void check_case(Bench& bench, SystolicArrayCycle& unit, Case& c, double tol) {
   c.bind();
   unit.reconfigure(c.config);
   const int d = static_cast<int>(c.q.cols());
-  const UnitWork fast = systolic_attention(c.mask, d, params_of(c.config, c.formats.num.data));
+  const UnitWork fast = systolic_attention(c.mask, d, c.config, c.formats.num.data.bytes());
   const MaskedAttention want = masked_attention(c.q, c.kv, c.mask, c.formats.num);
   const sc_core::sc_time took = bench.send(c.job);
   const UnitWork& got = c.job.work;
@@ -172,7 +156,7 @@ void agreement(uint64_t seed, int optimised_tiles, const Shape& shape, double to
 // the results leaving on the column buses as each PE finishes (SCALE-Sim v3),
 // 12 per fold, 48.
 TEST(SystolicCycle, PartialFoldGemmByHand) {
-  PeArrayConfig config = os_config(4, 3);
+  SystolicConfig config = os_config(4, 3);
   SystolicArrayCycle unit("pe_array", config, 1.0);
   Bench bench("bench", unit);
   Rng rng(21);
@@ -212,7 +196,7 @@ TEST(SystolicCycle, RandomGemmsMatchTheFoldFormula) {
   run_bench(bench, [&] {
     Rng rng(22);
     for (int i = 0; i < tile_count(300); ++i) {
-      PeArrayConfig c = os_config(uniform_int(rng, 1, 10), uniform_int(rng, 1, 10));
+      SystolicConfig c = os_config(uniform_int(rng, 1, 10), uniform_int(rng, 1, 10));
       c.fold_drain = uniform_int(rng, 0, 1) ? FoldDrain::after_fold : FoldDrain::in_skew;
       unit.reconfigure(c);
       const int m = uniform_int(rng, 1, 25), n = uniform_int(rng, 1, 25), k = uniform_int(rng, 1, 20);
@@ -299,7 +283,7 @@ TEST(SystolicCycleAgreement, PresetScaleDenseTiles) {
       c.k = random_matrix(rng, 128, 64, 1.0);
       c.v = random_matrix(rng, 128, 64, 1.0);
       c.mask = CsrMask::full(64, 128, t == 1, 64);
-      c.formats.num = {c.config.number_format, c.config.prob_format, c.config.exp, 0.125};
+      c.formats.num = {NumberFormat::parse("fixed16.8"), NumberFormat::parse("fixed16.14"), ExpUnit::parse("exact"), 0.125};  // the dense_systolic preset
       c.formats.name = "preset";
       c.finish();
       check_case(bench, unit, c, 0.0);
@@ -321,7 +305,7 @@ TEST(SystolicCycle, TimingOnlyJobsKeepTheirResult) {
       unit.reconfigure(c.config);
       bench.send(c.job);
       EXPECT_EQ(c.job.work.cycles,
-                systolic_attention(c.mask, c.q.cols(), params_of(c.config, c.formats.num.data)).cycles);
+                systolic_attention(c.mask, c.q.cols(), c.config, c.formats.num.data.bytes()).cycles);
       EXPECT_TRUE(c.job.result.scores.empty());
       EXPECT_EQ(c.job.result.output.size(), 0);
     }

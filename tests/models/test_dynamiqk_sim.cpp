@@ -2,6 +2,10 @@
 // elaboration per test process.
 #include <gtest/gtest.h>
 
+#include "sanger/sanger_config.h"
+
+#include "dynamiqk/dynamiqk_config.h"
+
 #include "controller/controller.h"
 #include "controller/simulation.h"
 #include "kernels/pattern_detect.h"
@@ -26,7 +30,7 @@ WorkloadSpec long_context(int heads, int seq) {
 // keys of K per head for the mask unit.
 int64_t reads_without_resident_kv(const ArchConfig& arch, const WorkloadSpec& w,
                                   const std::vector<std::function<CsrMask(int, int)>>& head_masks, int64_t mask_k_keys) {
-  const int QT = arch.query_tile_rows(w.seq_len, w.head_dim), block = arch.encoder.segment_width;
+  const int QT = arch.query_tile_rows(w.seq_len, w.head_dim), block = arch.encoder.get<PackSplitConfig>().segment_width;
   const int64_t row_bytes = static_cast<int64_t>(w.head_dim) * arch.pe_array.number_format.bytes();
   int64_t bytes = 0;
   for (const auto& mask_of : head_masks) {
@@ -53,7 +57,7 @@ TEST(DynamiqkSim, DramReadsOfKFollowTheStaticMask) {
   ASSERT_FALSE(a.kv_resident);
   std::vector<std::function<CsrMask(int, int)>> masks;
   for (int h = 0; h < 2; ++h) {
-    const MaskPlan plan = static_plan(stat.mask_unit.static_pattern, w.seq_len, h, 2, nullptr);
+    const MaskPlan plan = static_plan(stat.mask_unit.get<StaticPatternConfig>().pattern, w.seq_len, h, 2, nullptr);
     masks.push_back([plan](int row0, int rows) { return plan.mask(row0, rows); });
   }
   EXPECT_EQ(a.total.dram_bytes_read, reads_without_resident_kv(stat, w, masks, 0));
@@ -67,7 +71,7 @@ TEST(DynamiqkSim, DetectorReadsKOncePerHead) {
   ASSERT_FALSE(b.kv_resident);
   const std::vector<HeadTensors> heads = open_source(w)->layer(0, 0);
   for (const auto& h : heads) {
-    const MaskPlan plan = detect_head(h.q, h.k, w.scale(), workload_segments(w), det.mask_unit.detector).plan;
+    const MaskPlan plan = detect_head(h.q, h.k, w.scale(), workload_segments(w), det.mask_unit.get<PatternDetectorConfig>().detector).plan;
     masks.push_back([plan](int row0, int rows) { return plan.mask(row0, rows); });
   }
   EXPECT_EQ(b.total.dram_bytes_read, reads_without_resident_kv(det, w, masks, w.seq_len));
@@ -108,7 +112,7 @@ TEST(DynamiqkSim, StaticLocalStrideKeepsThePhi3Density) {
   o.accuracy_rows = 64;
   const RunStats s = simulate(arch, w, o);
   int64_t want = 0;
-  for (int h = 0; h < 2; ++h) want += static_plan(arch.mask_unit.static_pattern, 2048, h, 2, nullptr).count_nnz();
+  for (int h = 0; h < 2; ++h) want += static_plan(arch.mask_unit.get<StaticPatternConfig>().pattern, 2048, h, 2, nullptr).count_nnz();
   EXPECT_EQ(s.total.accuracy.kept, want);
   EXPECT_EQ(s.total.units.at("mask_unit").counts.at("blocks_partial"), 0);
   EXPECT_GT(s.total.units.at("mask_unit").counts.at("blocks_full"), 0);
@@ -116,7 +120,7 @@ TEST(DynamiqkSim, StaticLocalStrideKeepsThePhi3Density) {
 
 TEST(DynamiqkSim, MultimodalHeadsReportTheirBoundaries) {
   ArchConfig arch = ArchConfig::load(kSrc + "/configs/arch/dynamiqk_systolic.json");
-  auto& d = arch.mask_unit.detector;  // the small-sequence settings of docs/dynamiqk.md
+  auto& d = arch.mask_unit.get<PatternDetectorConfig>().detector;  // the small-sequence settings of docs/dynamiqk.md
   d.budget = 0.3;
   d.init_columns = d.min_vertical = d.n_init = 4;
   d.local_diagonals = d.min_slash = 16;

@@ -22,15 +22,13 @@ TEST(SangerTiming, SweepDependsOnTheSlowestRow) {
 
 TEST(SangerTiming, DenseTileByHand) {
   // 8 queries x 8 keys dense, W = 8, P = 4 -> 16 sub-rows, R = 8 rows -> 2 passes.
-  ScoreStationaryParams p;
+  ScoreStationaryConfig p;
   p.rows = 8;
   p.pes_per_row = 4;
-  p.segment_width = 8;
-  p.head_dim = 8;
   p.divide_latency_cycles = 20;
   p.sweep_sync = SweepSync::barrier;
   const auto s = pack_split(CsrMask::full(8, 8, false, 0), 8, 4);
-  UnitWork w = score_stationary_tile(s, 8, p);
+  UnitWork w = score_stationary_tile(s, 8, 8, p);
   // Each pass: sub-rows alternate last_col 3 and 7, so the skew max(r + c) =
   // 7 + 7; a sweep streams d + io = 10 cycles. Barrier: SDDMM = SpMM = 14 +
   // 10 = 24 (the paper's trace); overhead = clear 1 + switch 1 + exp 2 + drain
@@ -47,7 +45,7 @@ TEST(SangerTiming, DenseTileByHand) {
   EXPECT_EQ(w.pe_slots, 144 * 32);     // three sweeps of 24 per pass on 8 x 4 PEs
   // Wavefront: the skew once per pass.
   p.sweep_sync = SweepSync::wavefront;
-  w = score_stationary_tile(s, 8, p);
+  w = score_stationary_tile(s, 8, 8, p);
   EXPECT_EQ(w.stages.at("skew"), 2 * 14);
   EXPECT_EQ(w.cycles, 60 + 20 + 20 + 28 + 18 + 22);
   EXPECT_EQ(w.pe_slots, (48 + 20 + 20 + 28) * 32);
@@ -58,20 +56,18 @@ TEST(SangerTiming, RowMaximumPassCostsClearSweepAndDrain) {
   // switch 1 + exp 2 + 192 + drain 17 = 405, each first run for the row
   // maxima: clear 1 + 192 + 17 = 210 (the paper's and the repository's cost
   // models have no such pass: docs/fidelity.md, "The row maximum").
-  ScoreStationaryParams p;
+  ScoreStationaryConfig p;
   p.rows = 64;
   p.pes_per_row = 16;
-  p.segment_width = 64;
-  p.head_dim = 64;
   p.sweep_sync = SweepSync::barrier;
   const auto s = pack_split(CsrMask::full(64, 64, false, 0), 64, 16);
-  UnitWork w = score_stationary_tile(s, 64, p);
+  UnitWork w = score_stationary_tile(s, 64, 64, p);
   EXPECT_EQ(w.counts.at("passes"), 4);
   EXPECT_EQ(w.stages.at("row_max"), 4 * 210);
   EXPECT_EQ(w.cycles - w.stages.at("normalise"), 4 * (405 + 210));
   // Wavefront: clear 1 + 66 + 66 + skew 126 + switch 1 + exp 2 + drain 17 = 279.
   p.sweep_sync = SweepSync::wavefront;
-  w = score_stationary_tile(s, 64, p);
+  w = score_stationary_tile(s, 64, 64, p);
   EXPECT_EQ(w.stages.at("row_max"), 4 * 210);
   EXPECT_EQ(w.cycles - w.stages.at("normalise"), 4 * (279 + 210));
 }
@@ -80,13 +76,11 @@ TEST(SangerTiming, SparserTilesTakeFewerPassesAndCountBubbles) {
   CsrMask m;
   m.cols = 8;
   for (int r = 0; r < 8; ++r) m.add_row({0, 2});  // one bubble per row
-  ScoreStationaryParams p;
+  ScoreStationaryConfig p;
   p.rows = 8;
   p.pes_per_row = 4;
-  p.segment_width = 8;
-  p.head_dim = 8;
   const auto s = pack_split(m, 8, 4);
-  const UnitWork w = score_stationary_tile(s, 8, p);
+  const UnitWork w = score_stationary_tile(s, 8, 8, p);
   EXPECT_EQ(w.counts.at("passes"), 1);
   EXPECT_EQ(w.counts.at("bubble_pe_cycles"), 8);
   EXPECT_EQ(w.stages.at("sddmm"), 8 + 2);

@@ -37,14 +37,13 @@ TEST(SystolicTiming, QkOfA512HeadAsScaleSimV3) {
 TEST(SystolicTiming, DenseAttentionTileByHand) {
   // 8 queries x 8 keys, d = 4, 4x4 array, 8 softmax lanes, latency 2, divide 3.
   const CsrMask m = CsrMask::full(8, 8, false, 0);
-  SystolicParams p;
+  SystolicConfig p;
   p.rows = p.cols = 4;
   p.softmax_lanes = 8;
-  p.softmax_latency = 2;
-  p.divide_latency = 3;
-  p.bytes_per_element = 2;
+  p.softmax_latency_cycles = 2;
+  p.divide_latency_cycles = 3;
   p.fold_drain = FoldDrain::after_fold;
-  UnitWork w = systolic_attention(m, 4, p);
+  UnitWork w = systolic_attention(m, 4, p, 2);
   EXPECT_EQ(w.stages.at("qk"), 4 * (8 + 4 + 4 - 2));    // 4 folds of K = d = 4
   EXPECT_EQ(w.stages.at("pv"), 2 * (8 + 4 + 8 - 2));    // per row block, 1 fold over 8 keys
   EXPECT_EQ(w.stages.at("softmax"), 64 / 8 + 2);
@@ -52,7 +51,7 @@ TEST(SystolicTiming, DenseAttentionTileByHand) {
   EXPECT_EQ(w.cycles, 56 + 36 + 10 + 7);
   // In the skew: each fold K + R + C - 2.
   p.fold_drain = FoldDrain::in_skew;
-  w = systolic_attention(m, 4, p);
+  w = systolic_attention(m, 4, p, 2);
   EXPECT_EQ(w.stages.at("qk"), 4 * (4 + 4 + 4 - 2));
   EXPECT_EQ(w.stages.at("pv"), 2 * (8 + 4 + 4 - 2));
   EXPECT_EQ(w.cycles, 40 + 28 + 10 + 7);
@@ -64,9 +63,9 @@ TEST(SystolicTiming, EmptyMaskBlocksAreSkipped) {
   CsrMask m;
   m.cols = 8;
   for (int r = 0; r < 8; ++r) m.add_row({r < 4 ? 0 : 1});  // only key block 0 is used
-  SystolicParams p;
+  SystolicConfig p;
   p.rows = p.cols = 4;
-  const UnitWork w = systolic_attention(m, 4, p);
+  const UnitWork w = systolic_attention(m, 4, p, 2);
   EXPECT_EQ(w.stages.at("qk"), 2 * os_fold_cycles(4, 4, 4));
   EXPECT_EQ(w.stages.at("pv"), 2 * os_fold_cycles(4, 4, 4));  // 4 active keys per row block
   EXPECT_EQ(w.counts.at("folds_computed"), 2);

@@ -1,5 +1,7 @@
-// Each unit behind its TLM socket: the values are the functional kernels'
-// and the annotated delay is the latency formula's, at the unit's clock.
+// Each unit behind its TLM socket: the values are the functional kernels',
+// the latency in job.work is the formula's, and no delay is annotated (the
+// controller's schedule is the one source of time). A job of the wrong kind
+// is an error response.
 #include <gtest/gtest.h>
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -22,7 +24,16 @@ struct Driver : sc_core::sc_module {
   sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   SC_HAS_PROCESS(Driver);
   explicit Driver(sc_core::sc_module_name n) : sc_module(n), socket("socket") { SC_THREAD(run); }
-  void run() { send_job(socket, *job, delay); }
+  std::string error;
+  void run() {
+    const sc_core::sc_time t0 = sc_core::sc_time_stamp();
+    try {
+      send_job(socket, *job);
+    } catch (const std::logic_error& e) {
+      error = e.what();
+    }
+    delay = sc_core::sc_time_stamp() - t0;
+  }
 };
 
 struct Data {
@@ -35,14 +46,10 @@ struct Data {
   }
 };
 
-PeArrayConfig ss_config() {
-  PeArrayConfig c;
-  c.kind = "score_stationary";
+ScoreStationaryConfig ss_config() {
+  ScoreStationaryConfig c;
   c.rows = 8;
   c.pes_per_row = 4;
-  c.number_format = NumberFormat::parse("fixed16.8");
-  c.prob_format = NumberFormat::parse("fixed16.14");
-  c.exp = ExpUnit::parse("pwl6");
   return c;
 }
 
@@ -50,33 +57,30 @@ PeArrayConfig ss_config() {
 
 TEST(Units, ScoreStationaryArrayComputesValuesAndAnnotatesItsFormula) {
   const Data d(32, 8);
-  const PeArrayConfig c = ss_config();
+  const ScoreStationaryConfig c = ss_config();
+  const AttentionNumerics num{NumberFormat::parse("fixed16.8"), NumberFormat::parse("fixed16.14"), ExpUnit::parse("pwl6"),
+                              0.35};
   CsrMask mask;
   mask.cols = 32;
   for (int r = 0; r < 16; ++r) mask.add_row({r, r + 1, 20, 31});
   const PackSplitSchedule s = pack_split(mask, 16, c.pes_per_row);
   const MatF q_tile = d.q.topRows(16);
-  const HeadOperands kv = prepare_operands(d.k, d.v, c.number_format);
+  const HeadOperands kv = prepare_operands(d.k, d.v, num.data);
   ComputeJob job;
   job.q_tile = &q_tile;
   job.kv = &kv;
   job.mask = &mask;
   job.schedule = &s;
-  job.numerics = {c.number_format, c.prob_format, c.exp, 0.35};
+  job.numerics = num;
   ScoreStationaryArray unit("pe_array", c, 16, 0.5);  // 2 ns per cycle
   Driver<ComputeJob> drv("drv");
   drv.job = &job;
   drv.socket.bind(unit.socket);
   sc_core::sc_start();
 
-  ScoreStationaryParams p;
-  p.rows = 8;
-  p.pes_per_row = 4;
-  p.segment_width = 16;
-  p.head_dim = 8;
-  const UnitWork want = score_stationary_tile(s, 16, p);
+  const UnitWork want = score_stationary_tile(s, 16, 8, c);
   EXPECT_EQ(job.work.cycles, want.cycles);
-  EXPECT_EQ(drv.delay, sc_core::sc_time(2.0 * static_cast<double>(want.cycles), sc_core::SC_NS));
+  EXPECT_EQ(drv.delay, sc_core::SC_ZERO_TIME);
   const auto values = masked_attention(q_tile, kv, mask, job.numerics);
   EXPECT_EQ(job.result.output, values.output);
   EXPECT_EQ(job.result.scores, values.scores);
@@ -86,28 +90,24 @@ TEST(Units, ScoreStationaryArrayComputesValuesAndAnnotatesItsFormula) {
 
 TEST(Units, SystolicArrayComputesValuesAndAnnotatesItsFormula) {
   const Data d(16, 8);
-  PeArrayConfig c;
-  c.kind = "systolic_os";
+  SystolicConfig c;
   c.rows = c.cols = 4;
-  c.number_format = NumberFormat::parse("fp32");
-  c.prob_format = c.number_format;
+  const NumberFormat fp32 = NumberFormat::parse("fp32");
   const CsrMask mask = CsrMask::full(16, 16, true, 0);
-  const HeadOperands kv = prepare_operands(d.k, d.v, c.number_format);
+  const HeadOperands kv = prepare_operands(d.k, d.v, fp32);
   ComputeJob job;
   job.q_tile = &d.q;
   job.kv = &kv;
   job.mask = &mask;
-  job.numerics = {c.number_format, c.prob_format, c.exp, 0.35};
+  job.numerics = {fp32, fp32, ExpUnit{}, 0.35};
   SystolicArray unit("pe_array", c, 1.0);
   Driver<ComputeJob> drv("drv");
   drv.job = &job;
   drv.socket.bind(unit.socket);
   sc_core::sc_start();
-  SystolicParams p;
-  p.rows = p.cols = 4;
-  const UnitWork want = systolic_attention(mask, 8, p);
+  const UnitWork want = systolic_attention(mask, 8, c, 4);
   EXPECT_EQ(job.work.cycles, want.cycles);
-  EXPECT_EQ(drv.delay, sc_core::sc_time(static_cast<double>(want.cycles), sc_core::SC_NS));
+  EXPECT_EQ(drv.delay, sc_core::SC_ZERO_TIME);
   const auto ref = dense_reference(d.q, d.k, d.v, 0.35, true, 0);
   EXPECT_LT((job.result.output - ref.output).cwiseAbs().maxCoeff(), 1e-5);
   // Causal: the upper-right key blocks of the first row blocks are skipped.
@@ -116,9 +116,8 @@ TEST(Units, SystolicArrayComputesValuesAndAnnotatesItsFormula) {
 
 TEST(Units, PredictorAndEncoderFollowTheirFormulas) {
   const Data d(64, 16);
-  MaskUnitConfig mc;
-  mc.kind = "sanger_predictor";
-  mc.array_rows = mc.array_cols = 16;
+  SangerPredictorConfig mc;
+  mc.array.rows = mc.array.cols = 16;
   mc.softmax_lanes = 16;
   const HeadQuant hq = quantize_head(d.q, d.k, 4);
   MaskJob mj;
@@ -131,8 +130,7 @@ TEST(Units, PredictorAndEncoderFollowTheirFormulas) {
   Driver<MaskJob> drv("drv");
   drv.job = &mj;
   drv.socket.bind(pred.socket);
-  EncoderConfig ec;
-  ec.kind = "pack_split";
+  PackSplitConfig ec;
   ec.segment_width = 16;
   PackSplitEncoder enc("enc", ec, 4, 1.0);
   EncodeJob ej;
@@ -146,4 +144,16 @@ TEST(Units, PredictorAndEncoderFollowTheirFormulas) {
   EXPECT_EQ(mj.prediction.mask.indices, want.mask.indices);
   EXPECT_EQ(ej.schedule.subrows, pack_split(want.mask, 16, 4).subrows);
   EXPECT_EQ(ej.work.cycles, 16 * 4);  // 16 rows x 4 segments, one per cycle
+}
+
+TEST(Units, AJobOfAnotherKindIsAnErrorResponse) {
+  // A mask job sent to a PE array: the unit finds no ComputeJob extension.
+  SystolicArray unit("pe_array", SystolicConfig{}, 1.0);
+  MaskJob mj;
+  Driver<MaskJob> drv("drv");
+  drv.job = &mj;
+  drv.socket.bind(unit.socket);
+  sc_core::sc_start();
+  EXPECT_NE(drv.error.find("job rejected"), std::string::npos) << drv.error;
+  EXPECT_EQ(unit.jobs(), 0);
 }

@@ -178,14 +178,13 @@ TEST(SangerReference, MiniLmS256MasksIdentical) { masks_on("minilm_s256"); }
 TEST(SangerReference, CostModelPassFormulas) {
   const nlohmann::json facts = load_facts("sanger_minilm.json");
   EXPECT_EQ(sweep_cycles({62}, 768, 2), 768 + 64);
-  ScoreStationaryParams p;
+  ScoreStationaryConfig p;
   p.rows = 1;
   p.pes_per_row = 16;
-  p.head_dim = 768;
   p.sweep_sync = SweepSync::barrier;
   SubRow sr;
   sr.last_col = 62;
-  const PassTiming t = pass_timing(&sr, 1, p);
+  const PassTiming t = pass_timing(&sr, 1, 768, p);
   EXPECT_EQ(t.sddmm + t.skew / 2, 832);
   Table table("Sanger cost model (bench_sanger_v2.py) per-pass formulas",
               "hatsu3/Sanger " + facts["provenance"]["commit"].get<std::string>().substr(0, 12) + " bench_sanger_v2.py L28, L31");

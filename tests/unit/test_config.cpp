@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "sanger/sanger_config.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -35,10 +37,10 @@ TEST(ArchConfig, ShippedPresetsLoad) {
     EXPECT_FALSE(a.name.empty()) << entry.path();
   }
   const ArchConfig a = ArchConfig::from_json(sanger(), "sanger.json");
-  EXPECT_EQ(a.mask_unit.kind, "sanger_predictor");
-  EXPECT_EQ(a.mask_unit.bits, 4);
-  EXPECT_DOUBLE_EQ(a.mask_unit.threshold, 0.002);
-  EXPECT_EQ(a.pe_array.pes_per_row, 16);
+  EXPECT_EQ(a.mask_unit.kind(), "sanger_predictor");
+  EXPECT_EQ(a.mask_unit.get<SangerPredictorConfig>().bits, 4);
+  EXPECT_DOUBLE_EQ(a.mask_unit.get<SangerPredictorConfig>().threshold, 0.002);
+  EXPECT_EQ(a.pe_array.get<ScoreStationaryConfig>().pes_per_row, 16);
   EXPECT_EQ(a.pe_array.number_format.name(), "fixed16.8");
   EXPECT_EQ(a.pe_array.exp.name(), "pwl6");
 }
@@ -68,9 +70,9 @@ TEST(ArchConfig, IoLatencyCoversTheArrayRegisters) {
   }
   json j = sanger();
   j["pe_array"]["io_latency_cycles"] = 2;
-  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.io_latency_cycles, 2);
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.get<ScoreStationaryConfig>().io_latency_cycles, 2);
   j["pe_array"]["io_latency_cycles"] = 5;
-  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.io_latency_cycles, 5);
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.get<ScoreStationaryConfig>().io_latency_cycles, 5);
 }
 
 TEST(ArchConfig, OutOfRangeAndWrongTypes) {
@@ -125,19 +127,19 @@ TEST(ArchConfig, MalformedAndMissingFiles) {
 // defaults from the references, the alternatives one setting away.
 TEST(ArchConfig, ReferenceChoicesAndTheirDefaults) {
   const ArchConfig s = ArchConfig::from_json(sanger(), "sanger.json");
-  EXPECT_EQ(s.pe_array.sweep_sync, SweepSync::wavefront);
-  EXPECT_EQ(s.pe_array.row_max, RowMaxSource::predictor);  // behind a sanger_predictor
-  EXPECT_EQ(s.mask_unit.array_fold_drain, FoldDrain::in_skew);
+  EXPECT_EQ(s.pe_array.get<ScoreStationaryConfig>().sweep_sync, SweepSync::wavefront);
+  EXPECT_EQ(s.pe_array.get<ScoreStationaryConfig>().row_max, RowMaxSource::predictor);  // behind a sanger_predictor
+  EXPECT_EQ(s.mask_unit.get<SangerPredictorConfig>().array.fold_drain, FoldDrain::in_skew);
   json j = sanger();
   j["pe_array"]["sweep_sync"] = "barrier";
   j["pe_array"]["row_max"] = "pass";
   const ArchConfig b = ArchConfig::from_json(j, "arch.json");
-  EXPECT_EQ(b.pe_array.sweep_sync, SweepSync::barrier);
-  EXPECT_EQ(b.pe_array.row_max, RowMaxSource::pass);
+  EXPECT_EQ(b.pe_array.get<ScoreStationaryConfig>().sweep_sync, SweepSync::barrier);
+  EXPECT_EQ(b.pe_array.get<ScoreStationaryConfig>().row_max, RowMaxSource::pass);
   // The predictor's maximum needs a predictor.
   j = sanger();
   j["mask_unit"] = {{"kind", "static_pattern"}, {"pattern", "local_stride"}};
-  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.row_max, RowMaxSource::pass);
+  EXPECT_EQ(ArchConfig::from_json(j, "arch.json").pe_array.get<ScoreStationaryConfig>().row_max, RowMaxSource::pass);
   j["pe_array"]["row_max"] = "predictor";
   expect_error(j, {"arch.json", "pe_array.row_max", "sanger_predictor"});
   j = sanger();

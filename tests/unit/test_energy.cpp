@@ -202,6 +202,7 @@ TEST(Energy, EveryOperationCounterIsPriced) {
   j["pe_array"]["number_format"] = "fp32";  // MACs at fp32, values at fp32 too (prob_format follows)
   j["pe_array"].erase("prob_format");
   j["pe_array"]["exp"] = "exact";
+  j["mask_unit"] = {{"kind", "pattern_detector"}};  // it declares add_ops and compare_ops
   const ArchConfig arch = with_toy_tech(j);
   PeriodStats p;
   p.units["pe_array"].macs = 1;                                         // 20 + 10
@@ -215,6 +216,29 @@ TEST(Energy, EveryOperationCounterIsPriced) {
   EXPECT_DOUBLE_EQ(e.by_operation.at("add"), 20);
   EXPECT_DOUBLE_EQ(e.by_unit.at("dram"), 0);
   EXPECT_DOUBLE_EQ(e.total_pj, 66);
+}
+
+TEST(Energy, ACounterAUnitDoesNotDeclareIsAnError) {
+  // Sanger's predictor declares softmax_elements and compare_ops only: an
+  // add_ops count from it would otherwise cost nothing without a word.
+  const ArchConfig arch = with_toy_tech(small_sanger());
+  PeriodStats p;
+  p.units["mask_unit"].counts = {{"add_ops", 2}};
+  try {
+    estimate_energy(arch, p, 4);
+    FAIL() << "no error";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("sanger_predictor reports add_ops"), std::string::npos) << e.what();
+  }
+  // Counters the energy model does not price (passes, bubbles) are free to report.
+  p.units["mask_unit"].counts = {{"passes", 2}, {"compare_ops", 1}};
+  EXPECT_NO_THROW(estimate_energy(arch, p, 4));
+  // A unit without MACs that reports some.
+  json j = small_sanger();
+  j["mask_unit"] = {{"kind", "static_pattern"}, {"pattern", "local_stride"}};
+  PeriodStats q;
+  q.units["mask_unit"].macs = 1;
+  EXPECT_THROW(estimate_energy(with_toy_tech(j), q, 4), std::logic_error);
 }
 
 TEST(Energy, MaskUnitMacsByKind) {

@@ -2,6 +2,8 @@
 // file's contents, not only its name.
 #include <gtest/gtest.h>
 
+#include "dynamiqk/dynamiqk_config.h"
+
 #include <filesystem>
 
 #include <fstream>
@@ -29,13 +31,13 @@ TEST(FunctionalCacheKey, PatternFileContentsChangeTheKey) {
   write(file_b, dense);
   ArchConfig arch = ArchConfig::load(kSrc + "/configs/arch/dynamiqk_sanger.json");
   const WorkloadSpec w = WorkloadSpec::load(kSrc + "/workloads/longctx_s4k.json");
-  arch.mask_unit.pattern_file = file_a;
+  arch.mask_unit.get<PatternDetectorConfig>().pattern_file = file_a;
   const std::string key_a = FunctionalCache::functional_key(arch, w, 64, 0);
-  arch.mask_unit.pattern_file = file_b;  // same name, same contents
+  arch.mask_unit.get<PatternDetectorConfig>().pattern_file = file_b;  // same name, same contents
   EXPECT_EQ(FunctionalCache::functional_key(arch, w, 64, 0), key_a);
   write(file_b, R"({"heads": [{"layer": 0, "head": 0, "pattern": "a_shape"}]})");  // same name, other contents
   EXPECT_NE(FunctionalCache::functional_key(arch, w, 64, 0), key_a);
-  arch.mask_unit.pattern_file = "";
+  arch.mask_unit.get<PatternDetectorConfig>().pattern_file = "";
   EXPECT_NE(FunctionalCache::functional_key(arch, w, 64, 0), key_a);
   std::filesystem::remove_all(dir);
 }

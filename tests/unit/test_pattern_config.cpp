@@ -2,6 +2,8 @@
 // errors for bad values of the new keys.
 #include <gtest/gtest.h>
 
+#include "dynamiqk/dynamiqk_config.h"
+
 #include <fstream>
 
 #include "config/arch_config.h"
@@ -35,20 +37,20 @@ TEST(PatternConfig, PresetsLoadAndRoundTrip) {
     EXPECT_EQ(a.to_json(), b.to_json()) << name;
   }
   const ArchConfig a = ArchConfig::from_json(preset("dynamiqk_sanger.json"), "x.json");
-  EXPECT_EQ(a.mask_unit.kind, "pattern_detector");
-  EXPECT_EQ(a.mask_unit.detector.eval_groups, 4);
-  EXPECT_EQ(a.mask_unit.detector.candidates.size(), 5u);
-  EXPECT_EQ(a.pe_array.kind, "score_stationary");
+  EXPECT_EQ(a.mask_unit.kind(), "pattern_detector");
+  EXPECT_EQ(a.mask_unit.get<PatternDetectorConfig>().detector.eval_groups, 4);
+  EXPECT_EQ(a.mask_unit.get<PatternDetectorConfig>().detector.candidates.size(), 5u);
+  EXPECT_EQ(a.pe_array.kind(), "score_stationary");
   const ArchConfig s = ArchConfig::from_json(preset("dynamiqk_local_stride.json"), "x.json");
-  EXPECT_EQ(s.mask_unit.static_pattern.pattern, "local_stride");
-  EXPECT_EQ(s.mask_unit.static_pattern.vert_stride, 8);
+  EXPECT_EQ(s.mask_unit.get<StaticPatternConfig>().pattern.pattern, "local_stride");
+  EXPECT_EQ(s.mask_unit.get<StaticPatternConfig>().pattern.vert_stride, 8);
 }
 
 TEST(PatternConfig, DetectorDefaultsAreMInferences) {
   json j = preset("dynamiqk_sanger.json");
   j["mask_unit"] = {{"kind", "pattern_detector"}};
   const ArchConfig a = ArchConfig::from_json(j, "x.json");
-  const auto& d = a.mask_unit.detector;
+  const auto& d = a.mask_unit.get<PatternDetectorConfig>().detector;
   EXPECT_EQ(d.last_q, 64);
   EXPECT_EQ(d.init_columns, 30);
   EXPECT_EQ(d.local_diagonals, 100);
@@ -58,8 +60,8 @@ TEST(PatternConfig, DetectorDefaultsAreMInferences) {
   EXPECT_DOUBLE_EQ(d.select_delta, 0.01);
   EXPECT_EQ(d.eval_groups, 1);
   EXPECT_TRUE(d.block_granular);
-  EXPECT_EQ(a.mask_unit.array_rows, 32);
-  EXPECT_EQ(a.mask_unit.topk_parallelism, 16);
+  EXPECT_EQ(a.mask_unit.get<PatternDetectorConfig>().array.rows, 32);
+  EXPECT_EQ(a.mask_unit.get<PatternDetectorConfig>().topk_parallelism, 16);
 }
 
 TEST(PatternConfig, BadDetectorKeysGiveClearErrors) {
@@ -104,5 +106,5 @@ TEST(PatternConfig, BadStaticPatternKeysGiveClearErrors) {
   expect_error(with("modality_rules", 3), {"mask_unit.modality_rules", "expected an array"});
   // Every static parameter is read whatever the pattern (so sweeps can set them).
   const ArchConfig a = ArchConfig::from_json(with("n_local", 512), "x.json");
-  EXPECT_EQ(a.mask_unit.static_pattern.n_local, 512);
+  EXPECT_EQ(a.mask_unit.get<StaticPatternConfig>().pattern.n_local, 512);
 }
