@@ -6,7 +6,7 @@
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "config/arch_config.h"
-#include "controller/simulation.h"
+#include "run/simulation.h"
 #include "dse/run_estimate.h"
 #include "report/dump.h"
 #include "report/gpu_timing.h"

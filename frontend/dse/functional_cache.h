@@ -9,21 +9,12 @@
 #include <vector>
 
 #include "config/arch_config.h"
+#include "controller/run_observer.h"  // CachedHead, CachedTile
 #include "kernels/metrics.h"
 #include "kernels/tensor.h"
 #include "workload/workload.h"
 
 namespace attnsim {
-
-struct CachedTile {
-  CsrMask mask;
-  AccuracyStats accuracy;  // this tile's contribution
-};
-
-struct CachedHead {
-  std::vector<CachedTile> tiles;
-  nlohmann::json head_info;  // null when the mask unit reports none
-};
 
 class FunctionalCache {
  public:

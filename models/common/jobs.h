@@ -25,10 +25,13 @@ struct Job : tlm::tlm_extension<T> {
 struct MaskJob : Job<MaskJob> {
   // in
   const HeadTensors* head = nullptr;  // the head's Q, K, V (full precision)
-  const HeadQuant* quant = nullptr;   // Sanger: the head's quantised Q and K
+  // Every head of the layer for this batch element (units that look across
+  // heads, e.g. Sanger's one absmax per layer).
+  const std::vector<HeadTensors>* layer_heads = nullptr;
   int layer = 0, head_index = 0;      // position of the head (head_index = batch * heads + head)
   int row0 = 0, rows = 0;             // the tile's query rows
-  PredictorParams params;
+  bool causal = false;
+  double scale = 1;                   // the softmax scale
   // The tile's mask when a previous run already computed it (functional
   // cache): the unit may skip its functional work and only time the job.
   const CsrMask* known_mask = nullptr;
@@ -40,6 +43,7 @@ struct MaskJob : Job<MaskJob> {
   bool dumping = false;               // the run writes a dump (--dump): fill dump_info
   // out
   Prediction prediction;              // prediction.mask is the tile's mask (rows x keys)
+  const HeadQuant* quant = nullptr;   // Sanger: the head's quantised Q and K (valid until the next head)
   UnitWork work;
   // Keys of the head's K the unit itself reads for this job (full width):
   // fetched from DRAM when K is not resident on chip.
@@ -61,6 +65,9 @@ struct ComputeJob : Job<ComputeJob> {
   const CsrMask* mask = nullptr;
   const PackSplitSchedule* schedule = nullptr;  // score_stationary only
   const std::vector<char>* row_active = nullptr;  // rows pruned away (0) cost nothing; null: all active
+  // Each row's maximum as the mask unit predicted it (empty: none); an array
+  // whose exp takes it from the prediction uses it (RowMaxSource::predictor).
+  const std::vector<float>* predicted_row_max = nullptr;
   AttentionNumerics numerics;
   bool causal = false;
   int row0 = 0;

@@ -1,9 +1,12 @@
 #pragma once
 // The controller: a TLM initiator that walks batch → layers → heads → query
 // tiles, sends each tile to the units the arch chose (mask unit, encoder, PE
-// array) and its transfers to DRAM, and schedules the stages as a pipeline
-// (pipeline.h). Loosely timed: the quantum keeper advances local time by the
-// schedule's horizon and syncs once per quantum; no sc_clock.
+// array) and its transfers to DRAM (tile_traffic.h), and schedules the stages
+// as a pipeline (pipeline.h), the run's one source of time. Loosely timed: the
+// quantum keeper advances local time by the schedule's horizon and syncs once
+// per quantum; no sc_clock. What a run does besides timing (accuracy, dumps,
+// the functional cache) happens in the front end's observers
+// (run_observer.h).
 #include <exception>
 #include <functional>
 #include <systemc>
@@ -11,23 +14,14 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
-#include "config/arch_config.h"
-#include "dse/functional_cache.h"
-#include "kernels/sanger_predict.h"
-#include "controller/pipeline.h"
-#include "report/dump.h"
 #include "common/run_stats.h"
+#include "config/arch_config.h"
+#include "controller/pipeline.h"
+#include "controller/run_observer.h"
 #include "sram/sram_buffer.h"
 #include "workload/workload.h"
 
 namespace attnsim {
-
-// A query row whose output is compared with dense attention (--accuracy-rows).
-struct SampledRow {
-  int tile = 0, row = 0;       // the row's tile in its head, its query position
-  std::vector<float> output;   // the PE array's output row
-  std::vector<int32_t> keys;   // its mask row
-};
 
 class Controller : public sc_core::sc_module {
  public:
@@ -40,8 +34,7 @@ class Controller : public sc_core::sc_module {
 
   SC_HAS_PROCESS(Controller);
   Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
-             WorkloadSource& source, DumpWriter* dump, Progress progress, FunctionalCache* cache = nullptr,
-             int accuracy_rows = 0);
+             WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress);
 
   RunStats& stats() { return stats_; }
   int64_t cache_hits() const { return cache_hits_; }
@@ -51,20 +44,15 @@ class Controller : public sc_core::sc_module {
 
  private:
   void run();
-  void run_head(const HeadTensors& head, int layer_index, int head_index, PeriodStats& layer);
-  // Sanger's predictor with quant_scope = layer: the heads' rows as it
-  // quantises them and the layer's absmax of Q and K over all of them.
-  std::vector<QkRows> layer_rows_;
-  float layer_absmax_q_ = 0, layer_absmax_k_ = 0;
+  void run_head(const std::vector<HeadTensors>& layer_heads, int head, int layer_index, int head_index,
+                PeriodStats& layer);
   Cycles dram_burst(bool write, uint64_t address, int64_t bytes, PeriodStats& layer);
   void advance(Cycles horizon);
 
   ArchConfig arch_;
   WorkloadSpec workload_;
   WorkloadSource& source_;
-  DumpWriter* dump_;
-  FunctionalCache* cache_;
-  int accuracy_rows_;  // rows per head compared with the dense reference (0: all)
+  std::vector<RunObserver*> observers_;
   Progress progress_;
   sc_core::sc_time period_;
   tlm_utils::tlm_quantumkeeper qk_;

@@ -74,7 +74,7 @@ void PatternDetectorUnit::run(MaskJob& job) {
     const auto f = fixed_.find(key);
     DetectorParams params = config_.detector;
     params.keep_estimates = job.dumping;
-    HeadDetection det = detect_head(job.head->q, job.head->k, job.params.scale, segments_, params,
+    HeadDetection det = detect_head(job.head->q, job.head->k, job.scale, segments_, params,
                                     f == fixed_.end() ? nullptr : &f->second);
     work = detector_head_work(det.activity, d, hw_);
     work.counts["heads"] = 1;

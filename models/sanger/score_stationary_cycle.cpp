@@ -604,6 +604,7 @@ void ScoreStationaryArrayCycle::reconfigure(const ScoreStationaryConfig& config,
 
 void ScoreStationaryArrayCycle::run(ComputeJob& job) {
   if (clock_.active()) throw std::logic_error("score-stationary cycle model: one job at a time");
+  if (config_.row_max == RowMaxSource::predictor && job.predicted_row_max) job.numerics.row_max = job.predicted_row_max;
   if (!job.q_tile || !job.kv || !job.mask || !job.schedule)
     throw std::invalid_argument("score-stationary array: job without query tile, operands, mask or schedule");
   const PackSplitSchedule& s = *job.schedule;

@@ -31,7 +31,7 @@ void SpattenPruner::run(MaskJob& job) {
     job.prediction.row_active.assign(job.rows, 0);
     for (int i = 0; i < job.rows; ++i) job.prediction.row_active[i] = job.known_mask->row_nnz(i) > 0;
   } else {
-    job.prediction.mask = pruner_.tile_mask(job.head_index, job.row0, job.rows, job.params.causal,
+    job.prediction.mask = pruner_.tile_mask(job.head_index, job.row0, job.rows, job.causal,
                                             job.prediction.row_active);
   }
   job.work.cycles = topk;

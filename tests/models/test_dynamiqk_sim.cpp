@@ -7,7 +7,7 @@
 #include "dynamiqk/dynamiqk_config.h"
 
 #include "controller/controller.h"
-#include "controller/simulation.h"
+#include "run/simulation.h"
 #include "kernels/pattern_detect.h"
 #include "kernels/pattern_static.h"
 #include "report/report.h"

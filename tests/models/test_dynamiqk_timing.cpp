@@ -57,8 +57,8 @@ std::vector<MaskJob> tiles(const HeadTensors& h, int seq, int rows, int layer, i
     j.head_index = head;
     j.row0 = r0;
     j.rows = std::min(rows, seq - r0);
-    j.params.causal = true;
-    j.params.scale = scale;
+    j.causal = true;
+    j.scale = scale;
     jobs.push_back(j);
   }
   return jobs;

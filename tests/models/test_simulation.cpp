@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "controller/simulation.h"
+#include "run/simulation.h"
 #include "report/report.h"
 
 using namespace attnsim;

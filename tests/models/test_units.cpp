@@ -119,13 +119,16 @@ TEST(Units, PredictorAndEncoderFollowTheirFormulas) {
   SangerPredictorConfig mc;
   mc.array.rows = mc.array.cols = 16;
   mc.softmax_lanes = 16;
+  mc.threshold = 0.02;
+  mc.normalize_qk = false;  // attnsim's first recipe: raw Q and K, one absmax per head
+  mc.quant_scope_layer = false;
+  const HeadTensors head{d.q, d.k, d.v};
   const HeadQuant hq = quantize_head(d.q, d.k, 4);
   MaskJob mj;
-  mj.quant = &hq;
-  mj.row0 = 16;
+  mj.head = &head;
+  mj.row0 = 16;  // the unit quantises the head on its first job, whichever tile
   mj.rows = 16;
-  mj.params.threshold = 0.02;
-  mj.params.scale = 0.25;
+  mj.scale = 0.25;
   SangerPredictor pred("pred", mc, 1.0);
   Driver<MaskJob> drv("drv");
   drv.job = &mj;
@@ -140,7 +143,12 @@ TEST(Units, PredictorAndEncoderFollowTheirFormulas) {
   drv2.socket.bind(enc.socket);
   sc_core::sc_start();
   EXPECT_EQ(mj.work.cycles, predictor_tile(16, 16 * 64, 64, 16, 16, 16, 16, 8).cycles);
-  const Prediction want = predict_tile(hq, 16, 16, mj.params);
+  PredictorParams pp;
+  pp.threshold = 0.02;
+  pp.scale = 0.25;
+  const Prediction want = predict_tile(hq, 16, 16, pp);
+  ASSERT_NE(mj.quant, nullptr);
+  EXPECT_EQ(mj.quant->q.values, hq.q.values);
   EXPECT_EQ(mj.prediction.mask.indices, want.mask.indices);
   EXPECT_EQ(ej.schedule.subrows, pack_split(want.mask, 16, 4).subrows);
   EXPECT_EQ(ej.work.cycles, 16 * 4);  // 16 rows x 4 segments, one per cycle

@@ -14,7 +14,7 @@
 
 #include <cmath>
 
-#include "controller/simulation.h"
+#include "run/simulation.h"
 #include "kernels/pack_split.h"
 #include "kernels/sanger_predict.h"
 #include "sanger/sanger_timing.h"

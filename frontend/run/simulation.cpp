@@ -1,8 +1,10 @@
-#include "controller/simulation.h"
+#include "run/simulation.h"
 
 #include <memory>
 
-#include "dram/dram.h"
+#include "controller/top.h"
+#include "run/accuracy_check.h"
+#include "run/dump_recorder.h"
 #include "util/error.h"
 
 namespace attnsim {
@@ -23,41 +25,6 @@ nlohmann::json dump_meta(const ArchConfig& arch, const WorkloadSpec& workload) {
           {"batch", workload.batch},
           {"heads", workload.heads}};
 }
-
-namespace {
-
-// The units the arch names, made by their registry entries and bound to the
-// controller's slots.
-struct Top : sc_core::sc_module {
-  Dram dram;
-  std::unique_ptr<UnitModule> mask_unit, encoder, pe_array;
-  Controller controller;
-
-  Top(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload, WorkloadSource& source,
-      DumpWriter* dump, Controller::Progress progress, FunctionalCache* cache, int accuracy_rows)
-      : sc_module(name),
-        dram("dram", arch.memory.dram),
-        controller("controller", arch, workload, source, dump, std::move(progress), cache, accuracy_rows) {
-    controller.dram_socket.bind(dram.socket);
-    auto& stats = controller.stats();
-    const UnitBuild build{arch, workload};
-    for (const UnitChoice* u : arch.units()) {
-      const std::string slot = slot_name(u->unit->slot);
-      stats.unit_kinds[slot] = u->kind();
-      if (u->none()) continue;
-      std::unique_ptr<UnitModule> m = u->unit->make_module(slot.c_str(), build);
-      if (const auto pes = m->pe_count()) stats.unit_pes[slot] = *pes;
-      if (m->pes_per_row()) stats.pes_per_row = m->pes_per_row();
-      switch (u->unit->slot) {
-        case Slot::mask_unit: controller.mask_socket.bind(m->target()); mask_unit = std::move(m); break;
-        case Slot::encoder: controller.encoder_socket.bind(m->target()); encoder = std::move(m); break;
-        case Slot::pe_array: controller.pe_socket.bind(m->target()); pe_array = std::move(m); break;
-      }
-    }
-  }
-};
-
-}  // namespace
 
 RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const SimulationOptions& options,
                   SimulationInfo* info) {
@@ -87,7 +54,16 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
                                           options.accuracy_rows);
     cache = std::make_unique<FunctionalCache>(options.functional_cache_dir, key);
   }
-  Top top("top", arch, workload, *source, dump.get(), options.progress, cache.get(), options.accuracy_rows);
+  const int query_rows = arch.query_tile_rows(workload.seq_len, workload.head_dim);
+  // A dump needs every value: no reuse from the cache then.
+  AccuracyCheck accuracy(workload, query_rows, options.accuracy_rows, dump ? nullptr : cache.get());
+  std::vector<RunObserver*> observers{&accuracy};
+  std::unique_ptr<DumpRecorder> recorder;
+  if (dump) {
+    recorder = std::make_unique<DumpRecorder>(*dump, workload, arch.mask_unit.unit->caps.dumps_dense_prediction);
+    observers.push_back(recorder.get());
+  }
+  Top top("top", arch, workload, *source, observers, options.progress);
   sc_core::sc_start();
   if (top.controller.error()) std::rethrow_exception(top.controller.error());
   if (!top.controller.finished()) throw std::runtime_error("simulation ended before the controller finished");

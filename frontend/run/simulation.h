@@ -1,11 +1,14 @@
 #pragma once
-// One simulation: elaborates the units the arch names around a controller,
-// runs the SystemC kernel once, and returns the counters. SystemC elaborates
-// once per process, so call this at most once per process.
+// One simulation: elaborates the units the arch names around a controller
+// (models/controller/top.h) with the front end's observers (the accuracy
+// check, the dump, the functional cache), runs the SystemC kernel once, and
+// returns the counters. SystemC elaborates once per process, so call this at
+// most once per process.
 #include <string>
 
 #include "config/arch_config.h"
 #include "controller/controller.h"
+#include "dse/functional_cache.h"
 #include "common/run_stats.h"
 #include "workload/workload.h"
 
