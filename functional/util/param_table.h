@@ -83,6 +83,21 @@ class ParamTable {
     writes_.push_back([=](const S& s, nlohmann::json& j) { sub.write(s.*m, j[name]); });
     return *this;
   }
+  // A nested JSON object whose keys are more members of this same struct
+  // (e.g. memory.sram_kib.q is MemoryConfig::q_kib).
+  ParamTable& group(const char* name, const ParamTable<S>& sub) {
+    for (ParamDoc d : sub.docs_) {
+      d.name = std::string(name) + "." + d.name;
+      docs_.push_back(d);
+    }
+    reads_.push_back([=](JsonReader& r, S& s) {
+      auto o = r.object(name);
+      sub.read(o, s);
+      o.finish();
+    });
+    writes_.push_back([=](const S& s, nlohmann::json& j) { sub.write(s, j[name]); });
+    return *this;
+  }
   // A member struct whose keys sit in this same JSON object (a kernel's
   // parameter struct flattened into its unit's object).
   template <class Sub>

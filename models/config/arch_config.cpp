@@ -19,20 +19,6 @@ NumberFormat read_format(JsonReader& r, const std::string& key, const std::strin
   }
 }
 
-// The slot's object: its kind (one of the registry's units of the slot) and
-// that unit's parameters, read by the unit's own table.
-JsonReader read_unit(JsonReader& r, Slot slot, UnitChoice& c, const ArchConfig& so_far) {
-  auto o = r.object(slot_name(slot));
-  std::vector<std::string> names;
-  for (const auto* u : units_of(slot)) names.push_back(u->name);
-  const bool optional = slot != Slot::pe_array;
-  const std::string kind = o.string("kind", optional ? std::optional<std::string>("none") : std::nullopt, names);
-  c.unit = find_unit(slot, kind);
-  c.params = c.unit->defaults();
-  c.unit->read(o, c.params, so_far);
-  return o;
-}
-
 // A relative tech path is looked up next to the arch file, then in the
 // repository (where configs/tech/ lives), so the presets and the default work
 // from any working directory and for arch files written anywhere (sweeps).
@@ -54,47 +40,88 @@ std::string resolve_tech(const JsonReader& r, const std::string& text, const std
 
 ArchConfig ArchConfig::load(const std::string& file) { return from_json(JsonReader::load_file(file), file); }
 
+namespace {
+
+// The slot's object: its kind (one of the registry's units of the slot) and
+// that unit's parameters, read by the unit's own table; the PE array's
+// object also holds the number formats every array shares.
+ParamDoc slot_doc(Slot slot) {
+  std::string kinds;
+  for (const auto* u : units_of(slot)) kinds += (kinds.empty() ? "one of " : " ") + u->name;
+  return {std::string(slot_name(slot)) + ".kind", kinds, "", "", "",
+          "the unit in this slot; its parameters are listed with it below"};
+}
+
+void read_slot(JsonReader& r, Slot slot, UnitChoice& c, const ArchConfig& so_far) {
+  auto o = r.object(slot_name(slot));
+  std::vector<std::string> names;
+  for (const auto* u : units_of(slot)) names.push_back(u->name);
+  const bool optional = slot != Slot::pe_array;
+  const std::string kind = o.string("kind", optional ? std::optional<std::string>("none") : std::nullopt, names);
+  c.unit = find_unit(slot, kind);
+  c.params = c.unit->defaults();
+  c.unit->read(o, c.params, so_far);
+  if (slot == Slot::pe_array) pe_numbers_table().read(o, static_cast<PeArrayChoice&>(c));
+  o.finish();
+}
+
+void write_slot(const UnitChoice& c, nlohmann::json& j) {
+  auto& o = j[slot_name(c.unit->slot)];
+  o["kind"] = c.kind();
+  c.unit->write(c.params, o);
+}
+
+template <Slot slot>
+ParamTable<ArchConfig>& add_slot(ParamTable<ArchConfig>& t, UnitChoice ArchConfig::*m) {
+  return t.custom(
+      slot_doc(slot), [m](JsonReader& r, ArchConfig& a) { read_slot(r, slot, a.*m, a); },
+      [m](const ArchConfig& a, nlohmann::json& j) { write_slot(a.*m, j); });
+}
+
+const ParamTable<ArchConfig>& arch_table() {
+  static const auto t = [] {
+    ParamTable<ArchConfig> t;
+    t.custom({"name", "text", "", "", "", "the arch's name (required)"},
+             [](JsonReader& r, ArchConfig& a) { a.name = r.string("name", std::nullopt); },
+             [](const ArchConfig& a, nlohmann::json& j) { j["name"] = a.name; })
+        .custom({"description", "text", "", "", "", "free text"},
+                [](JsonReader& r, ArchConfig& a) { a.description = r.string("description", ""); },
+                [](const ArchConfig& a, nlohmann::json& j) {
+                  if (!a.description.empty()) j["description"] = a.description;
+                })
+        .number("clock_ghz", &ArchConfig::clock_ghz, 0.01, 10.0, "GHz", "clock of every unit")
+        .choice("fidelity", &ArchConfig::fidelity, {{"fast", Fidelity::fast}, {"cycle", Fidelity::cycle}},
+                "cycle: clocked register-level arrays where a unit has them (docs/fidelity.md); the same report, slower");
+    add_slot<Slot::mask_unit>(t, &ArchConfig::mask_unit);
+    add_slot<Slot::encoder>(t, &ArchConfig::encoder);
+    t.custom(
+        slot_doc(Slot::pe_array),
+        [](JsonReader& r, ArchConfig& a) { read_slot(r, Slot::pe_array, a.pe_array, a); },
+        [](const ArchConfig& a, nlohmann::json& j) {
+          write_slot(a.pe_array, j);
+          pe_numbers_table().write(a.pe_array, j["pe_array"]);
+        });
+    t.object("memory", &ArchConfig::memory, memory_table())
+        .object("tiling", &ArchConfig::tiling, tiling_table())
+        .custom({"tech", "path", "", "", "",
+                 "technology table pricing energy and area (relative: next to the arch file, else in the repository)"},
+                [](JsonReader& r, ArchConfig& a) {
+                  a.tech = r.string("tech", a.tech);
+                  if (a.tech.empty()) r.fail("tech", "expected the path of a technology table (configs/tech/*.json)");
+                  a.tech_table = TechTable::load(resolve_tech(r, a.tech, r.file()));
+                },
+                [](const ArchConfig& a, nlohmann::json& j) { j["tech"] = a.tech; });
+    return t;
+  }();
+  return t;
+}
+
+}  // namespace
+
 ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& file) {
   ArchConfig a;
   JsonReader r(j, file);
-  a.name = r.string("name", std::nullopt);
-  a.description = r.string("description", "");
-  a.clock_ghz = r.number("clock_ghz", 1.0, 0.01, 10.0);
-  a.fidelity = r.string("fidelity", "fast", {"fast", "cycle"}) == "cycle" ? Fidelity::cycle : Fidelity::fast;
-  read_unit(r, Slot::mask_unit, a.mask_unit, a).finish();
-  read_unit(r, Slot::encoder, a.encoder, a).finish();
-  {
-    auto p = read_unit(r, Slot::pe_array, a.pe_array, a);
-    auto& c = a.pe_array;
-    c.number_format = read_format(p, "number_format", "fp32");
-    c.prob_format = read_format(p, "prob_format", c.number_format.is_fixed() ? "fixed16.14" : "fp32");
-    const std::string exp = p.string("exp", "exact");
-    try {
-      c.exp = ExpUnit::parse(exp);
-    } catch (const std::invalid_argument& e) {
-      p.fail("exp", "bad exp unit '" + exp + "': " + e.what());
-    }
-    p.finish();
-  }
-  {
-    auto m = r.object("memory");
-    auto d = m.object("dram");
-    dram_table().read(d, a.memory.dram);
-    d.finish();
-    auto s = m.object("sram_kib");
-    sram_table().read(s, a.memory);
-    s.finish();
-    a.memory.double_buffer = m.boolean("double_buffer", true);
-    m.finish();
-  }
-  {
-    auto t = r.object("tiling");
-    tiling_table().read(t, a.tiling);
-    t.finish();
-  }
-  a.tech = r.string("tech", a.tech);
-  if (a.tech.empty()) r.fail("tech", "expected the path of a technology table (configs/tech/*.json)");
-  a.tech_table = TechTable::load(resolve_tech(r, a.tech, file));
+  arch_table().read(r, a);
   r.finish();
 
   // Rules across slots.
@@ -109,6 +136,55 @@ ArchConfig ArchConfig::from_json(const nlohmann::json& j, const std::string& fil
   for (const UnitChoice* u : a.units())
     if (u->unit->check) u->unit->check(a, file);
   return a;
+}
+
+std::vector<ParamDoc> arch_docs() {
+  ArchConfig defaults;  // empty slots, and the first PE array for its kind's row
+  defaults.mask_unit = {&no_unit(Slot::mask_unit), no_unit(Slot::mask_unit).defaults()};
+  defaults.encoder = {&no_unit(Slot::encoder), no_unit(Slot::encoder).defaults()};
+  const UnitDescriptor& pe = *units_of(Slot::pe_array).front();
+  defaults.pe_array.unit = &pe;
+  defaults.pe_array.params = pe.defaults();
+  std::vector<ParamDoc> docs = arch_table().docs(defaults);
+  for (auto& d : docs)
+    if (d.name == "pe_array.kind") d.default_value.clear();  // required
+  return docs;
+}
+
+const ParamTable<PeArrayChoice>& pe_numbers_table() {
+  static const auto t = [] {
+    ParamTable<PeArrayChoice> t;
+    t.custom({"number_format", "fp32 or fixedW.F (2 ≤ W ≤ 32)", "", "", "", "Q, K, V, scores and outputs"},
+             [](JsonReader& r, PeArrayChoice& c) { c.number_format = read_format(r, "number_format", "fp32"); },
+             [](const PeArrayChoice& c, nlohmann::json& j) { j["number_format"] = c.number_format.name(); })
+        .custom({"prob_format", "fp32 or fixedW.F", "", "", "",
+                 "exponentials and probabilities (default: fixed16.14 with a fixed number format, else fp32)"},
+                [](JsonReader& r, PeArrayChoice& c) {
+                  c.prob_format = read_format(r, "prob_format", c.number_format.is_fixed() ? "fixed16.14" : "fp32");
+                },
+                [](const PeArrayChoice& c, nlohmann::json& j) { j["prob_format"] = c.prob_format.name(); })
+        .custom({"exp", "exact or pwlN (1 ≤ N ≤ 12)", "", "", "", "the exp unit: exact, or N-segment piecewise linear"},
+                [](JsonReader& r, PeArrayChoice& c) {
+                  const std::string exp = r.string("exp", "exact");
+                  try {
+                    c.exp = ExpUnit::parse(exp);
+                  } catch (const std::invalid_argument& e) {
+                    r.fail("exp", "bad exp unit '" + exp + "': " + e.what());
+                  }
+                },
+                [](const PeArrayChoice& c, nlohmann::json& j) { j["exp"] = c.exp.name(); });
+    return t;
+  }();
+  return t;
+}
+
+const ParamTable<MemoryConfig>& memory_table() {
+  static const auto t = ParamTable<MemoryConfig>()
+                            .object("dram", &MemoryConfig::dram, dram_table())
+                            .group("sram_kib", sram_table())
+                            .boolean("double_buffer", &MemoryConfig::double_buffer,
+                                     "each buffer holds two tiles: the next tile loads while one computes");
+  return t;
 }
 
 const ParamTable<DramConfig>& dram_table() {
@@ -192,25 +268,7 @@ void apply_arch_override(nlohmann::json& arch, const std::string& assignment, co
 
 nlohmann::json ArchConfig::to_json() const {
   nlohmann::json j;
-  j["name"] = name;
-  if (!description.empty()) j["description"] = description;
-  j["clock_ghz"] = clock_ghz;
-  j["fidelity"] = fidelity == Fidelity::cycle ? "cycle" : "fast";
-  for (const UnitChoice* u : units()) {
-    auto& o = j[slot_name(u->unit->slot)];
-    o["kind"] = u->kind();
-    u->unit->write(u->params, o);
-  }
-  auto& p = j["pe_array"];
-  p["number_format"] = pe_array.number_format.name();
-  p["prob_format"] = pe_array.prob_format.name();
-  p["exp"] = pe_array.exp.name();
-  auto& mem = j["memory"];
-  dram_table().write(memory.dram, mem["dram"]);
-  sram_table().write(memory, mem["sram_kib"]);
-  mem["double_buffer"] = memory.double_buffer;
-  tiling_table().write(tiling, j["tiling"]);
-  j["tech"] = tech;
+  arch_table().write(*this, j);
   return j;
 }
 

@@ -92,8 +92,12 @@ struct ArchConfig {
 
 // The tables of the structs above (the units' tables live with the units).
 const ParamTable<DramConfig>& dram_table();
-const ParamTable<MemoryConfig>& sram_table();  // memory.sram_kib
+const ParamTable<MemoryConfig>& sram_table();    // memory.sram_kib
+const ParamTable<MemoryConfig>& memory_table();  // memory
 const ParamTable<TilingConfig>& tiling_table();
+const ParamTable<PeArrayChoice>& pe_numbers_table();  // pe_array: the formats every array shares
+// Every top-level parameter, as docs/config_reference.md lists them.
+std::vector<ParamDoc> arch_docs();
 
 // Sets the arch parameter at a dotted JSON path (pe_array.rows) in an arch
 // JSON (attnsim run --set, sweep axes); ArchConfig::from_json then validates

@@ -2,7 +2,11 @@
 // Parameters of the DynamiQK mask units (docs/dynamiqk.md): the online
 // pattern detector and the static pattern unit. Defaults are the member
 // initialisers; JSON names, ranges and docs: dynamiqk_units.cpp.
+#include <map>
 #include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "kernels/pattern_detect.h"
 #include "kernels/pattern_static.h"
@@ -13,6 +17,9 @@ namespace attnsim {
 struct PatternDetectorConfig {
   DetectorParams detector;               // the functional detector (kernels/pattern_detect.h)
   std::string pattern_file;              // per-head choices (a report, or {"heads": [...]}), resolved path
+  // The pattern file's choices by (layer, head index), read with the arch:
+  // the unit itself reads no file.
+  std::map<std::pair<int, int>, nlohmann::json> fixed_heads;
   EstimationArrayConfig array{32, 32};   // the estimation QKᵀ array
   int softmax_lanes = 32;                // probabilities per cycle
   int softmax_latency_cycles = 8;

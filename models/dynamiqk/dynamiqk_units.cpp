@@ -11,11 +11,55 @@
 #include "dynamiqk/static_pattern_unit.h"
 #include "energy/energy_model.h"
 #include "systolic/systolic_units.h"
+#include "util/error.h"
+#include "util/json_reader.h"
 #include "workload/multimodal.h"
 
 namespace attnsim {
 
 namespace {
+
+// Per-head choices of a pattern file: a report ("layers"[l]["heads"]) or
+// {"heads": [{"layer": l, "head": h, "pattern": ..., sizes...}]}.
+std::map<std::pair<int, int>, nlohmann::json> load_pattern_file(const std::string& file) {
+  const nlohmann::json j = JsonReader::load_file(file);
+  static const std::vector<std::string> kinds{"dense",        "a_shape",        "tri_shape",  "grid",
+                                              "block_sparse", "vertical_slash", "q_boundary", "2d_boundary"};
+  std::map<std::pair<int, int>, nlohmann::json> out;
+  auto add = [&](int layer, const nlohmann::json& h, const std::string& where) {
+    if (!h.is_object() || !h.contains("head") || !h["head"].is_number_integer())
+      throw InputError(file, where, "expected an object with an integer \"head\"");
+    if (!h.contains("pattern") || !h["pattern"].is_string() ||
+        std::find(kinds.begin(), kinds.end(), h["pattern"].get<std::string>()) == kinds.end())
+      throw InputError(file, where + ".pattern",
+                       "expected one of dense, a_shape, tri_shape, grid, block_sparse, vertical_slash, "
+                       "q_boundary, 2d_boundary");
+    if (h.contains("by_modality"))
+      for (const auto& [m, sub] : h["by_modality"].items())
+        if (!sub.is_object() || !sub.contains("pattern") || !sub["pattern"].is_string() ||
+            std::find(kinds.begin(), kinds.begin() + 6, sub["pattern"].get<std::string>()) == kinds.begin() + 6)
+          throw InputError(file, where + ".by_modality." + m + ".pattern", "expected a single-modality pattern");
+    out[{layer, h["head"].get<int>()}] = h;
+  };
+  if (j.contains("layers") && j["layers"].is_array()) {  // a report
+    for (size_t l = 0; l < j["layers"].size(); ++l) {
+      const auto& L = j["layers"][l];
+      if (!L.contains("heads")) continue;
+      for (size_t i = 0; i < L["heads"].size(); ++i)
+        add(static_cast<int>(l), L["heads"][i], "layers[" + std::to_string(l) + "].heads[" + std::to_string(i) + "]");
+    }
+  } else if (j.contains("heads") && j["heads"].is_array()) {
+    for (size_t i = 0; i < j["heads"].size(); ++i) {
+      const auto& h = j["heads"][i];
+      if (!h.is_object() || !h.contains("layer") || !h["layer"].is_number_integer())
+        throw InputError(file, "heads[" + std::to_string(i) + "]", "expected an integer \"layer\"");
+      add(h["layer"].get<int>(), h, "heads[" + std::to_string(i) + "]");
+    }
+  } else {
+    throw InputError(file, "", "expected a report (\"layers\") or {\"heads\": [...]}");
+  }
+  return out;
+}
 
 // Own model: the detector estimates with 16-bit operands (as its SRAM traffic assumes).
 constexpr int kDetectorBits = 16;
@@ -138,6 +182,7 @@ const UnitDescriptor& pattern_detector_unit() {
                   c.pattern_file = (p.is_absolute() || base.empty() ? p : base / p).lexically_normal().string();
                   if (!std::filesystem::exists(c.pattern_file))
                     m.fail("pattern_file", "file '" + c.pattern_file + "' does not exist");
+                  c.fixed_heads = load_pattern_file(c.pattern_file);
                 },
                 // File name only: reports must not depend on where the checkout lives.
                 [](const C& c, nlohmann::json& j) {

@@ -22,47 +22,7 @@ PatternDetectorUnit::PatternDetectorUnit(sc_core::sc_module_name name, const Pat
   hw_.index_lanes = config.index_lanes;
   hw_.emit_lanes = config.emit_lanes;
   segments_ = workload_segments(workload);
-  if (!config.pattern_file.empty()) fixed_ = load_pattern_file(config.pattern_file);
-}
 
-std::map<std::pair<int, int>, nlohmann::json> PatternDetectorUnit::load_pattern_file(const std::string& file) {
-  const nlohmann::json j = JsonReader::load_file(file);
-  static const std::vector<std::string> kinds{"dense",        "a_shape",        "tri_shape",  "grid",
-                                              "block_sparse", "vertical_slash", "q_boundary", "2d_boundary"};
-  std::map<std::pair<int, int>, nlohmann::json> out;
-  auto add = [&](int layer, const nlohmann::json& h, const std::string& where) {
-    if (!h.is_object() || !h.contains("head") || !h["head"].is_number_integer())
-      throw InputError(file, where, "expected an object with an integer \"head\"");
-    if (!h.contains("pattern") || !h["pattern"].is_string() ||
-        std::find(kinds.begin(), kinds.end(), h["pattern"].get<std::string>()) == kinds.end())
-      throw InputError(file, where + ".pattern",
-                       "expected one of dense, a_shape, tri_shape, grid, block_sparse, vertical_slash, "
-                       "q_boundary, 2d_boundary");
-    if (h.contains("by_modality"))
-      for (const auto& [m, sub] : h["by_modality"].items())
-        if (!sub.is_object() || !sub.contains("pattern") || !sub["pattern"].is_string() ||
-            std::find(kinds.begin(), kinds.begin() + 6, sub["pattern"].get<std::string>()) == kinds.begin() + 6)
-          throw InputError(file, where + ".by_modality." + m + ".pattern", "expected a single-modality pattern");
-    out[{layer, h["head"].get<int>()}] = h;
-  };
-  if (j.contains("layers") && j["layers"].is_array()) {  // a report
-    for (size_t l = 0; l < j["layers"].size(); ++l) {
-      const auto& L = j["layers"][l];
-      if (!L.contains("heads")) continue;
-      for (size_t i = 0; i < L["heads"].size(); ++i)
-        add(static_cast<int>(l), L["heads"][i], "layers[" + std::to_string(l) + "].heads[" + std::to_string(i) + "]");
-    }
-  } else if (j.contains("heads") && j["heads"].is_array()) {
-    for (size_t i = 0; i < j["heads"].size(); ++i) {
-      const auto& h = j["heads"][i];
-      if (!h.is_object() || !h.contains("layer") || !h["layer"].is_number_integer())
-        throw InputError(file, "heads[" + std::to_string(i) + "]", "expected an integer \"layer\"");
-      add(h["layer"].get<int>(), h, "heads[" + std::to_string(i) + "]");
-    }
-  } else {
-    throw InputError(file, "", "expected a report (\"layers\") or {\"heads\": [...]}");
-  }
-  return out;
 }
 
 void PatternDetectorUnit::run(MaskJob& job) {
@@ -71,11 +31,11 @@ void PatternDetectorUnit::run(MaskJob& job) {
   UnitWork work;
   auto it = plans_.find(key);
   if (job.row0 == 0 || it == plans_.end()) {
-    const auto f = fixed_.find(key);
+    const auto f = config_.fixed_heads.find(key);
     DetectorParams params = config_.detector;
     params.keep_estimates = job.dumping;
     HeadDetection det = detect_head(job.head->q, job.head->k, job.scale, segments_, params,
-                                    f == fixed_.end() ? nullptr : &f->second);
+                                    f == config_.fixed_heads.end() ? nullptr : &f->second);
     work = detector_head_work(det.activity, d, hw_);
     work.counts["heads"] = 1;
     work.counts["heads_" + det.info.value("pattern", std::string("dense"))] = 1;

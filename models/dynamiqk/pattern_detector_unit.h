@@ -19,15 +19,11 @@ namespace attnsim {
 
 class PatternDetectorUnit : public JobUnit<MaskJob> {
  public:
-  // Throws InputError for a non-causal workload or a bad pattern file.
+  // Throws InputError for a non-causal workload.
   PatternDetectorUnit(sc_core::sc_module_name name, const PatternDetectorConfig& config, const WorkloadSpec& workload,
                       double clock_ghz);
   std::optional<int64_t> pe_count() const override { return static_cast<int64_t>(config_.array.rows) * config_.array.cols; }
   size_t cached_heads() const { return plans_.size(); }
-
-  // Per-head choices of a pattern file: a report ("layers"[l]["heads"]) or
-  // {"heads": [{"layer": l, "head": h, "pattern": ..., sizes...}]}.
-  static std::map<std::pair<int, int>, nlohmann::json> load_pattern_file(const std::string& file);
 
  protected:
   void run(MaskJob& job) override;
@@ -38,7 +34,6 @@ class PatternDetectorUnit : public JobUnit<MaskJob> {
   int seq_ = 0;
   std::shared_ptr<const SegmentMap> segments_;
   std::map<std::pair<int, int>, MaskPlan> plans_;
-  std::map<std::pair<int, int>, nlohmann::json> fixed_;
 };
 
 }  // namespace attnsim
