@@ -4,6 +4,7 @@
 #include "common/unit.h"
 
 #include "dynamiqk/dynamiqk_units.h"
+#include "elsa/elsa_units.h"
 #include "sanger/sanger_units.h"
 #include "spatten/spatten_units.h"
 #include "systolic/systolic_units.h"
@@ -41,6 +42,7 @@ const std::vector<const UnitDescriptor*>& all_units() {
       &pattern_detector_unit(),
       &static_pattern_unit(),
       &spatten_pruner_unit(),
+      &elsa_unit(),
       &no_unit(Slot::encoder),
       &pack_split_unit(),
       &score_stationary_unit(),
