@@ -60,3 +60,7 @@ dump multimodal_small__dynamiqk_fp32 --arch configs/arch/dynamiqk_systolic.json 
   --set mask_unit.budget=0.3 --set mask_unit.init_columns=4 --set mask_unit.min_vertical=4 \
   --set mask_unit.n_init=4 --set mask_unit.local_diagonals=16 --set mask_unit.min_slash=16 \
   --workload workloads/multimodal_small.json
+
+# ELSA's candidate selection in front of the score-stationary array, with an fp32 datapath.
+dump synthetic_small__elsa_fp32 --arch configs/arch/elsa.json "${fp32[@]}" --workload workloads/synthetic_small.json
+dump minilm_s128_l1__elsa_fp32 --arch configs/arch/elsa.json "${fp32[@]}" --workload workloads/minilm_s128.json --layers 1

@@ -43,4 +43,16 @@ std::string known_algorithms();  // "dense, sanger"
 // Helpers for the pieces.
 NpyArray make_array(DType t, std::vector<int64_t> shape);
 
+// The masked-attention results of a sparse piece (docs/dump_format.md), in
+// write order: mask_indptr [L, G, S+1], mask_indices [nnz], mask_offsets
+// [L*G+1], scores and probs [nnz], output [L, G, S, D]. The copies are queued
+// on `st`: the arrays hold the values once the context has synced.
+std::vector<std::pair<std::string, NpyArray>> download_csr_results(int64_t L, int64_t G, int64_t S, int64_t D,
+                                                                   int64_t nnz, const DeviceBuffer<int>& indptr,
+                                                                   const DeviceBuffer<int>& cols,
+                                                                   const DeviceBuffer<int64_t>& offsets,
+                                                                   const DeviceBuffer<float>& scores,
+                                                                   const DeviceBuffer<float>& probs,
+                                                                   const DeviceBuffer<float>& out, cudaStream_t st);
+
 }  // namespace gpu_ref

@@ -314,31 +314,14 @@ AlgorithmResult run_elsa(const DumpInput& in, GpuContext& ctx, const RunOptions&
   NpyArray a_qn = make_array(DType::f64, {L, G, S}), a_kn = make_array(DType::f64, {L, G, S});
   q_norm.download(a_qn.as<double>(), a_qn.count(), st);
   k_norm.download(a_kn.as<double>(), a_kn.count(), st);
-  NpyArray a_indptr = make_array(DType::i32, {L, G, S + 1});
-  indptr.download(a_indptr.as<int>(), a_indptr.count(), st);
-  NpyArray a_indices = make_array(DType::i32, {nnz});
-  NpyArray a_scores = make_array(DType::f32, {nnz}), a_probs = make_array(DType::f32, {nnz});
-  if (nnz > 0) {
-    cols_local.download(a_indices.as<int>(), nnz, st);
-    scores.download(a_scores.as<float>(), nnz, st);
-    probs.download(a_probs.as<float>(), nnz, st);
-  }
-  NpyArray a_offsets = make_array(DType::i64, {H + 1});
-  offsets.download(a_offsets.as<int64_t>(), a_offsets.count(), st);
-  NpyArray a_out = make_array(DType::f32, {L, G, S, D});
-  out.download(a_out.as<float>(), a_out.count(), st);
+  auto csr = download_csr_results(L, G, S, D, nnz, indptr, cols_local, offsets, scores, probs, out, st);
   ctx.sync();
 
   res.tensors.emplace_back("q_hash", std::move(a_qh));
   res.tensors.emplace_back("k_hash", std::move(a_kh));
   res.tensors.emplace_back("q_norm", std::move(a_qn));
   res.tensors.emplace_back("k_norm", std::move(a_kn));
-  res.tensors.emplace_back("mask_indptr", std::move(a_indptr));
-  res.tensors.emplace_back("mask_indices", std::move(a_indices));
-  res.tensors.emplace_back("mask_offsets", std::move(a_offsets));
-  res.tensors.emplace_back("scores", std::move(a_scores));
-  res.tensors.emplace_back("probs", std::move(a_probs));
-  res.tensors.emplace_back("output", std::move(a_out));
+  for (auto& t : csr) res.tensors.push_back(std::move(t));
   res.timings = timer.summary();
   res.nnz = nnz;
   res.notes.emplace_back("projection", "params.projection (" + std::to_string(P.bits) + " x " + std::to_string(D) +

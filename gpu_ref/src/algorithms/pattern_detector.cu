@@ -837,26 +837,9 @@ AlgorithmResult run_detector(const DumpInput& in, GpuContext& ctx, const RunOpti
 
   AlgorithmResult res;
   const int64_t L = in.layers, G = in.groups;
-  NpyArray a_indptr = make_array(DType::i32, {L, G, S + 1});
-  indptr.download(a_indptr.as<int>(), a_indptr.count(), st);
-  NpyArray a_indices = make_array(DType::i32, {nnz});
-  NpyArray a_scores = make_array(DType::f32, {nnz}), a_probs = make_array(DType::f32, {nnz});
-  if (nnz > 0) {
-    cols_local.download(a_indices.as<int>(), nnz, st);
-    scores.download(a_scores.as<float>(), nnz, st);
-    probs.download(a_probs.as<float>(), nnz, st);
-  }
-  NpyArray a_offsets = make_array(DType::i64, {H + 1});
-  offsets.download(a_offsets.as<int64_t>(), a_offsets.count(), st);
-  NpyArray a_out = make_array(DType::f32, {L, G, S, D});
-  out.download(a_out.as<float>(), a_out.count(), st);
+  auto csr = download_csr_results(L, G, S, D, nnz, indptr, cols_local, offsets, scores, probs, out, st);
   ctx.sync();
-  res.tensors.emplace_back("mask_indptr", std::move(a_indptr));
-  res.tensors.emplace_back("mask_indices", std::move(a_indices));
-  res.tensors.emplace_back("mask_offsets", std::move(a_offsets));
-  res.tensors.emplace_back("scores", std::move(a_scores));
-  res.tensors.emplace_back("probs", std::move(a_probs));
-  res.tensors.emplace_back("output", std::move(a_out));
+  for (auto& t : csr) res.tensors.push_back(std::move(t));
   res.texts.emplace_back("heads.json", heads.dump() + "\n");
   res.timings = timer.summary();
   res.nnz = nnz;

@@ -39,4 +39,34 @@ NpyArray make_array(DType t, std::vector<int64_t> shape) {
   return a;
 }
 
+std::vector<std::pair<std::string, NpyArray>> download_csr_results(int64_t L, int64_t G, int64_t S, int64_t D,
+                                                                   int64_t nnz, const DeviceBuffer<int>& indptr,
+                                                                   const DeviceBuffer<int>& cols,
+                                                                   const DeviceBuffer<int64_t>& offsets,
+                                                                   const DeviceBuffer<float>& scores,
+                                                                   const DeviceBuffer<float>& probs,
+                                                                   const DeviceBuffer<float>& out, cudaStream_t st) {
+  NpyArray a_indptr = make_array(DType::i32, {L, G, S + 1});
+  indptr.download(a_indptr.as<int>(), a_indptr.count(), st);
+  NpyArray a_indices = make_array(DType::i32, {nnz});
+  NpyArray a_scores = make_array(DType::f32, {nnz}), a_probs = make_array(DType::f32, {nnz});
+  if (nnz > 0) {
+    cols.download(a_indices.as<int>(), nnz, st);
+    scores.download(a_scores.as<float>(), nnz, st);
+    probs.download(a_probs.as<float>(), nnz, st);
+  }
+  NpyArray a_offsets = make_array(DType::i64, {L * G + 1});
+  offsets.download(a_offsets.as<int64_t>(), a_offsets.count(), st);
+  NpyArray a_out = make_array(DType::f32, {L, G, S, D});
+  out.download(a_out.as<float>(), a_out.count(), st);
+  std::vector<std::pair<std::string, NpyArray>> r;
+  r.emplace_back("mask_indptr", std::move(a_indptr));
+  r.emplace_back("mask_indices", std::move(a_indices));
+  r.emplace_back("mask_offsets", std::move(a_offsets));
+  r.emplace_back("scores", std::move(a_scores));
+  r.emplace_back("probs", std::move(a_probs));
+  r.emplace_back("output", std::move(a_out));
+  return r;
+}
+
 }  // namespace gpu_ref

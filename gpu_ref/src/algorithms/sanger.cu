@@ -536,19 +536,7 @@ AlgorithmResult run_sanger(const DumpInput& in, GpuContext& ctx, const RunOption
   CHECK_CUDA(cudaMemcpy2DAsync(a_kq.as<int8_t>(), D, kq.get(), Dp, D, HS, cudaMemcpyDeviceToHost, st));
   NpyArray a_scales = make_array(DType::f32, {L, G, 2});
   scales_out.download(a_scales.as<float>(), a_scales.count(), st);
-  NpyArray a_indptr = make_array(DType::i32, {L, G, S + 1});
-  indptr.download(a_indptr.as<int>(), a_indptr.count(), st);
-  NpyArray a_indices = make_array(DType::i32, {nnz});
-  NpyArray a_scores = make_array(DType::f32, {nnz}), a_probs = make_array(DType::f32, {nnz});
-  if (nnz > 0) {
-    cols_local.download(a_indices.as<int>(), nnz, st);
-    scores.download(a_scores.as<float>(), nnz, st);
-    probs.download(a_probs.as<float>(), nnz, st);
-  }
-  NpyArray a_offsets = make_array(DType::i64, {H + 1});
-  offsets.download(a_offsets.as<int64_t>(), a_offsets.count(), st);
-  NpyArray a_out = make_array(DType::f32, {L, G, S, D});
-  out.download(a_out.as<float>(), a_out.count(), st);
+  auto csr = download_csr_results(L, G, S, D, nnz, indptr, cols_local, offsets, scores, probs, out, st);
   NpyArray a_ps, a_pp;
   if (opt.full) {
     a_ps = make_array(DType::f32, {L, G, S, S});
@@ -565,12 +553,7 @@ AlgorithmResult run_sanger(const DumpInput& in, GpuContext& ctx, const RunOption
     res.tensors.emplace_back("pred_scores", std::move(a_ps));
     res.tensors.emplace_back("pred_probs", std::move(a_pp));
   }
-  res.tensors.emplace_back("mask_indptr", std::move(a_indptr));
-  res.tensors.emplace_back("mask_indices", std::move(a_indices));
-  res.tensors.emplace_back("mask_offsets", std::move(a_offsets));
-  res.tensors.emplace_back("scores", std::move(a_scores));
-  res.tensors.emplace_back("probs", std::move(a_probs));
-  res.tensors.emplace_back("output", std::move(a_out));
+  for (auto& t : csr) res.tensors.push_back(std::move(t));
   res.timings = timer.summary();
   res.nnz = nnz;
   res.notes.emplace_back("int8_gemm", int8_cublas ? "cublasGemmStridedBatchedEx CUDA_R_8I x CUDA_R_8I -> CUDA_R_32I, "
