@@ -225,6 +225,10 @@ std::string compare_reports(const std::vector<CompareInput>& reports, size_t bas
     if (any) rows.push_back(row);
   };
   add_text_row("workload", [](const CompareInput& in) { return text_at(in, "/workload/name", "workload"); });
+  // The unit in each slot (a sweep point's report has it too).
+  for (const char* slot : {"mask_unit", "encoder", "pe_array"})
+    add_text_row(std::string(slot) + ".kind",
+                 [slot](const CompareInput& in) { return text_at(in, "/arch/" + std::string(slot) + "/kind", ""); });
   std::set<std::string> params;  // the swept parameters of every sweep point
   for (const auto& in : reports)
     if (in.point.is_object() && in.point.contains("params") && in.point["params"].is_object())
