@@ -19,10 +19,8 @@ Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, con
       progress_(std::move(progress)),
       period_(1.0 / arch.clock_ghz, sc_core::SC_NS),
       pipeline_(arch.memory.double_buffer) {
-  const auto& m = arch.memory;
-  for (const auto& [name_, kib] : std::map<std::string, int>{
-           {"q", m.q_kib}, {"k", m.k_kib}, {"v", m.v_kib}, {"score", m.score_kib}, {"output", m.output_kib}})
-    sram_.emplace(name_, SramBuffer(static_cast<int64_t>(kib) * 1024, m.double_buffer));
+  for (const auto& [buffer, kib] : arch.memory.buffer_kib())
+    sram_.emplace(buffer, SramBuffer(static_cast<int64_t>(kib) * 1024, arch.memory.double_buffer));
   stats_.query_rows = arch.query_tile_rows(workload.seq_len, workload.head_dim);
   const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
   const int64_t head_bytes = static_cast<int64_t>(workload.seq_len) * row_bytes;
