@@ -57,7 +57,8 @@ INSTANTIATE_TEST_SUITE_P(Committed, GpuGolden,
                                          "synthetic_small__sanger", "minilm_s128_l1__sanger_fp32",
                                          "minilm_s128_l1__dense_fp32", "synthetic_small__spatten_fp32",
                                          "synthetic_small__spatten", "minilm_s128_l3__spatten_fp32",
-                                         "longctx_s2k__dynamiqk_fp32", "multimodal_small__dynamiqk_fp32"));
+                                         "longctx_s2k__dynamiqk_fp32", "multimodal_small__dynamiqk_fp32",
+                                         "synthetic_small__elsa_fp32", "minilm_s128_l1__elsa_fp32"));
 
 namespace {
 // The check row `name` of a validate --out JSON.
