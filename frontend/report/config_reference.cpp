@@ -8,8 +8,6 @@ namespace attnsim {
 
 namespace {
 
-std::string cell(const std::string& text) { return text.empty() ? "" : text; }
-
 void table(std::ostringstream& out, const std::string& prefix, const std::vector<ParamDoc>& rows) {
   out << "| key | default | range | unit | meaning |\n|---|---|---|---|---|\n";
   for (const auto& r : rows) {
@@ -17,7 +15,7 @@ void table(std::ostringstream& out, const std::string& prefix, const std::vector
     if (r.type.rfind("one of", 0) == 0 || r.type.rfind("list", 0) == 0 || r.type.find(' ') != std::string::npos)
       meaning += " (" + r.type + ")";
     out << "| `" << prefix << r.name << "` | " << (r.default_value.empty() ? "required" : "`" + r.default_value + "`")
-        << " | " << cell(r.range) << " | " << cell(r.unit) << " | " << meaning << " |\n";
+        << " | " << r.range << " | " << r.unit << " | " << meaning << " |\n";
   }
   out << "\n";
 }

@@ -92,7 +92,7 @@ done
 [ "$state" = idle ] || fail "the node did not come up (state '$state')"
 
 # The sweep as a job array, then the same sweep on one machine.
-spec="$models/configs/sweeps/small_grid.json"
+spec="$src/configs/sweeps/small_grid.json"
 ATTNSIM="$bin" SWEEP_WAIT=1 timeout 120 "$src/scripts/slurm_sweep.sh" "$spec" "$tmp/out" 2 ||
   fail "the Slurm sweep failed"
 ls "$tmp/out"/summary.shard-0-of-2.json "$tmp/out"/summary.shard-1-of-2.json >/dev/null || fail "shard summaries missing"
