@@ -43,6 +43,10 @@ std::string known_algorithms();  // "dense, sanger"
 // Helpers for the pieces.
 NpyArray make_array(DType t, std::vector<int64_t> shape);
 
+// The block-diagonal CSR of all heads uses 32-bit row pointers and columns:
+// an InputError naming meta.json when layers * groups * seq_len^2 does not fit.
+void require_int32_csr(const DumpInput& in);
+
 // The masked-attention results of a sparse piece (docs/dump_format.md), in
 // write order: mask_indptr [L, G, S+1], mask_indices [nnz], mask_offsets
 // [L*G+1], scores and probs [nnz], output [L, G, S, D]. The copies are queued

@@ -5,6 +5,7 @@
 #include "algorithms/sanger.h"
 #include "algorithms/spatten.h"
 #include "algorithms/pattern_detector.h"
+#include "common/error.h"
 
 namespace gpu_ref {
 
@@ -37,6 +38,13 @@ NpyArray make_array(DType t, std::vector<int64_t> shape) {
   a.shape = std::move(shape);
   a.bytes.resize(a.count() * dtype_size(t));
   return a;
+}
+
+void require_int32_csr(const DumpInput& in) {
+  const double rows = static_cast<double>(in.heads()) * in.seq_len;
+  if (rows * in.seq_len >= 2147483647.0)
+    throw InputError(in.meta_path(), "layers * groups * seq_len^2 = " + std::to_string(rows * in.seq_len) +
+                                         " is too large for the 32-bit CSR indices of gpu_ref");
 }
 
 std::vector<std::pair<std::string, NpyArray>> download_csr_results(int64_t L, int64_t G, int64_t S, int64_t D,

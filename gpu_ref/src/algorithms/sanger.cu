@@ -92,11 +92,7 @@ SangerParams sanger_params(const DumpInput& in) {
 
 void validate_sanger(const DumpInput& in) {
   sanger_params(in);
-  // The block-diagonal CSR of all heads uses 32-bit row pointers and columns.
-  const double rows = static_cast<double>(in.heads()) * in.seq_len;
-  if (rows * in.seq_len >= 2147483647.0)
-    throw InputError(in.meta_path(), "layers * groups * seq_len^2 = " + std::to_string(rows * in.seq_len) +
-                                         " is too large for the 32-bit CSR indices of gpu_ref");
+  require_int32_csr(in);
 }
 
 // ---- quantise -------------------------------------------------------------
