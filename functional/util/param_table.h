@@ -71,32 +71,12 @@ class ParamTable {
   // A nested JSON object read by another table (e.g. "array": {"rows", ...}).
   template <class Sub>
   ParamTable& object(const char* name, Sub S::*m, const ParamTable<Sub>& sub) {
-    for (ParamDoc d : sub.docs_) {
-      d.name = std::string(name) + "." + d.name;
-      docs_.push_back(d);
-    }
-    reads_.push_back([=](JsonReader& r, S& s) {
-      auto o = r.object(name);
-      sub.read(o, s.*m);
-      o.finish();
-    });
-    writes_.push_back([=](const S& s, nlohmann::json& j) { sub.write(s.*m, j[name]); });
-    return *this;
+    return nest(name, sub, [m](auto& s) -> auto& { return s.*m; });
   }
   // A nested JSON object whose keys are more members of this same struct
   // (e.g. memory.sram_kib.q is MemoryConfig::q_kib).
   ParamTable& group(const char* name, const ParamTable<S>& sub) {
-    for (ParamDoc d : sub.docs_) {
-      d.name = std::string(name) + "." + d.name;
-      docs_.push_back(d);
-    }
-    reads_.push_back([=](JsonReader& r, S& s) {
-      auto o = r.object(name);
-      sub.read(o, s);
-      o.finish();
-    });
-    writes_.push_back([=](const S& s, nlohmann::json& j) { sub.write(s, j[name]); });
-    return *this;
+    return nest(name, sub, [](auto& s) -> auto& { return s; });
   }
   // A member struct whose keys sit in this same JSON object (a kernel's
   // parameter struct flattened into its unit's object).
@@ -148,6 +128,21 @@ class ParamTable {
     docs_.push_back(std::move(doc));
     reads_.push_back(std::move(read));
     writes_.push_back(std::move(write));
+    return *this;
+  }
+  // The nested object `name`, read and written by `sub` on part(s) of the struct.
+  template <class Sub, class Part>
+  ParamTable& nest(const char* name, const ParamTable<Sub>& sub, Part part) {
+    for (ParamDoc d : sub.docs_) {
+      d.name = std::string(name) + "." + d.name;
+      docs_.push_back(d);
+    }
+    reads_.push_back([=](JsonReader& r, S& s) {
+      auto o = r.object(name);
+      sub.read(o, part(s));
+      o.finish();
+    });
+    writes_.push_back([=](const S& s, nlohmann::json& j) { sub.write(part(s), j[name]); });
     return *this;
   }
   template <class T>
