@@ -22,6 +22,7 @@ class AccuracyCheck : public RunObserver {
   void head_begin(const HeadTensors& head, int layer, int head_index) override;
   void tile(const TileEvent& t) override;
   void head_end(int layer, int head_index, PeriodStats& layer_stats) override;
+  int value_row_stride() const override { return stride_; }
 
  private:
   // A query row whose output is compared with dense attention.

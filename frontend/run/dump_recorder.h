@@ -17,6 +17,7 @@ class DumpRecorder : public RunObserver {
   void head_end(int layer, int head_index, PeriodStats& layer_stats) override;
   bool wants_dump_data() const override { return true; }
   bool wants_probabilities() const override { return true; }
+  int value_row_stride() const override { return 1; }
 
  private:
   DumpWriter& writer_;

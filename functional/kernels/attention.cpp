@@ -20,6 +20,36 @@ HeadOperands prepare_operands(const MatF& k, const MatF& v, const NumberFormat& 
   return h;
 }
 
+MaskedAttention masked_attention_rows(const MatF& q_tile, const HeadOperands& kv, const CsrMask& rows_mask,
+                                      const std::vector<int>& rows, const AttentionNumerics& num) {
+  MatF q(static_cast<Eigen::Index>(rows.size()), q_tile.cols());
+  std::vector<float> row_max;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    q.row(static_cast<Eigen::Index>(r)) = q_tile.row(rows[r]);
+    if (num.row_max) row_max.push_back((*num.row_max)[rows[r]]);
+  }
+  AttentionNumerics sub = num;
+  sub.probabilities = false;
+  if (num.row_max) sub.row_max = &row_max;
+  const MaskedAttention part = masked_attention(q, kv, rows_mask, sub);
+  MaskedAttention out;
+  out.output = MatF::Zero(q_tile.rows(), kv.v.cols());
+  for (size_t r = 0; r < rows.size(); ++r) out.output.row(rows[r]) = part.output.row(static_cast<Eigen::Index>(r));
+  out.exp_saturated = part.exp_saturated;
+  return out;
+}
+
+CsrMask select_rows(const CsrMask& mask, const std::vector<int>& rows) {
+  CsrMask m;
+  m.cols = mask.cols;
+  for (int r : rows) {
+    m.indices.insert(m.indices.end(), mask.indices.begin() + mask.indptr[r], mask.indices.begin() + mask.indptr[r + 1]);
+    m.indptr.push_back(static_cast<int32_t>(m.indices.size()));
+    ++m.rows;
+  }
+  return m;
+}
+
 MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, const CsrMask& mask,
                                  const AttentionNumerics& num) {
   if (codes_apply(kv, num)) return masked_attention_codes(q_tile, kv, mask, num);

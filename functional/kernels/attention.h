@@ -71,6 +71,15 @@ inline double exp_of_score(const AttentionNumerics& num, double s, double m, int
 MaskedAttention masked_attention(const MatF& q_tile, const HeadOperands& kv, const CsrMask& mask,
                                  const AttentionNumerics& num);
 
+// The same for some rows of the tile only (what a sampled accuracy check
+// reads): rows_mask holds the mask rows of `rows` (tile-relative, ascending),
+// in that order. The output has every tile row; rows not listed stay zero.
+// No probabilities or scores (a reader of those needs every row).
+MaskedAttention masked_attention_rows(const MatF& q_tile, const HeadOperands& kv, const CsrMask& rows_mask,
+                                      const std::vector<int>& rows, const AttentionNumerics& num);
+// The mask rows `rows` of `mask`, in that order.
+CsrMask select_rows(const CsrMask& mask, const std::vector<int>& rows);
+
 // Dense fp32 attention for rows [row0, row0 + q_tile.rows()): the reference
 // that accuracy and recall are measured against.
 struct DenseReference {

@@ -73,6 +73,10 @@ struct ComputeJob : Job<ComputeJob> {
   int row0 = 0;
   int layer = 0;             // the model layer the tile belongs to
   bool timing_only = false;  // values known from the functional cache: skip computing them
+  // The tile rows whose values an observer reads (ascending; a sampled
+  // accuracy check reads every k-th row); null: every row. Values of other
+  // rows are not computed (their output rows stay zero).
+  const std::vector<int>* value_rows = nullptr;
   // out
   MaskedAttention result;
   UnitWork work;
@@ -85,5 +89,9 @@ struct ComputeJob : Job<ComputeJob> {
   std::vector<char> row_requantised;
   std::vector<float> row_top_prob;
 };
+
+// The values a fast PE-array model computes for its job: the rows
+// job.value_rows names (all when null), nothing when timing_only.
+void compute_values(ComputeJob& job);
 
 }  // namespace attnsim

@@ -1,5 +1,7 @@
 #include "controller/controller.h"
 
+#include <numeric>
+
 #include "common/jobs.h"
 #include "controller/tile_traffic.h"
 
@@ -61,10 +63,14 @@ void Controller::run_head(const std::vector<HeadTensors>& layer_heads, int head_
   const bool encoder = !arch_.encoder.none();
   const int key_block = encoder ? arch_.encoder.unit->key_block(arch_) : arch_.pe_array.unit->key_block(arch_);
   bool dumping = false, probabilities = learns;
+  int value_stride = 0;  // rows whose values someone reads: r % value_stride == 0 (0: none)
   for (const RunObserver* o : observers_) {
     dumping = dumping || o->wants_dump_data();
     probabilities = probabilities || o->wants_probabilities();
+    value_stride = std::gcd(value_stride, o->value_row_stride());
   }
+  if (probabilities) value_stride = 1;  // a unit learning from the tile reads every row
+  std::vector<int> value_rows;
 
   AttentionNumerics num{arch_.pe_array.number_format, arch_.pe_array.prob_format, arch_.pe_array.exp,
                         workload_.scale()};
@@ -128,6 +134,13 @@ void Controller::run_head(const std::vector<HeadTensors>& layer_heads, int head_
     cj.row0 = row0;
     cj.layer = layer_index;
     cj.timing_only = known != nullptr;
+    if (value_stride != 1) {
+      value_rows.clear();
+      if (value_stride > 1)
+        for (int i = (value_stride - row0 % value_stride) % value_stride; i < rows; i += value_stride)
+          value_rows.push_back(i);
+      cj.value_rows = &value_rows;
+    }
     if (!mj.prediction.row_max.empty()) cj.predicted_row_max = &mj.prediction.row_max;
     const std::vector<char>* row_active = mj.prediction.row_active.empty() ? nullptr : &mj.prediction.row_active;
     cj.row_active = row_active;

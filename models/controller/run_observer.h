@@ -51,6 +51,10 @@ class RunObserver {
   virtual bool wants_dump_data() const { return false; }
   // Whether the PE array must produce probabilities for this observer.
   virtual bool wants_probabilities() const { return false; }
+  // Which output rows the observer reads: those at head positions r with
+  // r % stride == 0 (1: every row; 0: none). The PE array computes values
+  // only for rows some observer reads.
+  virtual int value_row_stride() const { return 0; }
 };
 
 }  // namespace attnsim

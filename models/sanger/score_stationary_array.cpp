@@ -11,7 +11,7 @@ ScoreStationaryArray::ScoreStationaryArray(sc_core::sc_module_name name, const S
 void ScoreStationaryArray::run(ComputeJob& job) {
   const int d = static_cast<int>(job.q_tile->cols());
   if (config_.row_max == RowMaxSource::predictor && job.predicted_row_max) job.numerics.row_max = job.predicted_row_max;
-  if (!job.timing_only) job.result = masked_attention(*job.q_tile, *job.kv, *job.mask, job.numerics);
+  compute_values(job);
   job.work = score_stationary_tile(*job.schedule, job.mask->rows, d, config_);
   // Buffer traffic (own model): each pass streams its K segment (twice with
   // a row-maximum pass) and its V segment once down the array; each sub-row

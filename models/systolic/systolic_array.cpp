@@ -10,7 +10,7 @@ SystolicArray::SystolicArray(sc_core::sc_module_name name, const SystolicConfig&
 void SystolicArray::run(ComputeJob& job) {
   const CsrMask& mask = *job.mask;
   const int d = static_cast<int>(job.q_tile->cols());
-  if (!job.timing_only) job.result = masked_attention(*job.q_tile, *job.kv, mask, job.numerics);
+  compute_values(job);
   job.work = systolic_attention(mask, d, config_, job.numerics.data.bytes());
   // The score tile of the active folds sits in the score buffer.
   job.score_buffer_bytes = job.work.sram_write_bytes["score"] / 2;

@@ -180,3 +180,23 @@ TEST(Attention, GivenRowMaximumSaturatesAboveTheProbFormatsRange) {
   EXPECT_EQ(sat_double.exp_saturated, want);
   EXPECT_EQ(sat_double.output, sat.output);
 }
+
+// The sampled accuracy check has only some rows computed: those rows must
+// come out exactly as in the whole tile (fixed point, as the presets run),
+// the others zero.
+TEST(Attention, SelectedRowsEqualTheWholeTilesRows) {
+  const MatF q = random_matrix(12, 16, 21), k = random_matrix(40, 16, 22), v = random_matrix(40, 16, 23);
+  const CsrMask mask = CsrMask::full(12, 40, true, 20);
+  const AttentionNumerics num{NumberFormat::parse("fixed16.8"), NumberFormat::parse("fixed16.14"),
+                              ExpUnit::parse("pwl6"), 0.25};
+  const HeadOperands kv = prepare_operands(k, v, num.data);
+  const auto all = masked_attention(q, kv, mask, num);
+  const std::vector<int> rows{1, 5, 11};
+  const auto some = masked_attention_rows(q, kv, select_rows(mask, rows), rows, num);
+  ASSERT_EQ(some.output.rows(), 12);
+  for (int i = 0; i < 12; ++i) {
+    const bool selected = std::find(rows.begin(), rows.end(), i) != rows.end();
+    for (int c = 0; c < 16; ++c) EXPECT_EQ(some.output(i, c), selected ? all.output(i, c) : 0.0f) << i << "," << c;
+  }
+  EXPECT_EQ(select_rows(mask, rows).row_nnz(2), mask.row_nnz(11));
+}
