@@ -32,6 +32,9 @@ int cmd_run(int argc, char** argv) {
       ("layers", po::value<int>(), "simulate only the first N layers of the workload")
       ("accuracy-rows", po::value<int>()->default_value(0),
        "compare only N evenly spaced rows per head with dense attention (0: all rows; for long sequences)")
+      ("threads,j", po::value<int>(),
+       "threads preparing heads ahead of the timing (their Q/K/V, the mask unit's estimation, the accuracy "
+       "reference); default: the CPUs this process may use. The report does not depend on it")
       ("functional-cache", po::value<std::string>(),
        "reuse masks and accuracy counters across runs whose values cannot differ (sweeps); DIR is created")
       ("set", po::value(&sets)->composing(), "override an arch parameter: PATH=VALUE, e.g. --set pe_array.rows=32 (repeatable)")
@@ -85,6 +88,9 @@ int cmd_run(int argc, char** argv) {
   options.dump_dir = dump;
   options.accuracy_rows = vm["accuracy-rows"].as<int>();
   if (options.accuracy_rows < 0) throw InputError("", "--accuracy-rows", "expected 0 or a positive number of rows");
+  options.threads = vm.count("threads") ? vm["threads"].as<int>() : available_threads();
+  if (options.threads < 1 || options.threads > 1024)
+    throw InputError("", "--threads", "expected 1 to 1024 threads, got " + std::to_string(options.threads));
   if (vm.count("functional-cache")) options.functional_cache_dir = vm["functional-cache"].as<std::string>();
   options.progress = [&bar](int done, int total) { bar.update(done, total); };
   RunStats stats;

@@ -422,8 +422,9 @@ SweepSpec SweepSpec::load(const std::string& file, int64_t max_points) {
 
 std::vector<std::string> SweepSpec::run_args(const SweepPoint& point, const std::string& report_file,
                                              const std::string& functional_cache_dir) const {
-  std::vector<std::string> args = {"run", "-q", "-a", arch_file, "-w", workloads[point.workload].file, "-o",
-                                   report_file};
+  // One thread per point: the sweep runs its points in parallel.
+  std::vector<std::string> args = {"run", "-q", "--threads", "1", "-a", arch_file, "-w", workloads[point.workload].file,
+                                   "-o", report_file};
   for (const ParamSet* overrides : {&set, &point.params})
     for (const auto& [path, value] : *overrides) args.insert(args.end(), {"--set", path + "=" + value.dump()});
   if (run_options.accuracy_rows) args.insert(args.end(), {"--accuracy-rows", std::to_string(run_options.accuracy_rows)});

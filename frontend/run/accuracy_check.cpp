@@ -19,8 +19,25 @@ const CachedHead* AccuracyCheck::cached_head(int layer, int head_index) {
   return cached_ ? &*cached_ : nullptr;
 }
 
-void AccuracyCheck::head_begin(const HeadTensors& head, int, int) {
+// Batches of neighbouring sampled rows (bounded memory: batch x seq
+// probabilities; causal batches take only the keys up to their last row).
+std::shared_ptr<const void> AccuracyCheck::prepare_head(const HeadTensors& head) const {
+  if (stride_ <= 1) return nullptr;
+  auto ref = std::make_shared<SampledReference>();
+  const int S = workload_.seq_len;
+  for (int first = 0; first < S; first += kBatch * stride_) {
+    std::vector<int> rows;
+    for (int r = first; r < std::min(S, first + kBatch * stride_); r += stride_) rows.push_back(r);
+    MatF q(static_cast<Eigen::Index>(rows.size()), head.q.cols());
+    for (size_t r = 0; r < rows.size(); ++r) q.row(static_cast<Eigen::Index>(r)) = head.q.row(rows[r]);
+    ref->batches.push_back(dense_reference(q, head.k, head.v, workload_.scale(), workload_.causal, rows));
+  }
+  return ref;
+}
+
+void AccuracyCheck::head_begin(const HeadTensors& head, int, int, std::shared_ptr<const void> prepared) {
   head_ = &head;
+  reference_ = std::static_pointer_cast<const SampledReference>(prepared ? prepared : prepare_head(head));
   const int S = workload_.seq_len, QT = query_rows_;
   accuracy_.assign((S + QT - 1) / QT, AccuracyStats{});
   sampled_.clear();
@@ -79,32 +96,21 @@ void AccuracyCheck::tile(const TileEvent& t) {
   }
 }
 
-// The sampled rows against dense attention in batches of rows (bounded
-// memory: batch x seq probabilities; causal batches of neighbouring rows take
-// only the keys up to their last row), added to their tiles' counters in row order.
+// The sampled rows against their dense reference, added to their tiles'
+// counters in row order.
 void AccuracyCheck::add_sampled_rows() {
-  constexpr size_t kBatch = 32;
   const int S = workload_.seq_len, d = workload_.head_dim;
-  for (size_t a = 0; a < sampled_.size(); a += kBatch) {
-    const size_t n = std::min(kBatch, sampled_.size() - a);
-    MatF q(static_cast<Eigen::Index>(n), head_->q.cols());
-    std::vector<int> rows(n);
-    for (size_t r = 0; r < n; ++r) {
-      rows[r] = sampled_[a + r].row;
-      q.row(static_cast<Eigen::Index>(r)) = head_->q.row(rows[r]);
-    }
-    const DenseReference ref = dense_reference(q, head_->k, head_->v, workload_.scale(), workload_.causal, rows);
-    for (size_t r = 0; r < n; ++r) {
-      const SampledRow& sr = sampled_[a + r];
-      CsrMask one;
-      one.cols = S;
-      one.add_row(sr.keys);
-      DenseReference row_ref;
-      row_ref.probs = ref.probs.row(static_cast<Eigen::Index>(r));
-      row_ref.output = ref.output.row(static_cast<Eigen::Index>(r));
-      const MatF out = Eigen::Map<const MatF>(sr.output.data(), 1, d);
-      accuracy_[sr.tile].add_values(out, row_ref, one);
-    }
+  for (const SampledRow& sr : sampled_) {
+    const int i = sr.row / stride_;
+    const DenseReference& batch = reference_->batches[i / kBatch];
+    CsrMask one;
+    one.cols = S;
+    one.add_row(sr.keys);
+    DenseReference row_ref;
+    row_ref.probs = batch.probs.row(i % kBatch);
+    row_ref.output = batch.output.row(i % kBatch);
+    const MatF out = Eigen::Map<const MatF>(sr.output.data(), 1, d);
+    accuracy_[sr.tile].add_values(out, row_ref, one);
   }
 }
 

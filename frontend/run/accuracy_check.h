@@ -19,7 +19,9 @@ class AccuracyCheck : public RunObserver {
   AccuracyCheck(const WorkloadSpec& workload, int query_rows, int accuracy_rows, FunctionalCache* cache);
 
   const CachedHead* cached_head(int layer, int head_index) override;
-  void head_begin(const HeadTensors& head, int layer, int head_index) override;
+  // Sampled rows: their dense reference, ahead on the pool.
+  std::shared_ptr<const void> prepare_head(const HeadTensors& head) const override;
+  void head_begin(const HeadTensors& head, int layer, int head_index, std::shared_ptr<const void> prepared) override;
   void tile(const TileEvent& t) override;
   void head_end(int layer, int head_index, PeriodStats& layer_stats) override;
   int value_row_stride() const override { return stride_; }
@@ -31,12 +33,18 @@ class AccuracyCheck : public RunObserver {
     std::vector<float> output;   // the PE array's output row
     std::vector<int32_t> keys;   // its mask row
   };
+  // Dense attention of the sampled rows (every stride-th) in batches of kBatch rows.
+  static constexpr int kBatch = 32;
+  struct SampledReference {
+    std::vector<DenseReference> batches;
+  };
   void add_sampled_rows();
 
   const WorkloadSpec& workload_;
   int query_rows_, stride_;
   FunctionalCache* cache_;
   const HeadTensors* head_ = nullptr;
+  std::shared_ptr<const SampledReference> reference_;
   std::optional<CachedHead> cached_;
   std::vector<AccuracyStats> accuracy_;  // per tile of the head
   std::vector<SampledRow> sampled_;

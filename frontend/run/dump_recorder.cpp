@@ -14,7 +14,7 @@ void append_rows(CsrMask& into, const CsrMask& rows) {
 
 }  // namespace
 
-void DumpRecorder::head_begin(const HeadTensors& head, int, int) {
+void DumpRecorder::head_begin(const HeadTensors& head, int, int, std::shared_ptr<const void>) {
   const int S = workload_.seq_len;
   hd_ = HeadDump{};
   hd_.q = &head.q;

@@ -12,7 +12,7 @@ class DumpRecorder : public RunObserver {
   DumpRecorder(DumpWriter& writer, const WorkloadSpec& workload, bool dense_prediction)
       : writer_(writer), workload_(workload), prediction_(dense_prediction) {}
 
-  void head_begin(const HeadTensors& head, int layer, int head_index) override;
+  void head_begin(const HeadTensors& head, int layer, int head_index, std::shared_ptr<const void> prepared) override;
   void tile(const TileEvent& t) override;
   void head_end(int layer, int head_index, PeriodStats& layer_stats) override;
   bool wants_dump_data() const override { return true; }

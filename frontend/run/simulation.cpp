@@ -63,7 +63,7 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
     recorder = std::make_unique<DumpRecorder>(*dump, workload, arch.mask_unit.unit->caps.dumps_dense_prediction);
     observers.push_back(recorder.get());
   }
-  Top top("top", arch, workload, *source, observers, options.progress);
+  Top top("top", arch, workload, *source, observers, options.progress, options.threads);
   sc_core::sc_start();
   if (top.controller.error()) std::rethrow_exception(top.controller.error());
   if (!top.controller.finished()) throw std::runtime_error("simulation ended before the controller finished");

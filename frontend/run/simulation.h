@@ -19,6 +19,7 @@ struct SimulationOptions {
   Controller::Progress progress;   // may be empty
   std::string functional_cache_dir; // empty: no reuse across runs
   int accuracy_rows = 0;            // rows per head compared with dense attention (0: all)
+  int threads = 1;                  // heads prepared in parallel (controller/head_prefetch.h); reports do not depend on it
 };
 
 // What a run reused (for sweeps' reuse accounting).

@@ -117,6 +117,11 @@ class GeneratedSource : public WorkloadSource {
     for (int h = 0; h < heads_; ++h) generate_(b, l, h, out[h]);
     return out;
   }
+  HeadTensors head(int b, int l, int h) override {
+    HeadTensors out;
+    generate_(b, l, h, out);
+    return out;
+  }
 
  private:
   int heads_;
@@ -143,7 +148,9 @@ class NpySource : public WorkloadSource {
                                                        : " [layers, heads, seq_len, head_dim]") +
                                           " from " + s.file);
       }
-      read_npy_floats(*p, h, 0, h.count());  // checks dtype and NaN/Inf now
+      // Checks dtype and NaN/Inf now, a head at a time (bounded memory).
+      const int64_t per_head = static_cast<int64_t>(s.seq_len) * s.head_dim;
+      for (int64_t first = 0; first < h.count(); first += per_head) read_npy_floats(*p, h, first, per_head);
       headers_.push_back(h);
     }
   }
@@ -158,6 +165,17 @@ class NpySource : public WorkloadSource {
         MatF& m = t == 0 ? out[h].q : t == 1 ? out[h].k : out[h].v;
         m = Eigen::Map<const MatF>(data.data() + h * per_head, s_.seq_len, s_.head_dim);
       }
+    }
+    return out;
+  }
+  HeadTensors head(int b, int l, int h) override {
+    const int64_t per_head = static_cast<int64_t>(s_.seq_len) * s_.head_dim;
+    const int64_t first = ((static_cast<int64_t>(b) * s_.layers + l) * s_.heads + h) * per_head;
+    HeadTensors out;
+    const std::string* paths[3] = {&s_.q_path, &s_.k_path, &s_.v_path};
+    for (int t = 0; t < 3; ++t) {
+      const auto data = read_npy_floats(*paths[t], headers_[t], first, per_head);
+      (t == 0 ? out.q : t == 1 ? out.k : out.v) = Eigen::Map<const MatF>(data.data(), s_.seq_len, s_.head_dim);
     }
     return out;
   }

@@ -48,6 +48,9 @@ class WorkloadSource {
   virtual ~WorkloadSource() = default;
   // All heads of one layer of one batch element.
   virtual std::vector<HeadTensors> layer(int batch_index, int layer) = 0;
+  // One head (memory for one head only: a 128k-token layer's heads do not
+  // fit at once). Thread-safe: heads are prepared on a pool of threads.
+  virtual HeadTensors head(int batch_index, int layer, int head) = 0;
 };
 
 // Opens the data source; .npy inputs are checked in full (shape, dtype,

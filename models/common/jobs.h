@@ -5,6 +5,7 @@
 // response rather than a misread pointer.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "common/timing.h"
@@ -41,6 +42,8 @@ struct MaskJob : Job<MaskJob> {
   const CsrMask* observed_mask = nullptr;
   const MaskedAttention* observed = nullptr;
   bool dumping = false;               // the run writes a dump (--dump): fill dump_info
+  // What the unit's prepare_head computed for this head ahead of time (null: nothing; compute now).
+  std::shared_ptr<const void> prepared;
   // out
   Prediction prediction;              // prediction.mask is the tile's mask (rows x keys)
   const HeadQuant* quant = nullptr;   // Sanger: the head's quantised Q and K (valid until the next head)

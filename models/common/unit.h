@@ -24,6 +24,7 @@ namespace attnsim {
 
 struct ArchConfig;
 struct WorkloadSpec;
+struct HeadTensors;
 
 enum class Slot { mask_unit, encoder, pe_array };
 const char* slot_name(Slot s);
@@ -36,6 +37,14 @@ class UnitModule : public sc_core::sc_module {
   virtual tlm::tlm_target_socket<>& target() = 0;
   // Multipliers the report lists for the unit (nullopt: none listed).
   virtual std::optional<int64_t> pe_count() const { return std::nullopt; }
+  // The unit's functional work on a whole head that does not depend on the
+  // run's state (e.g. the pattern detector's estimation), done ahead on a
+  // pool of threads and handed back in MaskJob::prepared. Must be
+  // thread-safe and pure; null: nothing to prepare.
+  virtual std::shared_ptr<const void> prepare_head(const HeadTensors& /*head*/, int /*layer*/, int /*head_index*/,
+                                                   double /*scale*/, bool /*dumping*/) const {
+    return nullptr;
+  }
   // PEs per row of a score-stationary array (the report's pack-split utilisation).
   virtual int pes_per_row() const { return 0; }
 };
@@ -65,6 +74,10 @@ struct UnitCaps {
   bool dumps_pruning = false;
   // Mask unit: a dump holds its per-head plans (heads.json).
   bool dumps_head_plans = false;
+  // Mask unit: reads every head of the layer at once (MaskJob::layer_heads,
+  // Sanger's per-layer quantisation scale); the controller then holds whole
+  // layers instead of one head at a time.
+  bool reads_whole_layer = false;
   // PE array: has a cycle-accurate model ("fidelity": "cycle").
   bool cycle_model = false;
   // PE array: the encoder kind it needs in front of it (nullptr: none allowed).

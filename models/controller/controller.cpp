@@ -8,7 +8,7 @@
 namespace attnsim {
 
 Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
-                       WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress)
+                       WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress, int threads)
     : sc_module(name),
       dram_socket("dram_socket"),
       mask_socket("mask_socket"),
@@ -19,6 +19,7 @@ Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, con
       source_(source),
       observers_(std::move(observers)),
       progress_(std::move(progress)),
+      threads_(threads),
       period_(1.0 / arch.clock_ghz, sc_core::SC_NS),
       pipeline_(arch.memory.double_buffer) {
   for (const auto& [buffer, kib] : arch.memory.buffer_kib())
@@ -53,9 +54,20 @@ void Controller::advance(Cycles horizon) {
   if (qk_.need_sync()) qk_.sync();
 }
 
-void Controller::run_head(const std::vector<HeadTensors>& layer_heads, int head_in_layer, int layer_index,
-                          int head_index, PeriodStats& layer) {
-  const HeadTensors& head = layer_heads[head_in_layer];
+PreparedHead Controller::prepare(int batch_index, int layer, int head) const {
+  PreparedHead p;
+  p.tensors = source_.head(batch_index, layer, head);
+  bool dumping = false;
+  for (const RunObserver* o : observers_) dumping = dumping || o->wants_dump_data();
+  if (mask_module_)
+    p.mask_unit = mask_module_->prepare_head(p.tensors, layer, batch_index * workload_.heads + head,
+                                             workload_.scale(), dumping);
+  for (const RunObserver* o : observers_) p.observers.push_back(o->prepare_head(p.tensors));
+  return p;
+}
+
+void Controller::run_head(const HeadTensors& head, const std::vector<HeadTensors>* layer_heads,
+                          const PreparedHead* prepared, int layer_index, int head_index, PeriodStats& layer) {
   const int S = workload_.seq_len, d = workload_.head_dim, QT = stats_.query_rows;
   const bool causal = workload_.causal;
   const bool mask_unit = !arch_.mask_unit.none();
@@ -81,7 +93,8 @@ void Controller::run_head(const std::vector<HeadTensors>& layer_heads, int head_
   for (RunObserver* o : observers_)
     if (!cached) cached = o->cached_head(layer_index, head_index);
   if (cached) ++cache_hits_;
-  for (RunObserver* o : observers_) o->head_begin(head, layer_index, head_index);
+  for (size_t i = 0; i < observers_.size(); ++i)
+    observers_[i]->head_begin(head, layer_index, head_index, prepared ? prepared->observers[i] : nullptr);
   const uint64_t head_address = static_cast<uint64_t>(stats_.total.dram_bursts + layer.dram_bursts) << 20;
 
   for (int row0 = 0, tile = 0; row0 < S; row0 += QT, ++tile) {
@@ -95,7 +108,8 @@ void Controller::run_head(const std::vector<HeadTensors>& layer_heads, int head_
     const CsrMask* mask = &full;
     if (mask_unit) {
       mj.head = &head;
-      mj.layer_heads = &layer_heads;
+      mj.layer_heads = layer_heads;
+      if (prepared && row0 == 0) mj.prepared = prepared->mask_unit;
       mj.layer = layer_index;
       mj.head_index = head_index;
       mj.row0 = row0;
@@ -215,13 +229,25 @@ void Controller::run() {
     tlm_utils::tlm_quantumkeeper::set_global_quantum(sc_core::sc_time(1, sc_core::SC_US));
     qk_.reset();
     Cycles previous_horizon = 0;
-    const int layers = workload_.simulated_layers();
+    const int layers = workload_.simulated_layers(), B = workload_.batch, H = workload_.heads;
+    // One head in memory at a time, prepared ahead on the pool, unless the
+    // mask unit reads the whole layer.
+    const bool whole_layers = arch_.mask_unit.unit->caps.reads_whole_layer;
+    HeadPrefetch prefetch(whole_layers ? 0 : layers * B * H, threads_, [this, B, H](int n) {
+      return prepare(n / H % B, n / (B * H), n % H);
+    });
     for (int l = 0; l < layers; ++l) {
       PeriodStats layer;
-      for (int b = 0; b < workload_.batch; ++b) {
-        const std::vector<HeadTensors> heads = source_.layer(b, l);
-        for (size_t h = 0; h < heads.size(); ++h)
-          run_head(heads, static_cast<int>(h), l, b * workload_.heads + static_cast<int>(h), layer);
+      for (int b = 0; b < B; ++b) {
+        if (whole_layers) {
+          const std::vector<HeadTensors> heads = source_.layer(b, l);
+          for (int h = 0; h < H; ++h) run_head(heads[h], &heads, nullptr, l, b * H + h, layer);
+          continue;
+        }
+        for (int h = 0; h < H; ++h) {
+          const PreparedHead p = prefetch.next();
+          run_head(p.tensors, nullptr, &p, l, b * H + h, layer);
+        }
       }
       const Cycles horizon = pipeline_.horizon();
       layer.cycles = horizon - previous_horizon;

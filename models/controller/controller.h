@@ -16,6 +16,8 @@
 
 #include "common/run_stats.h"
 #include "config/arch_config.h"
+#include "common/unit.h"
+#include "controller/head_prefetch.h"
 #include "controller/pipeline.h"
 #include "controller/run_observer.h"
 #include "sram/sram_buffer.h"
@@ -33,8 +35,11 @@ class Controller : public sc_core::sc_module {
   using Progress = std::function<void(int done, int total)>;
 
   SC_HAS_PROCESS(Controller);
+  // threads: heads prepared ahead on a pool (controller/head_prefetch.h); 1: none.
   Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
-             WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress);
+             WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress, int threads = 1);
+  // The mask unit, whose per-head work (UnitModule::prepare_head) runs ahead; null: none.
+  void set_mask_unit(const UnitModule* unit) { mask_module_ = unit; }
 
   RunStats& stats() { return stats_; }
   int64_t cache_hits() const { return cache_hits_; }
@@ -44,8 +49,10 @@ class Controller : public sc_core::sc_module {
 
  private:
   void run();
-  void run_head(const std::vector<HeadTensors>& layer_heads, int head, int layer_index, int head_index,
-                PeriodStats& layer);
+  // layer_heads: every head of the layer when the mask unit reads them all, else null.
+  void run_head(const HeadTensors& head, const std::vector<HeadTensors>* layer_heads, const PreparedHead* prepared,
+                int layer_index, int head_index, PeriodStats& layer);
+  PreparedHead prepare(int batch_index, int layer, int head) const;
   Cycles dram_burst(bool write, uint64_t address, int64_t bytes, PeriodStats& layer);
   void advance(Cycles horizon);
 
@@ -54,6 +61,8 @@ class Controller : public sc_core::sc_module {
   WorkloadSource& source_;
   std::vector<RunObserver*> observers_;
   Progress progress_;
+  int threads_;
+  const UnitModule* mask_module_ = nullptr;
   sc_core::sc_time period_;
   tlm_utils::tlm_quantumkeeper qk_;
   TilePipeline pipeline_;

@@ -4,6 +4,7 @@
 // besides timing — the accuracy check against dense attention, the dump, the
 // functional cache — is an observer the front end owns and passes in
 // (frontend/run/), so no file I/O and no reference numerics live in models/.
+#include <memory>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -43,7 +44,12 @@ class RunObserver {
   // The head's cached results, if the observer has them: the controller then
   // only times the head (units skip their functional work).
   virtual const CachedHead* cached_head(int /*layer*/, int /*head_index*/) { return nullptr; }
-  virtual void head_begin(const HeadTensors& /*head*/, int /*layer*/, int /*head_index*/) {}
+  // Per-head work that depends only on the head's values (e.g. the dense
+  // reference of sampled rows), done ahead on a pool of threads: must be
+  // thread-safe and pure. head_begin gets it back (null: none).
+  virtual std::shared_ptr<const void> prepare_head(const HeadTensors& /*head*/) const { return nullptr; }
+  virtual void head_begin(const HeadTensors& /*head*/, int /*layer*/, int /*head_index*/,
+                          std::shared_ptr<const void> /*prepared*/) {}
   virtual void tile(const TileEvent& /*t*/) {}
   // The head is done; the observer may add to the layer's counters.
   virtual void head_end(int /*layer*/, int /*head_index*/, PeriodStats& /*layer_stats*/) {}

@@ -3,10 +3,10 @@
 namespace attnsim {
 
 Top::Top(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload, WorkloadSource& source,
-         std::vector<RunObserver*> observers, Controller::Progress progress)
+         std::vector<RunObserver*> observers, Controller::Progress progress, int threads)
     : sc_module(name),
       dram("dram", arch.memory.dram),
-      controller("controller", arch, workload, source, std::move(observers), std::move(progress)) {
+      controller("controller", arch, workload, source, std::move(observers), std::move(progress), threads) {
   controller.dram_socket.bind(dram.socket);
   auto& stats = controller.stats();
   const UnitBuild build{arch, workload};
@@ -18,7 +18,11 @@ Top::Top(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpe
     if (const auto pes = m->pe_count()) stats.unit_pes[slot] = *pes;
     if (m->pes_per_row()) stats.pes_per_row = m->pes_per_row();
     switch (u->unit->slot) {
-      case Slot::mask_unit: controller.mask_socket.bind(m->target()); mask_unit = std::move(m); break;
+      case Slot::mask_unit:
+        controller.mask_socket.bind(m->target());
+        controller.set_mask_unit(m.get());
+        mask_unit = std::move(m);
+        break;
       case Slot::encoder: controller.encoder_socket.bind(m->target()); encoder = std::move(m); break;
       case Slot::pe_array: controller.pe_socket.bind(m->target()); pe_array = std::move(m); break;
     }

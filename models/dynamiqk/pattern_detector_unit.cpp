@@ -25,17 +25,29 @@ PatternDetectorUnit::PatternDetectorUnit(sc_core::sc_module_name name, const Pat
 
 }
 
+std::shared_ptr<const HeadDetection> PatternDetectorUnit::detect(const HeadTensors& head, int layer, int head_index,
+                                                                 double scale, bool dumping) const {
+  const auto f = config_.fixed_heads.find({layer, head_index});
+  DetectorParams params = config_.detector;
+  params.keep_estimates = dumping;
+  return std::make_shared<const HeadDetection>(detect_head(head.q, head.k, scale, segments_, params,
+                                                           f == config_.fixed_heads.end() ? nullptr : &f->second));
+}
+
+std::shared_ptr<const void> PatternDetectorUnit::prepare_head(const HeadTensors& head, int layer, int head_index,
+                                                              double scale, bool dumping) const {
+  return detect(head, layer, head_index, scale, dumping);
+}
+
 void PatternDetectorUnit::run(MaskJob& job) {
   const auto key = std::make_pair(job.layer, job.head_index);
   const int d = static_cast<int>(job.head->q.cols());
   UnitWork work;
   auto it = plans_.find(key);
   if (job.row0 == 0 || it == plans_.end()) {
-    const auto f = config_.fixed_heads.find(key);
-    DetectorParams params = config_.detector;
-    params.keep_estimates = job.dumping;
-    HeadDetection det = detect_head(job.head->q, job.head->k, job.scale, segments_, params,
-                                    f == config_.fixed_heads.end() ? nullptr : &f->second);
+    const auto prepared = job.prepared ? std::static_pointer_cast<const HeadDetection>(job.prepared)
+                                       : detect(*job.head, job.layer, job.head_index, job.scale, job.dumping);
+    const HeadDetection& det = *prepared;
     work = detector_head_work(det.activity, d, hw_);
     work.counts["heads"] = 1;
     work.counts["heads_" + det.info.value("pattern", std::string("dense"))] = 1;
@@ -60,7 +72,7 @@ void PatternDetectorUnit::run(MaskJob& job) {
       if (!det.plan.skip.empty()) plan["skip"] = det.plan.skip;
       job.dump_info = {{"plan", plan}, {"estimates", det.estimates}, {"info", det.info}};
     }
-    it = plans_.insert_or_assign(key, std::move(det.plan)).first;
+    it = plans_.insert_or_assign(key, det.plan).first;
   }
   if (job.known_mask)
     job.prediction.mask = *job.known_mask;

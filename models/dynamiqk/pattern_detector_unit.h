@@ -24,9 +24,16 @@ class PatternDetectorUnit : public JobUnit<MaskJob> {
                       double clock_ghz);
   std::optional<int64_t> pe_count() const override { return static_cast<int64_t>(config_.array.rows) * config_.array.cols; }
   size_t cached_heads() const { return plans_.size(); }
+  // The head's detection (HeadDetection), on a worker thread ahead of its tiles.
+  std::shared_ptr<const void> prepare_head(const HeadTensors& head, int layer, int head_index, double scale,
+                                           bool dumping) const override;
 
  protected:
   void run(MaskJob& job) override;
+
+ private:
+  std::shared_ptr<const HeadDetection> detect(const HeadTensors& head, int layer, int head_index, double scale,
+                                              bool dumping) const;
 
  private:
   PatternDetectorConfig config_;

@@ -44,6 +44,7 @@ const UnitDescriptor& sanger_predictor_unit() {
     u.summary = "Sanger's prediction: low-bit QKᵀ on its own dense array, softmax, threshold into the mask";
     u.caps.predicts_row_max = true;
     u.caps.dumps_dense_prediction = true;
+    u.caps.reads_whole_layer = true;
     u.caps.gpu_algorithm = "sanger";
     describe_params(u, t);
     u.make_module = [](sc_core::sc_module_name name, const UnitBuild& b) -> std::unique_ptr<UnitModule> {

@@ -121,3 +121,22 @@ TEST(DynamiqkCli, BadNewKeysAreClearErrors) {
   expect_bad_input("-a " + kSanger + " -w " + k4k + " --set mask_unit.pattern_file=/no/such.json",
                    {"mask_unit.pattern_file", "does not exist"});
 }
+
+// Heads are prepared on a pool of threads (--threads); the report must not
+// depend on how many: same bytes for 1, 2 and 5 threads, with the sampled
+// accuracy reference and the detector's estimation both prepared ahead.
+TEST(DynamiqkCli, TheReportIsTheSameForAnyThreadCount) {
+  std::vector<json> reports;
+  for (int threads : {1, 2, 5}) {
+    json r = run_ok("-a " + kSanger + " -w workloads/longctx_s2k_small.json --accuracy-rows 64 --threads " +
+                        std::to_string(threads),
+                    "dq_threads_" + std::to_string(threads) + ".json");
+    ASSERT_FALSE(r.is_null());
+    r.erase("simulator");  // wall time and host
+    reports.push_back(r);
+  }
+  EXPECT_EQ(reports[0].dump(), reports[1].dump());
+  EXPECT_EQ(reports[0].dump(), reports[2].dump());
+  EXPECT_GT(reports[0]["total"]["cycles"].get<int64_t>(), 0);
+  expect_bad_input("-a " + kSanger + " -w workloads/longctx_s2k_small.json --threads 0", {"--threads"});
+}

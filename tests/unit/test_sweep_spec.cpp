@@ -151,7 +151,7 @@ TEST(SweepSpec, WorkloadsSetOptionsAndRunArguments) {
   EXPECT_TRUE(s.objectives[1].maximise);
   const auto args = s.run_args(s.points[3], "OUT/r.json", "OUT/functional");
   const std::vector<std::string> expected = {
-      "run", "-q", "-a", kSrc + "/configs/arch/sanger.json", "-w", kSrc + "/workloads/minilm_s128.json", "-o",
+      "run", "-q", "--threads", "1", "-a", kSrc + "/configs/arch/sanger.json", "-w", kSrc + "/workloads/minilm_s128.json", "-o",
       "OUT/r.json", "--set", "memory.dram.bandwidth_gbps=64", "--set", "pe_array.rows=64", "--accuracy-rows", "16",
       "--layers", "1", "--functional-cache", "OUT/functional"};
   EXPECT_EQ(args, expected);
