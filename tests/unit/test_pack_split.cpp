@@ -52,3 +52,19 @@ TEST(PackSplit, EmptyAndFullMasks) {
   EXPECT_EQ(f.nnz, 500);
   EXPECT_NEAR(f.pe_utilisation(), 500.0 / 16 / 35, 1e-12);
 }
+
+TEST(PackSplit, PassTotalsPackArrayRowsPerSegment) {
+  CsrMask m;
+  m.cols = 16;
+  m.add_row({0, 1, 2, 3, 5, 7});  // segment 0 (W = 8): sub-rows ending at columns 3 and 7
+  m.add_row({9, 15});             // segment 1: one sub-row ending at column 7
+  const PackSplitSchedule s = pack_split(m, 8, 4);
+  const PassTotals one = pass_totals(s, 1);  // a pass per sub-row: skew = its last column
+  EXPECT_EQ(one.passes, 3);
+  EXPECT_EQ(one.skew_sum, 3 + 7 + 7);
+  EXPECT_EQ(one.bubbles, 0 + 1 + 5);
+  const PassTotals two = pass_totals(s, 2);  // segment 0 in one pass: max(0 + 3, 1 + 7)
+  EXPECT_EQ(two.passes, 2);
+  EXPECT_EQ(two.skew_sum, 8 + 7);
+  EXPECT_EQ(two.bubbles, 6);
+}
