@@ -23,6 +23,7 @@ UnitDescriptor make_none(Slot slot) {
   u.summary = slot == Slot::mask_unit ? "no mask unit: every tile is dense (causal if the workload is)"
                                       : "no encoder";
   if (slot == Slot::mask_unit) u.caps.gpu_algorithm = "dense";
+  u.caps.structured_masks = true;  // the controller gives a dense causal tile as a TileShape
   describe_params(u, ParamTable<NoParams>());
   return u;
 }

@@ -35,6 +35,9 @@ int cmd_run(int argc, char** argv) {
       ("threads,j", po::value<int>(),
        "threads preparing heads ahead of the timing (their Q/K/V, the mask unit's estimation, the accuracy "
        "reference); default: the CPUs this process may use. The report does not depend on it")
+      ("mask-form", po::value<std::string>()->default_value("auto"),
+       "auto: tiles' masks as their structure where the units and the pattern allow (a 128k-token head's masks "
+       "are too large to list; the numbers are the same); enumerated: always as CSR (to check that)")
       ("functional-cache", po::value<std::string>(),
        "reuse masks and accuracy counters across runs whose values cannot differ (sweeps); DIR is created")
       ("set", po::value(&sets)->composing(), "override an arch parameter: PATH=VALUE, e.g. --set pe_array.rows=32 (repeatable)")
@@ -91,6 +94,10 @@ int cmd_run(int argc, char** argv) {
   options.threads = vm.count("threads") ? vm["threads"].as<int>() : available_threads();
   if (options.threads < 1 || options.threads > 1024)
     throw InputError("", "--threads", "expected 1 to 1024 threads, got " + std::to_string(options.threads));
+  const std::string mask_form = vm["mask-form"].as<std::string>();
+  if (mask_form != "auto" && mask_form != "enumerated")
+    throw InputError("", "--mask-form", "expected auto or enumerated, got '" + mask_form + "'");
+  options.structured_masks = mask_form == "auto";
   if (vm.count("functional-cache")) options.functional_cache_dir = vm["functional-cache"].as<std::string>();
   options.progress = [&bar](int done, int total) { bar.update(done, total); };
   RunStats stats;
@@ -109,6 +116,8 @@ int cmd_run(int argc, char** argv) {
   host.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   host.peak_rss_mib = peak_rss_mib();
   host.functional_cache_hits = info.cache_hits;
+  host.structured_tiles = info.structured_tiles;
+  host.threads = options.threads;
   nlohmann::json report = make_report(arch, workload, stats, host);
   if (!gpu_timing.is_null()) report["gpu"] = gpu_timing;
   write_json_atomic(out, report);

@@ -106,7 +106,9 @@ nlohmann::json make_report(const ArchConfig& arch, const WorkloadSpec& workload,
   r["simulator"] = {{"wall_time_s", host.wall_time_s},
                     {"peak_rss_mib", host.peak_rss_mib},
                     {"simulated_macs_per_host_s", ratio(static_cast<double>(macs), host.wall_time_s)},
-                    {"functional_cache_hits", host.functional_cache_hits}};
+                    {"functional_cache_hits", host.functional_cache_hits},
+                    {"structured_tiles", host.structured_tiles},
+                    {"threads", host.threads}};
   return r;
 }
 

@@ -12,6 +12,8 @@ struct HostCost {
   double wall_time_s = 0;
   double peak_rss_mib = 0;
   int64_t functional_cache_hits = 0;  // heads whose values an earlier run computed
+  int64_t structured_tiles = 0;       // tiles timed from their mask's structure (--mask-form)
+  int threads = 1;                    // threads preparing heads (--threads)
 };
 
 nlohmann::json make_report(const ArchConfig& arch, const WorkloadSpec& workload, const RunStats& stats,

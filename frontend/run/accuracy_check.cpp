@@ -52,9 +52,15 @@ void AccuracyCheck::tile(const TileEvent& t) {
   }
   const int S = workload_.seq_len, d = workload_.head_dim;
   const bool causal = workload_.causal;
-  const CsrMask& mask = *t.mask;
+  // A structured mask is listed only where every row is compared.
+  CsrMask listed;
+  if (t.shape && stride_ == 1) listed = t.shape->enumerate();
+  const CsrMask& mask = t.shape ? listed : *t.mask;
   const MatF& output = t.compute->result.output;
-  a.add_mask(mask, causal, t.row0);
+  if (t.shape)
+    a.add_mask_counts(t.shape->rows, t.shape->cols, t.shape->nnz(), causal, t.row0);
+  else
+    a.add_mask(mask, causal, t.row0);
   // On every row, or on every stride-th row of the head: those rows'
   // references are computed together at the head's end (one GEMM instead of
   // a pass over K and V per row).
@@ -86,7 +92,10 @@ void AccuracyCheck::tile(const TileEvent& t) {
       sr.tile = t.tile;
       sr.row = t.row0 + i;
       sr.output.assign(output.row(i).data(), output.row(i).data() + d);
-      sr.keys.assign(mask.indices.begin() + mask.indptr[i], mask.indices.begin() + mask.indptr[i + 1]);
+      if (t.shape)
+        t.shape->row_keys(t.row0 + i, sr.keys);
+      else
+        sr.keys.assign(mask.indices.begin() + mask.indptr[i], mask.indices.begin() + mask.indptr[i + 1]);
       sampled_.push_back(std::move(sr));
     }
   }

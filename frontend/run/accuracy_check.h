@@ -25,6 +25,7 @@ class AccuracyCheck : public RunObserver {
   void tile(const TileEvent& t) override;
   void head_end(int layer, int head_index, PeriodStats& layer_stats) override;
   int value_row_stride() const override { return stride_; }
+  bool wants_csr_masks() const override { return cache_ != nullptr; }  // cache entries hold CSR masks
 
  private:
   // A query row whose output is compared with dense attention.

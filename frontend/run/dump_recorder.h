@@ -18,6 +18,7 @@ class DumpRecorder : public RunObserver {
   bool wants_dump_data() const override { return true; }
   bool wants_probabilities() const override { return true; }
   int value_row_stride() const override { return 1; }
+  bool wants_csr_masks() const override { return true; }
 
  private:
   DumpWriter& writer_;

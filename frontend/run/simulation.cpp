@@ -63,13 +63,17 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
     recorder = std::make_unique<DumpRecorder>(*dump, workload, arch.mask_unit.unit->caps.dumps_dense_prediction);
     observers.push_back(recorder.get());
   }
-  Top top("top", arch, workload, *source, observers, options.progress, options.threads);
+  ControllerOptions controller;
+  controller.threads = options.threads;
+  controller.structured_masks = options.structured_masks;
+  Top top("top", arch, workload, *source, observers, options.progress, controller);
   sc_core::sc_start();
   if (top.controller.error()) std::rethrow_exception(top.controller.error());
   if (!top.controller.finished()) throw std::runtime_error("simulation ended before the controller finished");
   if (dump) dump->commit();
   if (info) {
     info->cache_hits = top.controller.cache_hits();
+    info->structured_tiles = top.controller.structured_tiles();
     info->cache_key = key;
     if (cache) info->cache_damaged = cache->damaged();
   }

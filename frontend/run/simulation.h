@@ -20,11 +20,13 @@ struct SimulationOptions {
   std::string functional_cache_dir; // empty: no reuse across runs
   int accuracy_rows = 0;            // rows per head compared with dense attention (0: all)
   int threads = 1;                  // heads prepared in parallel (controller/head_prefetch.h); reports do not depend on it
+  bool structured_masks = true;     // tiles' masks as TileShapes where possible (same numbers); false: always CSR
 };
 
 // What a run reused (for sweeps' reuse accounting).
 struct SimulationInfo {
   int64_t cache_hits = 0;   // heads whose functional results came from the cache
+  int64_t structured_tiles = 0;  // tiles whose mask came as a TileShape
   std::string cache_key;
   std::vector<std::string> cache_damaged;  // entries that failed their checks and were recomputed
 };

@@ -4,9 +4,9 @@
 
 namespace attnsim {
 
-void AccuracyStats::add_mask(const CsrMask& mask, bool causal, int row0) {
-  for (int i = 0; i < mask.rows; ++i) allowed += causal ? std::min(mask.cols, row0 + i + 1) : mask.cols;
-  kept += mask.nnz();
+void AccuracyStats::add_mask_counts(int rows, int cols, int64_t nnz, bool causal, int row0) {
+  for (int i = 0; i < rows; ++i) allowed += causal ? std::min(cols, row0 + i + 1) : cols;
+  kept += nnz;
 }
 
 void AccuracyStats::add_values(const MatF& output, const DenseReference& ref, const CsrMask& mask) {

@@ -18,7 +18,8 @@ struct AccuracyStats {
   int64_t allowed = 0;    // entries a dense (or causal) attention computes (all rows)
 
   // Density counts of a tile's mask (rows row0 ...).
-  void add_mask(const CsrMask& mask, bool causal, int row0);
+  void add_mask(const CsrMask& mask, bool causal, int row0) { add_mask_counts(mask.rows, mask.cols, mask.nnz(), causal, row0); }
+  void add_mask_counts(int rows, int cols, int64_t nnz, bool causal, int row0);
   // Error and recall of output rows against the reference; mask row i goes with output row i.
   void add_values(const MatF& output, const DenseReference& ref, const CsrMask& mask);
   void add_tile(const MatF& output, const DenseReference& ref, const CsrMask& mask, bool causal, int row0) {

@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/timing.h"
 #include "kernels/attention.h"
 #include "kernels/pack_split.h"
 #include "kernels/sanger_predict.h"
+#include "kernels/tile_shape.h"
 #include "common/run_stats.h"
 #include "workload/workload.h"
 
@@ -36,6 +38,10 @@ struct MaskJob : Job<MaskJob> {
   // The tile's mask when a previous run already computed it (functional
   // cache): the unit may skip its functional work and only time the job.
   const CsrMask* known_mask = nullptr;
+  // The controller takes the tile's mask as a TileShape where the unit's
+  // pattern allows (caps.structured_masks): then `shape` is set and
+  // prediction.mask stays empty.
+  bool structured = false;
   // Observation instead of prediction: the tile the PE array just computed
   // (its mask and values), for mask units that learn from results (SpAtten's
   // importance scores). Such a job has rows == 0 and produces no mask.
@@ -46,6 +52,7 @@ struct MaskJob : Job<MaskJob> {
   std::shared_ptr<const void> prepared;
   // out
   Prediction prediction;              // prediction.mask is the tile's mask (rows x keys)
+  std::optional<TileShape> shape;     // ... or its structure (structured only)
   const HeadQuant* quant = nullptr;   // Sanger: the head's quantised Q and K (valid until the next head)
   UnitWork work;
   // Keys of the head's K the unit itself reads for this job (full width):
@@ -56,7 +63,8 @@ struct MaskJob : Job<MaskJob> {
 };
 
 struct EncodeJob : Job<EncodeJob> {
-  const CsrMask* mask = nullptr;
+  const CsrMask* mask = nullptr;     // the tile's mask, or
+  const TileShape* shape = nullptr;  // its structure (units with caps.structured_masks)
   PackSplitSchedule schedule;
   UnitWork work;
 };
@@ -65,7 +73,8 @@ struct ComputeJob : Job<ComputeJob> {
   // in
   const MatF* q_tile = nullptr;
   const HeadOperands* kv = nullptr;
-  const CsrMask* mask = nullptr;
+  const CsrMask* mask = nullptr;     // the tile's mask, or
+  const TileShape* shape = nullptr;  // its structure (units with caps.structured_masks)
   const PackSplitSchedule* schedule = nullptr;  // score_stationary only
   const std::vector<char>* row_active = nullptr;  // rows pruned away (0) cost nothing; null: all active
   // Each row's maximum as the mask unit predicted it (empty: none); an array

@@ -78,6 +78,10 @@ struct UnitCaps {
   // Sanger's per-layer quantisation scale); the controller then holds whole
   // layers instead of one head at a time.
   bool reads_whole_layer = false;
+  // Takes (mask unit: gives, where its pattern allows) a tile's mask as a
+  // TileShape (kernels/tile_shape.h) instead of CSR: what long-context heads
+  // need, whose masks are too large to enumerate. Fast fidelity only.
+  bool structured_masks = false;
   // PE array: has a cycle-accurate model ("fidelity": "cycle").
   bool cycle_model = false;
   // PE array: the encoder kind it needs in front of it (nullptr: none allowed).

@@ -8,7 +8,8 @@
 namespace attnsim {
 
 Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
-                       WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress, int threads)
+                       WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress,
+                       ControllerOptions options)
     : sc_module(name),
       dram_socket("dram_socket"),
       mask_socket("mask_socket"),
@@ -19,7 +20,7 @@ Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, con
       source_(source),
       observers_(std::move(observers)),
       progress_(std::move(progress)),
-      threads_(threads),
+      options_(options),
       period_(1.0 / arch.clock_ghz, sc_core::SC_NS),
       pipeline_(arch.memory.double_buffer) {
   for (const auto& [buffer, kib] : arch.memory.buffer_kib())
@@ -28,6 +29,9 @@ Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, con
   const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
   const int64_t head_bytes = static_cast<int64_t>(workload.seq_len) * row_bytes;
   stats_.kv_resident = sram_.at("k").fits(head_bytes) && sram_.at("v").fits(head_bytes);
+  structured_ = options_.structured_masks && arch.fidelity == Fidelity::fast && workload.causal;
+  for (const UnitChoice* u : arch.units()) structured_ = structured_ && u->unit->caps.structured_masks;
+  for (const RunObserver* o : observers_) structured_ = structured_ && !o->wants_csr_masks();
   SC_THREAD(run);
   set_stack_size(64 << 20);  // Eigen keeps GEMM blocks on the stack: the default coroutine stack is too small
 }
@@ -57,6 +61,7 @@ void Controller::advance(Cycles horizon) {
 PreparedHead Controller::prepare(int batch_index, int layer, int head) const {
   PreparedHead p;
   p.tensors = source_.head(batch_index, layer, head);
+  p.operands = prepare_operands(p.tensors.k, p.tensors.v, arch_.pe_array.number_format);
   bool dumping = false;
   for (const RunObserver* o : observers_) dumping = dumping || o->wants_dump_data();
   if (mask_module_)
@@ -87,7 +92,9 @@ void Controller::run_head(const HeadTensors& head, const std::vector<HeadTensors
   AttentionNumerics num{arch_.pe_array.number_format, arch_.pe_array.prob_format, arch_.pe_array.exp,
                         workload_.scale()};
   num.probabilities = probabilities;  // else nothing reads them
-  const HeadOperands kv = prepare_operands(head.k, head.v, num.data);
+  HeadOperands own_kv;
+  if (!prepared) own_kv = prepare_operands(head.k, head.v, num.data);
+  const HeadOperands& kv = prepared ? prepared->operands : own_kv;
   // Functional results of an earlier run with the same values, if an observer has them.
   const CachedHead* cached = nullptr;
   for (RunObserver* o : observers_)
@@ -105,8 +112,11 @@ void Controller::run_head(const HeadTensors& head, const std::vector<HeadTensors
     Cycles mask_cycles = 0;
     MaskJob mj;
     CsrMask full;
+    std::optional<TileShape> dense_shape;
     const CsrMask* mask = &full;
+    const TileShape* shape = nullptr;  // the mask's structure instead (structured_)
     if (mask_unit) {
+      mj.structured = structured_;
       mj.head = &head;
       mj.layer_heads = layer_heads;
       if (prepared && row0 == 0) mj.prepared = prepared->mask_unit;
@@ -122,26 +132,33 @@ void Controller::run_head(const HeadTensors& head, const std::vector<HeadTensors
       mask_cycles += mj.work.cycles;
       layer.units["mask_unit"].merge(mj.work);
       mask = &mj.prediction.mask;
+      if (mj.shape) shape = &*mj.shape, mask = nullptr;
       if (known && row0 == 0) mj.head_info = cached->head_info;
       if (row0 == 0 && !mj.head_info.is_null()) {
         nlohmann::json info = mj.head_info;
         info["head"] = head_index;
         layer.heads.push_back(info);
       }
+    } else if (structured_) {
+      dense_shape = dense_causal_shape(row0, rows, S);
+      shape = &*dense_shape, mask = nullptr;
     } else {
       full = CsrMask::full(rows, S, causal, row0);
     }
     EncodeJob ej;
     if (encoder) {
       ej.mask = mask;
+      ej.shape = shape;
       send_job(encoder_socket, ej);
       mask_cycles += ej.work.cycles;
       layer.units["encoder"].merge(ej.work);
     }
+    if (shape) ++structured_tiles_;
     ComputeJob cj;
     cj.q_tile = &q_tile;
     cj.kv = &kv;
     cj.mask = mask;
+    cj.shape = shape;
     cj.schedule = encoder ? &ej.schedule : nullptr;
     cj.numerics = num;
     cj.causal = causal;
@@ -182,7 +199,7 @@ void Controller::run_head(const HeadTensors& head, const std::vector<HeadTensors
     in.seq_len = S;
     in.kv_resident = stats_.kv_resident;
     in.first_tile = row0 == 0;
-    if (!stats_.kv_resident) in.needed_keys = needed_keys(*mask, key_block);
+    if (!stats_.kv_resident) in.needed_keys = shape ? needed_keys(*shape, key_block) : needed_keys(*mask, key_block);
     in.mask_unit_keys = mj.k_keys_read;
     in.k_fetch_scale = cj.k_fetch_scale;
     in.v_fetch_scale = cj.v_fetch_scale;
@@ -215,6 +232,7 @@ void Controller::run_head(const HeadTensors& head, const std::vector<HeadTensors
     e.rows = rows;
     e.q_tile = &q_tile;
     e.mask = mask;
+    e.shape = shape;
     e.mask_job = mask_unit ? &mj : nullptr;
     e.compute = &cj;
     e.row_active = row_active;
@@ -233,7 +251,7 @@ void Controller::run() {
     // One head in memory at a time, prepared ahead on the pool, unless the
     // mask unit reads the whole layer.
     const bool whole_layers = arch_.mask_unit.unit->caps.reads_whole_layer;
-    HeadPrefetch prefetch(whole_layers ? 0 : layers * B * H, threads_, [this, B, H](int n) {
+    HeadPrefetch prefetch(whole_layers ? 0 : layers * B * H, options_.threads, [this, B, H](int n) {
       return prepare(n / H % B, n / (B * H), n % H);
     });
     for (int l = 0; l < layers; ++l) {

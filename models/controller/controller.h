@@ -25,6 +25,14 @@
 
 namespace attnsim {
 
+struct ControllerOptions {
+  int threads = 1;               // heads prepared ahead on a pool (controller/head_prefetch.h); 1: none
+  // Tiles' masks as TileShapes where every unit and the pattern allow
+  // (kernels/tile_shape.h): the same numbers without enumerating the masks;
+  // false: always CSR.
+  bool structured_masks = true;
+};
+
 class Controller : public sc_core::sc_module {
  public:
   tlm_utils::simple_initiator_socket<Controller> dram_socket;
@@ -35,14 +43,15 @@ class Controller : public sc_core::sc_module {
   using Progress = std::function<void(int done, int total)>;
 
   SC_HAS_PROCESS(Controller);
-  // threads: heads prepared ahead on a pool (controller/head_prefetch.h); 1: none.
   Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
-             WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress, int threads = 1);
+             WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress,
+             ControllerOptions options = {});
   // The mask unit, whose per-head work (UnitModule::prepare_head) runs ahead; null: none.
   void set_mask_unit(const UnitModule* unit) { mask_module_ = unit; }
 
   RunStats& stats() { return stats_; }
   int64_t cache_hits() const { return cache_hits_; }
+  int64_t structured_tiles() const { return structured_tiles_; }
   bool finished() const { return finished_; }
   // An exception raised in the controller's thread, rethrown after sc_start.
   std::exception_ptr error() const { return error_; }
@@ -61,7 +70,8 @@ class Controller : public sc_core::sc_module {
   WorkloadSource& source_;
   std::vector<RunObserver*> observers_;
   Progress progress_;
-  int threads_;
+  ControllerOptions options_;
+  bool structured_ = false;  // tiles' masks as TileShapes (options_, the units and observers allow)
   const UnitModule* mask_module_ = nullptr;
   sc_core::sc_time period_;
   tlm_utils::tlm_quantumkeeper qk_;
@@ -70,6 +80,7 @@ class Controller : public sc_core::sc_module {
   RunStats stats_;
   bool finished_ = false;
   int64_t cache_hits_ = 0;
+  int64_t structured_tiles_ = 0;
   std::exception_ptr error_;
 };
 

@@ -11,12 +11,14 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "workload/workload.h"
 
 namespace attnsim {
 
 struct PreparedHead {
   HeadTensors tensors;
+  HeadOperands operands;                               // K and V in the PE array's number format
   std::shared_ptr<const void> mask_unit;               // UnitModule::prepare_head
   std::vector<std::shared_ptr<const void>> observers;  // RunObserver::prepare_head, in observer order
 };

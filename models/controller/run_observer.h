@@ -31,7 +31,8 @@ struct CachedHead {
 struct TileEvent {
   int layer = 0, head_index = 0, tile = 0, row0 = 0, rows = 0;
   const MatF* q_tile = nullptr;
-  const CsrMask* mask = nullptr;               // the tile's mask (rows x keys)
+  const CsrMask* mask = nullptr;               // the tile's mask (rows x keys), or
+  const TileShape* shape = nullptr;            // its structure (structured masks)
   const MaskJob* mask_job = nullptr;           // null without a mask unit
   const ComputeJob* compute = nullptr;         // the PE array's job: its values unless timing_only
   const std::vector<char>* row_active = nullptr;  // rows pruned away (0); null: all active
@@ -57,6 +58,9 @@ class RunObserver {
   virtual bool wants_dump_data() const { return false; }
   // Whether the PE array must produce probabilities for this observer.
   virtual bool wants_probabilities() const { return false; }
+  // Whether the observer needs every tile's mask as CSR (a dump, a cache
+  // entry): then no tile comes as a TileShape.
+  virtual bool wants_csr_masks() const { return false; }
   // Which output rows the observer reads: those at head positions r with
   // r % stride == 0 (1: every row; 0: none). The PE array computes values
   // only for rows some observer reads.

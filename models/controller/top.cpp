@@ -3,10 +3,10 @@
 namespace attnsim {
 
 Top::Top(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload, WorkloadSource& source,
-         std::vector<RunObserver*> observers, Controller::Progress progress, int threads)
+         std::vector<RunObserver*> observers, Controller::Progress progress, ControllerOptions options)
     : sc_module(name),
       dram("dram", arch.memory.dram),
-      controller("controller", arch, workload, source, std::move(observers), std::move(progress), threads) {
+      controller("controller", arch, workload, source, std::move(observers), std::move(progress), options) {
   controller.dram_socket.bind(dram.socket);
   auto& stats = controller.stats();
   const UnitBuild build{arch, workload};

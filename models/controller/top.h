@@ -18,7 +18,7 @@ struct Top : sc_core::sc_module {
   Controller controller;
 
   Top(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload, WorkloadSource& source,
-      std::vector<RunObserver*> observers, Controller::Progress progress, int threads = 1);
+      std::vector<RunObserver*> observers, Controller::Progress progress, ControllerOptions options = {});
 };
 
 }  // namespace attnsim

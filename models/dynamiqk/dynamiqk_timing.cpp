@@ -64,4 +64,27 @@ UnitWork mask_emit_work(int64_t nnz, int emit_lanes) {
   return w;
 }
 
+void emit_tile_mask(const MaskPlan& plan, MaskJob& job) {
+  if (job.known_mask) {
+    job.prediction.mask = *job.known_mask;
+    return;
+  }
+  if (job.structured) job.shape = tile_shape(plan, job.row0, job.rows);
+  if (!job.shape) job.prediction.mask = plan.mask(job.row0, job.rows);
+}
+
+UnitWork tile_mask_work(const MaskJob& job, int emit_lanes, int block) {
+  const TileShape* shape = job.shape ? &*job.shape : nullptr;
+  const CsrMask& mask = job.prediction.mask;
+  UnitWork work = mask_emit_work(shape ? shape->nnz() : mask.nnz(), emit_lanes);
+  const BlockLabelCounts labels = shape ? label_blocks(*shape, block) : label_blocks(mask, job.row0, block);
+  work.counts["blocks_empty"] = labels.empty;
+  work.counts["blocks_full"] = labels.full;
+  work.counts["blocks_causal"] = labels.causal;
+  work.counts["blocks_partial"] = labels.partial;
+  const int64_t rows = shape ? shape->rows : mask.rows, cols = shape ? shape->cols : mask.cols;
+  work.sram_write_bytes["score"] = ceil_div(rows * cols, 8);  // mask bits
+  return work;
+}
+
 }  // namespace attnsim

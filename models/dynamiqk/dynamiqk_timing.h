@@ -45,4 +45,11 @@ UnitWork detector_head_work(const DetectorActivity& a, int head_dim, const Detec
 // Writing one tile's mask (own model): ceil(nnz / emit_lanes) cycles.
 UnitWork mask_emit_work(int64_t nnz, int emit_lanes);
 
+// The tile's mask from a plan into the job: the cached one (functional
+// cache), its structure (job.structured, where the plan has one), else CSR.
+void emit_tile_mask(const MaskPlan& plan, MaskJob& job);
+// Emitting the job's mask (mask_emit_work), its FlexAttention block labels
+// (counts blocks_*) and the mask bits written to the score buffer.
+UnitWork tile_mask_work(const MaskJob& job, int emit_lanes, int block);
+
 }  // namespace attnsim

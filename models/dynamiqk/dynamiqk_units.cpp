@@ -205,6 +205,7 @@ const UnitDescriptor& pattern_detector_unit() {
     u.summary = "DynamiQK's online detector: estimates each head's sparse pattern on its first tile, masks every tile";
     u.caps.gpu_algorithm = "pattern_detector";
     u.caps.dumps_head_plans = true;
+    u.caps.structured_masks = true;
     describe_params(u, t);
     u.input_files = [](const ArchConfig& a) {
       const std::string& f = a.mask_unit.get<C>().pattern_file;
@@ -252,6 +253,7 @@ const UnitDescriptor& static_pattern_unit() {
     u.name = "static_pattern";
     u.summary = "a fixed sparse pattern (Phi-3-small local-stride, A-shape, Tri-shape, modality rules), no estimation";
     u.caps.gpu_algorithm = "static_pattern";
+    u.caps.structured_masks = true;
     describe_params(u, t);
     u.make_module = [](sc_core::sc_module_name name, const UnitBuild& b) -> std::unique_ptr<UnitModule> {
       return std::make_unique<StaticPatternUnit>(name, b.arch.mask_unit.get<C>(), b.workload, b.arch.clock_ghz);

@@ -74,18 +74,8 @@ void PatternDetectorUnit::run(MaskJob& job) {
     }
     it = plans_.insert_or_assign(key, det.plan).first;
   }
-  if (job.known_mask)
-    job.prediction.mask = *job.known_mask;
-  else
-    job.prediction.mask = it->second.mask(job.row0, job.rows);
-  const CsrMask& mask = job.prediction.mask;
-  work.merge(mask_emit_work(mask.nnz(), hw_.emit_lanes));
-  const BlockLabelCounts labels = label_blocks(mask, job.row0, config_.detector.block);
-  work.counts["blocks_empty"] += labels.empty;
-  work.counts["blocks_full"] += labels.full;
-  work.counts["blocks_causal"] += labels.causal;
-  work.counts["blocks_partial"] += labels.partial;
-  work.sram_write_bytes["score"] += ceil_div(static_cast<int64_t>(mask.rows) * mask.cols, 8);  // mask bits
+  emit_tile_mask(it->second, job);
+  work.merge(tile_mask_work(job, hw_.emit_lanes, config_.detector.block));
   job.work = work;
   if (job.row0 + job.rows >= seq_) plans_.erase(key);  // the head's last tile
 }

@@ -19,18 +19,8 @@ void StaticPatternUnit::run(MaskJob& job) {
     plan_ = static_plan(config_.pattern, seq_, head, heads_, segments_);
     plan_head_ = head;
   }
-  if (job.known_mask)
-    job.prediction.mask = *job.known_mask;
-  else
-    job.prediction.mask = plan_.mask(job.row0, job.rows);
-  const CsrMask& mask = job.prediction.mask;
-  UnitWork work = mask_emit_work(mask.nnz(), config_.emit_lanes);
-  const BlockLabelCounts labels = label_blocks(mask, job.row0, config_.pattern.block);
-  work.counts["blocks_empty"] = labels.empty;
-  work.counts["blocks_full"] = labels.full;
-  work.counts["blocks_causal"] = labels.causal;
-  work.counts["blocks_partial"] = labels.partial;
-  work.sram_write_bytes["score"] = ceil_div(static_cast<int64_t>(mask.rows) * mask.cols, 8);
+  emit_tile_mask(plan_, job);
+  UnitWork work = tile_mask_work(job, config_.emit_lanes, config_.pattern.block);
   if (job.row0 == 0) {
     nlohmann::json info = plan_.by_query[0].to_json();
     info["head_in_layer"] = head;

@@ -17,52 +17,45 @@ Cycles sweep_cycles(const std::vector<int>& last_cols, int head_dim, int io_late
   return wave_skew(last_cols) + head_dim + io_latency;
 }
 
-PassTiming pass_timing(const SubRow* subrows, int count, int head_dim, const ScoreStationaryConfig& p) {
+PassTiming passes_timing(int64_t passes, int64_t skew_sum, int head_dim, const ScoreStationaryConfig& p) {
   PassTiming t;
-  if (count == 0) return t;
+  if (passes == 0) return t;
+  const Cycles stream = head_dim + p.io_latency_cycles;
+  t.sddmm = passes * stream;
+  t.spmm = passes * stream;  // V streams exactly as K did
+  t.skew = p.sweep_sync == SweepSync::barrier ? 2 * skew_sum : skew_sum;
+  t.overhead = passes * (p.clear_cycles + p.switch_cycles + p.exp_latency_cycles + (p.pes_per_row + 1));
+  t.max_sweep = passes * stream + skew_sum;  // a lone sweep: the same in both modes
+  t.row_max = passes * (p.clear_cycles + (p.pes_per_row + 1)) + t.max_sweep;
+  return t;
+}
+
+PassTiming pass_timing(const SubRow* subrows, int count, int head_dim, const ScoreStationaryConfig& p) {
+  if (count == 0) return {};
   std::vector<int> last(count);
   for (int i = 0; i < count; ++i) last[i] = subrows[i].last_col;
-  const Cycles skew = wave_skew(last), stream = head_dim + p.io_latency_cycles;
-  t.sddmm = stream;
-  t.spmm = stream;  // V streams exactly as K did
-  t.skew = p.sweep_sync == SweepSync::barrier ? 2 * skew : skew;
-  t.overhead = p.clear_cycles + p.switch_cycles + p.exp_latency_cycles + (p.pes_per_row + 1);
-  t.max_sweep = stream + skew;  // a lone sweep: the same in both modes
-  t.row_max = p.clear_cycles + t.max_sweep + (p.pes_per_row + 1);
-  return t;
+  return passes_timing(1, wave_skew(last), head_dim, p);
 }
 
 UnitWork score_stationary_tile(const PackSplitSchedule& s, int query_rows, int head_dim,
                                const ScoreStationaryConfig& p) {
   const bool row_max_pass = p.row_max == RowMaxSource::pass;
   UnitWork w;
-  Cycles sddmm = 0, spmm = 0, skew = 0, overhead = 0, row_max = 0, max_sweeps = 0;
-  int64_t passes = 0, bubbles = 0;
-  for (const auto& seg : s.segments) {
-    const int n = static_cast<int>(seg.subrows.size());
-    for (int first = 0; first < n; first += p.rows) {
-      const int count = std::min(p.rows, n - first);
-      const PassTiming t = pass_timing(&seg.subrows[first], count, head_dim, p);
-      sddmm += t.sddmm;
-      spmm += t.spmm;
-      skew += t.skew;
-      overhead += t.overhead;
-      if (row_max_pass) row_max += t.row_max, max_sweeps += t.max_sweep;
-      ++passes;
-    }
-    for (const auto& sr : seg.subrows) bubbles += sr.bubbles();
-  }
+  const PassTotals totals = pass_totals(s, p.rows);
+  const PassTiming t = passes_timing(totals.passes, totals.skew_sum, head_dim, p);
+  const Cycles row_max = row_max_pass ? t.row_max : 0, max_sweeps = row_max_pass ? t.max_sweep : 0;
   const Cycles normalise =
       query_rows ? ceil_div(query_rows, p.rows) * (p.divide_latency_cycles + ceil_div(head_dim, p.pes_per_row)) : 0;
-  w.stages = {{"row_max", row_max}, {"sddmm", sddmm}, {"exp_and_control", overhead}, {"spmm", spmm},
-              {"skew", skew}, {"normalise", normalise}};
-  w.cycles = row_max + sddmm + spmm + skew + overhead + normalise;
+  w.stages = {{"row_max", row_max}, {"sddmm", t.sddmm}, {"exp_and_control", t.overhead}, {"spmm", t.spmm},
+              {"skew", t.skew}, {"normalise", normalise}};
+  w.cycles = row_max + t.sddmm + t.spmm + t.skew + t.overhead + normalise;
   w.macs = (row_max_pass ? 3 : 2) * s.nnz * head_dim;  // (the maximum pass's SDDMM,) SDDMM, SpMM
   // PE-cycles of the sweeps and their skew: the maximum pass's SDDMM, SDDMM,
   // SpMM.
-  w.pe_slots = (max_sweeps + sddmm + spmm + skew) * static_cast<int64_t>(p.rows) * p.pes_per_row;
-  w.counts = {{"passes", passes}, {"bubble_pe_cycles", bubbles}, {"subrows", s.subrows}, {"nonzeros", s.nnz},
-              {"softmax_elements", s.nnz}, {"normalised_rows", query_rows}};  // an exp per kept score (energy)
+  w.pe_slots = (max_sweeps + t.sddmm + t.spmm + t.skew) * static_cast<int64_t>(p.rows) * p.pes_per_row;
+  w.counts = {{"passes", totals.passes}, {"bubble_pe_cycles", totals.bubbles}, {"subrows", s.subrows},
+              {"nonzeros", s.nnz}, {"softmax_elements", s.nnz},  // an exp per kept score (energy)
+              {"normalised_rows", query_rows}};
   return w;
 }
 

@@ -53,6 +53,11 @@ struct PassTiming {
   Cycles total() const { return sddmm + spmm + skew + overhead + row_max; }
 };
 PassTiming pass_timing(const SubRow* subrows, int count, int head_dim, const ScoreStationaryConfig& p);
+// The same summed over `passes` passes whose skews add up to skew_sum (every
+// term is linear in the pass's skew): what the tile's totals need, from a
+// schedule's pass totals (kernels/pack_split.h pass_totals) without visiting
+// its sub-rows.
+PassTiming passes_timing(int64_t passes, int64_t skew_sum, int head_dim, const ScoreStationaryConfig& p);
 
 // The whole query tile: every key segment's sub-rows packed `rows` at a time
 // into passes (sub-rows in schedule order), each pass run for the row

@@ -86,6 +86,7 @@ const UnitDescriptor& pack_split_unit() {
     UnitDescriptor u;
     u.slot = Slot::encoder;
     u.name = "pack_split";
+    u.caps.structured_masks = true;
     u.summary = "Sanger's pack-and-split encoder: mask row segments into sub-rows of the score-stationary array";
     describe_params(u, t);
     u.make_module = [](sc_core::sc_module_name name, const UnitBuild& b) -> std::unique_ptr<UnitModule> {
@@ -135,6 +136,7 @@ const UnitDescriptor& score_stationary_unit() {
     u.summary = "Sanger's reconfigurable score-stationary array: packed sub-rows doing SDDMM, exp and SpMM in place";
     u.caps.cycle_model = true;
     u.caps.needs_encoder = &pack_split_unit;
+    u.caps.structured_masks = true;
     describe_params(u, t);
     // The row maximum's default follows the mask unit, read before this slot.
     u.read = [](JsonReader& r, std::any& a, const ArchConfig& so_far) {

@@ -12,7 +12,8 @@ void ScoreStationaryArray::run(ComputeJob& job) {
   const int d = static_cast<int>(job.q_tile->cols());
   if (config_.row_max == RowMaxSource::predictor && job.predicted_row_max) job.numerics.row_max = job.predicted_row_max;
   compute_values(job);
-  job.work = score_stationary_tile(*job.schedule, job.mask->rows, d, config_);
+  const int64_t rows = job.shape ? job.shape->rows : job.mask->rows, cols = job.shape ? job.shape->cols : job.mask->cols;
+  job.work = score_stationary_tile(*job.schedule, static_cast<int>(rows), d, config_);
   // Buffer traffic (own model): each pass streams its K segment (twice with
   // a row-maximum pass) and its V segment once down the array; each sub-row
   // reads its Q row (twice with a row-maximum pass), and reads and writes its
@@ -25,7 +26,7 @@ void ScoreStationaryArray::run(ComputeJob& job) {
                               {"v", passes * seg_bytes}, {"output", subrows * d * b}};
   job.work.sram_write_bytes = {{"output", subrows * d * b}};
   // Scores stay in the PEs: only the mask occupies the score buffer.
-  job.score_buffer_bytes = ceil_div(static_cast<int64_t>(job.mask->rows) * job.mask->cols, 8);
+  job.score_buffer_bytes = ceil_div(rows * cols, 8);
 }
 
 }  // namespace attnsim

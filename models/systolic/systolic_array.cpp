@@ -8,10 +8,10 @@ SystolicArray::SystolicArray(sc_core::sc_module_name name, const SystolicConfig&
     : JobUnit<ComputeJob>(name, clock_ghz), config_(config) {}
 
 void SystolicArray::run(ComputeJob& job) {
-  const CsrMask& mask = *job.mask;
   const int d = static_cast<int>(job.q_tile->cols());
   compute_values(job);
-  job.work = systolic_attention(mask, d, config_, job.numerics.data.bytes());
+  job.work = job.shape ? systolic_attention(*job.shape, d, config_, job.numerics.data.bytes())
+                       : systolic_attention(*job.mask, d, config_, job.numerics.data.bytes());
   // The score tile of the active folds sits in the score buffer.
   job.score_buffer_bytes = job.work.sram_write_bytes["score"] / 2;
 }

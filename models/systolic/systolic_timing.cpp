@@ -18,7 +18,11 @@ GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols, FoldDrai
   return t;
 }
 
-UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicConfig& p, int bytes_per_element) {
+namespace {
+
+// Mask: CsrMask or TileShape (rows, cols, nnz(), count_blocks()).
+template <class Mask>
+UnitWork systolic_attention_of(const Mask& mask, int head_dim, const SystolicConfig& p, int bytes_per_element) {
   UnitWork w;
   const int rows = p.rows, cols = p.cols;
   const int64_t b = bytes_per_element;
@@ -65,6 +69,16 @@ UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicCon
               {"softmax_elements", mask.nnz()},  // energy: an exp per kept score, a divide per row
               {"normalised_rows", mask.rows}};
   return w;
+}
+
+}  // namespace
+
+UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicConfig& p, int bytes_per_element) {
+  return systolic_attention_of(mask, head_dim, p, bytes_per_element);
+}
+
+UnitWork systolic_attention(const TileShape& mask, int head_dim, const SystolicConfig& p, int bytes_per_element) {
+  return systolic_attention_of(mask, head_dim, p, bytes_per_element);
 }
 
 }  // namespace attnsim

@@ -18,6 +18,7 @@
 
 #include "common/jobs.h"
 #include "common/timing.h"
+#include "kernels/tile_shape.h"
 #include "systolic/systolic_config.h"
 #include "kernels/tensor.h"
 
@@ -44,5 +45,7 @@ GemmTiming os_gemm(int64_t m, int64_t n, int64_t k, int rows, int cols, FoldDrai
 // traffic: each fold reads its operand rows and columns once; the score tile
 // is written, read and rewritten by softmax, then read by PV.
 UnitWork systolic_attention(const CsrMask& mask, int head_dim, const SystolicConfig& p, int bytes_per_element);
+// The same from the tile's structure (identical numbers, without enumerating it).
+UnitWork systolic_attention(const TileShape& mask, int head_dim, const SystolicConfig& p, int bytes_per_element);
 
 }  // namespace attnsim

@@ -37,6 +37,7 @@ const UnitDescriptor& systolic_os_unit() {
     u.name = "systolic_os";
     u.summary = "output-stationary systolic array: dense QKᵀ, softmax and PV folds, empty mask blocks skipped";
     u.caps.cycle_model = true;
+    u.caps.structured_masks = true;
     describe_params(u, t);
     u.make_module = [](sc_core::sc_module_name name, const UnitBuild& b) -> std::unique_ptr<UnitModule> {
       const auto& c = b.arch.pe_array.get<SystolicConfig>();

@@ -140,3 +140,27 @@ TEST(DynamiqkCli, TheReportIsTheSameForAnyThreadCount) {
   EXPECT_GT(reports[0]["total"]["cycles"].get<int64_t>(), 0);
   expect_bad_input("-a " + kSanger + " -w workloads/longctx_s2k_small.json --threads 0", {"--threads"});
 }
+
+// Tiles' masks as their structure (--mask-form auto, the default) or listed
+// as CSR (enumerated): the same report for each DynamiQK preset, including a
+// multimodal workload where only some heads' patterns have a structure.
+TEST(DynamiqkCli, StructuredAndEnumeratedMasksGiveTheSameReport) {
+  for (const std::string& arch : {kSanger, kSystolic, std::string("configs/arch/dynamiqk_local_stride.json")})
+    for (const std::string w : {"workloads/longctx_s2k_small.json", "workloads/multimodal_small.json"}) {
+      json a = run_ok("-a " + arch + " -w " + w + " --accuracy-rows 32", "dq_structured.json");
+      json b = run_ok("-a " + arch + " -w " + w + " --accuracy-rows 32 --mask-form enumerated", "dq_enumerated.json");
+      ASSERT_FALSE(a.is_null() || b.is_null());
+      EXPECT_GT(a["simulator"]["structured_tiles"].get<int64_t>(), 0) << arch << " " << w;
+      EXPECT_EQ(b["simulator"]["structured_tiles"].get<int64_t>(), 0);
+      a.erase("simulator");
+      b.erase("simulator");
+      EXPECT_EQ(a.dump(), b.dump()) << arch << " " << w;
+    }
+  // Every row compared: the structured tiles are listed for the comparison; still the same.
+  json a = run_ok("-a " + kSystolic + " -w workloads/longctx_s2k_small.json", "dq_all_rows.json");
+  json b = run_ok("-a " + kSystolic + " -w workloads/longctx_s2k_small.json --mask-form enumerated", "dq_all_rows_e.json");
+  a.erase("simulator");
+  b.erase("simulator");
+  EXPECT_EQ(a.dump(), b.dump());
+  expect_bad_input("-a " + kSanger + " -w workloads/longctx_s2k_small.json --mask-form listed", {"--mask-form"});
+}
