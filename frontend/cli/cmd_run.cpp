@@ -64,7 +64,9 @@ int cmd_run(int argc, char** argv) {
                                                       std::to_string(workload.layers));
     workload.layers_to_simulate = n;
   }
-  if (!vm.count("allow-large")) check_run_estimate(estimate_run(arch, workload, !dump.empty()), workload, dump, "--allow-large");
+  if (!vm.count("allow-large"))
+    check_run_estimate(estimate_run(arch, workload, !dump.empty(), vm["accuracy-rows"].as<int>()), workload, dump,
+                       "--allow-large");
   nlohmann::json gpu_timing;
   if (vm.count("gpu-timing")) {
     const std::string file = vm["gpu-timing"].as<std::string>();

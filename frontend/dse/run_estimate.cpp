@@ -6,11 +6,12 @@
 #include <filesystem>
 #include <sstream>
 
+#include "controller/controller.h"
 #include "util/error.h"
 
 namespace attnsim {
 
-RunEstimate estimate_run(const ArchConfig& arch, const WorkloadSpec& w, bool dump) {
+RunEstimate estimate_run(const ArchConfig& arch, const WorkloadSpec& w, bool dump, int accuracy_rows) {
   // Own model. Doubles throughout: the products overflow int64 for the sizes this guards against.
   const double S = w.seq_len, D = w.head_dim, H = w.heads, B = w.batch, L = w.simulated_layers();
   const double pairs = w.causal ? S * (S + 1) / 2 : S * S;  // query-key pairs of a head
@@ -19,6 +20,13 @@ RunEstimate estimate_run(const ArchConfig& arch, const WorkloadSpec& w, bool dum
   const bool prediction = arch.mask_unit.unit->caps.dumps_dense_prediction;
   RunEstimate e;
   e.macs = heads * pairs * D * 2;  // Q·Kᵀ and P·V of every pair
+  if (!dump && accuracy_rows > 0 && accuracy_rows < w.seq_len && takes_structured_masks(arch, w.causal)) {
+    // Structured masks and sampled values: per head, the generator's
+    // rotation (S D²), the dense reference and values of the sampled rows
+    // (2 · rows · S · D) and the pattern estimation (under 512 S D): the
+    // cost no longer grows with S². Measured 9x below this at 128k (docs/benchmarks.md).
+    e.macs = std::min(e.macs, heads * S * D * (D + 2.0 * accuracy_rows + 512));
+  }
   e.cpu_s = e.macs / kEstimateMacsPerSecond;
   // A layer's Q, K, V and output of one batch element; a query tile's mask,
   // scores, probabilities and dense reference row; a dump's dense prediction of a head.

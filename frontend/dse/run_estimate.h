@@ -23,7 +23,8 @@ struct RunEstimate {
 constexpr double kEstimateMacsPerSecond = 1e9;
 constexpr double kEstimateCpuLimitS = 24 * 3600.0;  // a day of CPU time
 
-RunEstimate estimate_run(const ArchConfig& arch, const WorkloadSpec& workload, bool dump);
+// accuracy_rows: the run's --accuracy-rows (0: every row).
+RunEstimate estimate_run(const ArchConfig& arch, const WorkloadSpec& workload, bool dump, int accuracy_rows = 0);
 
 // InputError naming the workload file and its size fields when the estimate
 // exceeds this machine's memory, a day of CPU time, or (with a dump) the free

@@ -7,6 +7,12 @@
 
 namespace attnsim {
 
+bool takes_structured_masks(const ArchConfig& arch, bool causal) {
+  bool all = arch.fidelity == Fidelity::fast && causal;
+  for (const UnitChoice* u : arch.units()) all = all && u->unit->caps.structured_masks;
+  return all;
+}
+
 Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
                        WorkloadSource& source, std::vector<RunObserver*> observers, Progress progress,
                        ControllerOptions options)
@@ -29,8 +35,7 @@ Controller::Controller(sc_core::sc_module_name name, const ArchConfig& arch, con
   const int64_t row_bytes = static_cast<int64_t>(workload.head_dim) * arch.pe_array.number_format.bytes();
   const int64_t head_bytes = static_cast<int64_t>(workload.seq_len) * row_bytes;
   stats_.kv_resident = sram_.at("k").fits(head_bytes) && sram_.at("v").fits(head_bytes);
-  structured_ = options_.structured_masks && arch.fidelity == Fidelity::fast && workload.causal;
-  for (const UnitChoice* u : arch.units()) structured_ = structured_ && u->unit->caps.structured_masks;
+  structured_ = options_.structured_masks && takes_structured_masks(arch, workload.causal);
   for (const RunObserver* o : observers_) structured_ = structured_ && !o->wants_csr_masks();
   SC_THREAD(run);
   set_stack_size(64 << 20);  // Eigen keeps GEMM blocks on the stack: the default coroutine stack is too small

@@ -25,6 +25,11 @@
 
 namespace attnsim {
 
+// Whether every unit of the arch takes tiles' masks as TileShapes (fast
+// fidelity, causal attention): then no mask is listed unless an observer
+// wants CSR, and a head's cost no longer grows with its kept entries.
+bool takes_structured_masks(const ArchConfig& arch, bool causal);
+
 struct ControllerOptions {
   int threads = 1;               // heads prepared ahead on a pool (controller/head_prefetch.h); 1: none
   // Tiles' masks as TileShapes where every unit and the pattern allow

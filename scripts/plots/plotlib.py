@@ -129,12 +129,16 @@ def report_label(r, path):
     return f"{name}\n{workload}" if workload else name
 
 
-def save(fig, out):
-    """Writes the PNG atomically (temporary file, then rename)."""
+def save(fig, out, vector=False):
+    """Writes the PNG atomically (temporary file, then rename); with vector,
+    an SVG beside it too (OUT.svg)."""
     d = os.path.dirname(out)
     if d and not os.path.isdir(d):
         raise InputProblem(f"{out}: directory {d} does not exist")
-    tmp = out + ".tmp.png"
-    fig.savefig(tmp, bbox_inches="tight")
+    outs = [out] + ([os.path.splitext(out)[0] + ".svg"] if vector else [])
+    for o in outs:
+        ext = os.path.splitext(o)[1] or ".png"
+        tmp = o + ".tmp" + ext
+        fig.savefig(tmp, bbox_inches="tight", **({"metadata": {"Date": None}} if ext == ".svg" else {}))
+        os.replace(tmp, o)
     plt.close(fig)
-    os.replace(tmp, out)

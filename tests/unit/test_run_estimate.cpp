@@ -52,3 +52,21 @@ TEST(RunEstimate, RefusesBeyondADayOfCpuAndNamesTheOverride) {
     EXPECT_NE(m.find("--allow-large"), std::string::npos) << m;
   }
 }
+
+// With structured masks (the DynamiQK presets) and sampled accuracy rows, a
+// head's cost follows seq, not seq²: a whole 32-layer 128k model is accepted,
+// and refused again when every row is compared.
+TEST(RunEstimate, StructuredMasksWithSampledRowsGrowWithSeqNotItsSquare) {
+  const ArchConfig arch = ArchConfig::load(std::string(ATTNSIM_SOURCE_DIR) + "/configs/arch/dynamiqk_sanger.json");
+  WorkloadSpec model = spec(32, 32, 1 << 17, 128, true);
+  const RunEstimate sampled = estimate_run(arch, model, false, 128);
+  EXPECT_DOUBLE_EQ(sampled.macs, 32.0 * 32 * (1 << 17) * 128 * (128 + 2 * 128 + 512));
+  EXPECT_NO_THROW(check_run_estimate(sampled, model, "", "--allow-large"));
+  EXPECT_THROW(check_run_estimate(estimate_run(arch, model, false, 0), model, "", "--allow-large"), InputError);
+  // Sanger's predictor lists every mask: still the dense-equivalent count.
+  EXPECT_DOUBLE_EQ(estimate_run(sanger(), model, false, 128).macs, estimate_run(sanger(), model, false, 0).macs);
+  // Doubling seq doubles the sampled cost.
+  WorkloadSpec half = model;
+  half.seq_len /= 2;
+  EXPECT_NEAR(sampled.macs / estimate_run(arch, half, false, 128).macs, 2.0, 1e-9);
+}
