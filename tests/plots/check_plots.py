@@ -6,6 +6,7 @@ matplotlib or numpy is missing.
     check_plots.py ATTNSIM_BINARY SOURCE_DIR
 """
 import csv
+import json
 import os
 import struct
 import subprocess
@@ -108,6 +109,14 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
     check_png("unit_breakdown", [py, f"{plots}/unit_breakdown.py", *reports, "-o", f"{tmp}/units.png"],
               f"{tmp}/units.png")
     check_png("masks", [py, f"{plots}/masks.py", f"{tmp}/dump", "-o", f"{tmp}/masks.png"], f"{tmp}/masks.png")
+    # Cost against length (bench/run_longctx_bench.sh length): lines as the bench writes them.
+    longctx = os.path.join(tmp, "longctx.jsonl")
+    with open(longctx, "w") as f:
+        for seq, cpu, rss in [(4096, 1.2, 40), (8192, 2.5, 68), (16384, 5.1, 123)]:
+            f.write(json.dumps({"case": f"length_s{seq}", "seq": seq, "cpu_s": cpu, "peak_rss_mib": rss}) + "\n")
+    check_png("longctx_cost", [py, f"{plots}/longctx_cost.py", longctx, "-o", f"{tmp}/longctx.png"], f"{tmp}/longctx.png")
+    if not os.path.exists(f"{tmp}/longctx.svg") or os.path.getsize(f"{tmp}/longctx.svg") == 0:
+        failures.append("longctx_cost wrote no SVG beside its PNG")
 
     # Bad input: one line naming the file, exit 2, no PNG.
     no_energy = os.path.join(tmp, "no_energy.csv")
@@ -126,6 +135,8 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
                                                            f"{tmp}/bad.png"], os.path.basename(reports[0]))
     check_bad_input("unit_breakdown given a binary", [py, f"{plots}/unit_breakdown.py", attnsim, "-o",
                                                       f"{tmp}/bad.png"], os.path.basename(attnsim))
+    check_bad_input("longctx_cost given a report", [py, f"{plots}/longctx_cost.py", reports[0], "-o",
+                                                    f"{tmp}/bad.png"], os.path.basename(reports[0]))
     if os.path.exists(f"{tmp}/bad.png"):
         failures.append("a failed script left bad.png behind")
 
