@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   // for a 128k layer on 2 threads).
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_ARENA_MAX, 1);
+  if (!getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 1);  // glibc's own variable still decides when set
   return sc_core::sc_elab_and_sim(argc, argv);
 }
 
