@@ -123,6 +123,7 @@ int cmd_run(int argc, char** argv) {
   nlohmann::json report = make_report(arch, workload, stats, host);
   if (!gpu_timing.is_null()) report["gpu"] = gpu_timing;
   write_json_atomic(out, report);
+  bar.finish();
   if (!quiet) {
     const auto& t = report["total"];
     std::cout << arch.name << " on " << workload.name << ": " << t["cycles"].get<int64_t>() << " cycles ("

@@ -12,8 +12,11 @@ namespace attnsim {
 class ProgressBar {
  public:
   ProgressBar(std::string what, bool quiet) : what_(std::move(what)), enabled_(!quiet && isatty(STDERR_FILENO)) {}
-  ~ProgressBar() {
+  ~ProgressBar() { finish(); }
+  // Ends the bar's line (before a summary is printed).
+  void finish() {
     if (enabled_ && drawn_) std::fputc('\n', stderr);
+    drawn_ = false;
   }
   void update(int done, int total) {
     if (!enabled_ || total <= 0) return;

@@ -262,14 +262,19 @@ void Controller::run() {
     for (int l = 0; l < layers; ++l) {
       PeriodStats layer;
       for (int b = 0; b < B; ++b) {
+        // Progress by head: a 128k-token layer takes a minute.
+        auto head_done = [&, total = layers * B * H](int h) {
+          if (progress_) progress_((l * B + b) * H + h + 1, total);
+        };
         if (whole_layers) {
           const std::vector<HeadTensors> heads = source_.layer(b, l);
-          for (int h = 0; h < H; ++h) run_head(heads[h], &heads, nullptr, l, b * H + h, layer);
+          for (int h = 0; h < H; ++h) run_head(heads[h], &heads, nullptr, l, b * H + h, layer), head_done(h);
           continue;
         }
         for (int h = 0; h < H; ++h) {
           const PreparedHead p = prefetch.next();
           run_head(p.tensors, nullptr, &p, l, b * H + h, layer);
+          head_done(h);
         }
       }
       const Cycles horizon = pipeline_.horizon();
@@ -277,7 +282,6 @@ void Controller::run() {
       previous_horizon = horizon;
       stats_.layers.push_back(layer);
       stats_.total.merge(layer);
-      if (progress_) progress_(l + 1, layers);
     }
     advance(pipeline_.finish());
     qk_.sync();

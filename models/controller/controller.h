@@ -45,7 +45,7 @@ class Controller : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket_optional<Controller> encoder_socket;
   tlm_utils::simple_initiator_socket<Controller> pe_socket;
 
-  using Progress = std::function<void(int done, int total)>;
+  using Progress = std::function<void(int done, int total)>;  // heads simulated, of all
 
   SC_HAS_PROCESS(Controller);
   Controller(sc_core::sc_module_name name, const ArchConfig& arch, const WorkloadSpec& workload,
