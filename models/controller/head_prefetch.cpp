@@ -24,8 +24,9 @@ PreparedHead HeadPrefetch::next() {
   fill();
   std::future<PreparedHead> f = std::move(in_flight_.front());
   in_flight_.pop_front();
+  PreparedHead p = f.get();
   fill();  // keep the pool busy while this head is timed
-  return f.get();
+  return p;
 }
 
 int available_threads() {
