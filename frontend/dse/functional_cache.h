@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/arch_config.h"
+#include "controller/controller.h"    // takes_structured_masks
 #include "controller/run_observer.h"  // CachedHead, CachedTile
 #include "kernels/metrics.h"
 #include "kernels/tensor.h"
@@ -27,8 +28,12 @@ class FunctionalCache {
                                     int accuracy_rows);
   // SpAtten's timing depends on values the cache does not keep (importance
   // scores, requantised rows): such runs always compute.
-  static bool applies_to(const ArchConfig& arch) {
-    return arch.mask_unit.unit->caps.cacheable && arch.encoder.unit->caps.cacheable && arch.pe_array.unit->caps.cacheable;
+  // Not for runs whose masks travel as structure (controller.h
+  // takes_structured_masks): they are cheap to recompute, and a cache entry
+  // lists every kept entry (gigabytes per head at 128k tokens).
+  static bool applies_to(const ArchConfig& arch, const WorkloadSpec& workload) {
+    return arch.mask_unit.unit->caps.cacheable && arch.encoder.unit->caps.cacheable &&
+           arch.pe_array.unit->caps.cacheable && !takes_structured_masks(arch, workload.causal);
   }
 
   // The entry of one head, nullopt when there is none. An entry that fails its

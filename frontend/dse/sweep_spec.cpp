@@ -396,7 +396,7 @@ class SpecLoader {
                                        {"run_options", run_options}};
         p.hash = hex64(fnv1a(inputs.dump()));
         const ArchConfig& config = archs[c].config;
-        if (FunctionalCache::applies_to(config))
+        if (FunctionalCache::applies_to(config, wl.spec))
           p.functional_class = FunctionalCache::functional_key(
               config, wl.spec, config.query_tile_rows(wl.spec.seq_len, wl.spec.head_dim), s_.run_options.accuracy_rows);
         s_.points.push_back(std::move(p));

@@ -49,7 +49,7 @@ RunStats simulate(const ArchConfig& arch, const WorkloadSpec& workload, const Si
   }
   std::unique_ptr<FunctionalCache> cache;
   std::string key;
-  if (!options.functional_cache_dir.empty() && FunctionalCache::applies_to(arch)) {
+  if (!options.functional_cache_dir.empty() && FunctionalCache::applies_to(arch, workload)) {
     key = FunctionalCache::functional_key(arch, workload, arch.query_tile_rows(workload.seq_len, workload.head_dim),
                                           options.accuracy_rows);
     cache = std::make_unique<FunctionalCache>(options.functional_cache_dir, key);
