@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
   // Long-context heads allocate and free tensors of hundreds of MB per head:
   // keep them in the heap for reuse rather than mapping fresh (zeroed) pages
-  // from the kernel every time (a third of a 128k run's CPU time otherwise).
+  // from the kernel every time (over a quarter of a 128k run's CPU time otherwise).
   // One arena: the pool's threads would otherwise get theirs, which map every
   // block over 64 MB afresh (measured: 22.6 s of system time against 2.4 s
   // for a 128k layer on 2 threads).

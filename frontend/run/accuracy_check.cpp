@@ -19,10 +19,16 @@ const CachedHead* AccuracyCheck::cached_head(int layer, int head_index) {
   return cached_ ? &*cached_ : nullptr;
 }
 
+std::shared_ptr<const void> AccuracyCheck::prepare_head(const HeadTensors& head) const {
+  // With a functional cache most heads are hits, whose tiles need no
+  // reference: it is computed at the head's end then, only when needed.
+  if (stride_ <= 1 || cache_) return nullptr;
+  return make_reference(head);
+}
+
 // Batches of neighbouring sampled rows (bounded memory: batch x seq
 // probabilities; causal batches take only the keys up to their last row).
-std::shared_ptr<const void> AccuracyCheck::prepare_head(const HeadTensors& head) const {
-  if (stride_ <= 1) return nullptr;
+std::shared_ptr<const AccuracyCheck::SampledReference> AccuracyCheck::make_reference(const HeadTensors& head) const {
   auto ref = std::make_shared<SampledReference>();
   const int S = workload_.seq_len;
   for (int first = 0; first < S; first += kBatch * stride_) {
@@ -37,7 +43,7 @@ std::shared_ptr<const void> AccuracyCheck::prepare_head(const HeadTensors& head)
 
 void AccuracyCheck::head_begin(const HeadTensors& head, int, int, std::shared_ptr<const void> prepared) {
   head_ = &head;
-  reference_ = std::static_pointer_cast<const SampledReference>(prepared ? prepared : prepare_head(head));
+  reference_ = std::static_pointer_cast<const SampledReference>(prepared);
   const int S = workload_.seq_len, QT = query_rows_;
   accuracy_.assign((S + QT - 1) / QT, AccuracyStats{});
   sampled_.clear();
@@ -108,6 +114,8 @@ void AccuracyCheck::tile(const TileEvent& t) {
 // The sampled rows against their dense reference, added to their tiles'
 // counters in row order.
 void AccuracyCheck::add_sampled_rows() {
+  if (sampled_.empty()) return;
+  if (!reference_) reference_ = make_reference(*head_);
   const int S = workload_.seq_len, d = workload_.head_dim;
   for (const SampledRow& sr : sampled_) {
     const int i = sr.row / stride_;

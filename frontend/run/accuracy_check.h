@@ -40,6 +40,7 @@ class AccuracyCheck : public RunObserver {
     std::vector<DenseReference> batches;
   };
   void add_sampled_rows();
+  std::shared_ptr<const SampledReference> make_reference(const HeadTensors& head) const;
 
   const WorkloadSpec& workload_;
   int query_rows_, stride_;
