@@ -11,13 +11,13 @@
 #                                       per vertical-slash head at every length, as MInference's configs), then
 #                                       the plot docs/plots/longctx_cost_vs_length.{png,svg}
 #   bench/run_longctx_bench.sh model    the whole 32-layer model with -j$THREADS
-# ROWS (default 128), ATTNSIM (default build/attnsim), PYTHON (default /usr/bin/python3: matplotlib for the plot).
+# ROWS (default 128), ATTNSIM (default build/attnsim), PYTHON (default .venv/bin/python: matplotlib for the plot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${ATTNSIM:-build/attnsim}
 rows=${ROWS:-128}
 threads=${THREADS:-$(nproc)}
-py=${PYTHON:-/usr/bin/python3}
+py=${PYTHON:-.venv/bin/python}
 arch=configs/arch/dynamiqk_sanger.json
 mkdir -p out/bench
 log=out/bench/longctx.jsonl

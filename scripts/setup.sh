@@ -4,11 +4,12 @@
 # tests (tests/reference), then configures and builds attnsim into build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# python3-venv: the .venv made below; slurm-wlm, munge: the Slurm job-array test of
-# attnsim sweep (tests/slurm); clang, libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh)
+# python3-venv: the .venv made below; slurm-wlm, munge: the Slurm job-array tests of
+# attnsim sweep (tests/slurm); clang, libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh);
+# chromium: the headless browser that checks the HTML sweep report (tests/plots)
 packages="g++ cmake make pkg-config libsystemc-dev nlohmann-json3-dev libboost-program-options-dev
-libgtest-dev libeigen3-dev libbenchmark-dev python3 python3-venv time python3-matplotlib
-python3-numpy slurm-wlm munge clang libclang-rt-14-dev"
+libgtest-dev libeigen3-dev libbenchmark-dev python3 python3-venv time slurm-wlm munge clang
+libclang-rt-14-dev chromium"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -21,10 +22,10 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
 fi
 
-# .venv: SCALE-Sim v3 and its pinned dependencies (scripts/requirements-reference.txt),
-# run by the ctest reference_scalesim_live. Made again only when missing or when the
+# .venv: the one Python environment of the tools (plots, sweep report, search, SCALE-Sim v3),
+# pinned in scripts/requirements.txt. Made again only when missing or when the
 # requirements file changed (its sha256 is kept in .venv/.requirements.sha256).
-req=scripts/requirements-reference.txt
+req=scripts/requirements.txt
 stamp=.venv/.requirements.sha256
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 venv_failed() {  # $1: the step that failed, $2: the file with its output

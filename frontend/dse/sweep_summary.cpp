@@ -33,6 +33,7 @@ const std::pair<const char*, const char*> kMetrics[] = {
     {"energy_pj", "total.energy.total_pj"},
     {"area_mm2", "area.total_mm2"},
     {"pe_utilisation", "total.units.pe_array.busy_fraction"},
+    {"mac_utilisation", "total.units.pe_array.mac_utilisation"},  // useful MACs / (PEs x cycles)
     {"dram_bytes", ""},  // read + written
     {"mask_density", "total.mask.density"},
     {"relative_error", "total.accuracy.relative_error"},

@@ -9,7 +9,7 @@ try:
     import matplotlib
 except ImportError:  # one line, like every other error of these scripts
     print(f"{os.path.basename(sys.argv[0])}: needs matplotlib, which {sys.executable} lacks "
-          "(run with /usr/bin/python3 or .venv/bin/python after scripts/setup.sh)", file=sys.stderr)
+          "(run with .venv/bin/python, which scripts/setup.sh makes from scripts/requirements.txt)", file=sys.stderr)
     sys.exit(2)
 
 matplotlib.use("Agg")  # files only, no display needed

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     from plotlib import InputProblem, fail_on_bad_input, plt, read_summary, require_columns, setup_style  # noqa: E402
 except ImportError as e:
-    print(f"verdict.py: {e.name or e}: not installed (scripts/requirements-plots.txt, or Debian's python3-matplotlib)",
+    print(f"verdict.py: {e.name or e}: not installed (run with .venv/bin/python, which scripts/setup.sh makes)",
           file=sys.stderr)
     sys.exit(2)
 

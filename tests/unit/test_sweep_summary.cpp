@@ -87,9 +87,9 @@ TEST(SweepSummary, ParetoFrontPerWorkloadSkipsMissingObjectives) {
   std::string header;
   std::getline(lines, header);
   EXPECT_EQ(header,
-            "point,hash,status,pe_array.rows,workload,cycles,time_us,energy_pj,area_mm2,pe_utilisation,dram_bytes,"
-            "mask_density,relative_error,wall_time_s,functional_cache_hits,pareto,error");
-  EXPECT_NE(csv.find("\n1,h1,ok,32,w0,80,0.08,,,0.5,120,0.25,0.01,0.5,3,1,\n"), std::string::npos) << csv;
+            "point,hash,status,pe_array.rows,workload,cycles,time_us,energy_pj,area_mm2,pe_utilisation,mac_utilisation,"
+            "dram_bytes,mask_density,relative_error,wall_time_s,functional_cache_hits,pareto,error");
+  EXPECT_NE(csv.find("\n1,h1,ok,32,w0,80,0.08,,,0.5,,120,0.25,0.01,0.5,3,1,\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",0,\"exit code 2: bad, \"\"quoted\"\"\nsecond line\"\n"), std::string::npos) << csv;
 
   const std::string table = pareto_table(summary);

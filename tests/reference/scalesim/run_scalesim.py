@@ -7,7 +7,7 @@ config, a GEMM topology CSV and a layout CSV into a temporary directory, runs
     python -m scalesim.scale -c CFG -t GEMM.csv -l LAYOUT.csv -p OUTDIR -i gemm
 
 with the Python interpreter that runs this script (a venv made from
-scripts/requirements-reference.txt), parses OUTDIR/<run_name>/COMPUTE_REPORT.csv and prints one
+scripts/requirements.txt), parses OUTDIR/<run_name>/COMPUTE_REPORT.csv and prints one
 JSON document (or writes it with --out).  Nothing of SCALE-Sim itself is in this repository; the
 package is installed from PyPI.
 
@@ -21,9 +21,8 @@ compares SCALE-Sim's number with the closed form
     ceil(M/R) * ceil(N/C) * (K + R + C - 2) - 1
 
 Usage (from the repository root):
-    /usr/bin/python3 -m venv /tmp/venv-scalesim
-    /tmp/venv-scalesim/bin/pip install -r scripts/requirements-reference.txt
-    /tmp/venv-scalesim/bin/python tests/reference/scalesim/run_scalesim.py \
+    scripts/setup.sh    # or: /usr/bin/python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements.txt
+    .venv/bin/python tests/reference/scalesim/run_scalesim.py \
         --out tests/reference/facts/scalesim_v3.json
 
     # run SCALE-Sim again on the cases of a facts file (names, shapes, arrays and config taken
@@ -258,7 +257,7 @@ def package_versions(python):
         why = lines[-1] if lines else f"exit status {res.returncode}"
         print(f"run_scalesim.py: error: cannot import scalesim with {python} ({why}); make the "
               f"venv with scripts/setup.sh (.venv) or pip install -r "
-              f"scripts/requirements-reference.txt, and run this script with its python",
+              f"scripts/requirements.txt, and run this script with its python",
               file=sys.stderr)
         return None
     return json.loads(res.stdout)
