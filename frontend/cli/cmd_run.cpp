@@ -17,9 +17,21 @@
 
 namespace attnsim {
 
+namespace {
+
+// What tells this run apart from the preset's: "sanger-64x16 [pe_array.rows=32]".
+std::string run_name(const std::string& arch_name, const std::vector<std::string>& sets, const std::string& given) {
+  if (!given.empty()) return given;
+  std::string name = arch_name;
+  for (size_t i = 0; i < sets.size(); ++i) name += (i ? ", " : " [") + sets[i] + (i + 1 == sets.size() ? "]" : "");
+  return name;
+}
+
+}  // namespace
+
 int cmd_run(int argc, char** argv) {
   po::options_description desc("attnsim run options");
-  std::string arch_file, workload_file, out, dump;
+  std::string arch_file, workload_file, out, dump, name;
   std::vector<std::string> sets;
   desc.add_options()
       ("help,h", "print this help")
@@ -41,6 +53,9 @@ int cmd_run(int argc, char** argv) {
       ("functional-cache", po::value<std::string>(),
        "reuse masks and accuracy counters across runs whose values cannot differ (sweeps); DIR is created")
       ("set", po::value(&sets)->composing(), "override an arch parameter: PATH=VALUE, e.g. --set pe_array.rows=32 (repeatable)")
+      ("name", po::value(&name),
+       "the run's name in the report (run.name) and in compare's columns; default: the arch's name, followed by "
+       "the --set overrides in brackets")
       ("allow-large", "run even when the up-front estimate exceeds this machine's memory, a day of CPU time or the "
                       "free disk space for --dump")
       ("quiet,q", "no progress bar and no summary");
@@ -122,6 +137,7 @@ int cmd_run(int argc, char** argv) {
   host.threads = options.threads;
   nlohmann::json report = make_report(arch, workload, stats, host);
   if (!gpu_timing.is_null()) report["gpu"] = gpu_timing;
+  report["run"] = {{"name", run_name(arch.name, sets, name)}, {"overrides", sets}};
   write_json_atomic(out, report);
   bar.finish();
   if (!quiet) {

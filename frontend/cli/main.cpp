@@ -17,11 +17,15 @@ const char* kUsage =
     "attnsim " ATTNSIM_VERSION " — simulator of sparse-attention accelerators\n"
     "\n"
     "usage: attnsim <command> [options]   (attnsim <command> --help for its options)\n"
+    "       attnsim --version             print the version\n"
+    "       attnsim --help                print this help\n"
     "\n"
     "commands:\n"
     "  run       simulate one architecture on one workload -> JSON report\n"
     "  sweep     run a grid/zip/list/random sweep of arch parameters -> reports, summary, Pareto front\n"
+    "  search    multi-objective search of a design space (Optuna) -> the same outputs as a sweep\n"
     "  compare   reports side by side (terminal table, Markdown or CSV)\n"
+    "  report    one self-contained HTML page of a sweep or search (table, Pareto front, plots)\n"
     "  validate  a run's dumped tensors against the GPU reference's (gpu_ref/)\n";
 
 }  // namespace
@@ -59,6 +63,8 @@ int sc_main(int argc, char** argv) {
     if (cmd == "sweep") return attnsim::cmd_sweep(argc - 1, argv + 1);
     if (cmd == "compare") return attnsim::cmd_compare(argc - 1, argv + 1);
     if (cmd == "validate") return attnsim::cmd_validate(argc - 1, argv + 1);
+    if (cmd == "report") return attnsim::run_python_tool("report", "plots/sweep_report.py", argc - 1, argv + 1);
+    if (cmd == "search") return attnsim::run_python_tool("search", "search/search.py", argc - 1, argv + 1);
     std::cerr << "attnsim: unknown command '" << cmd << "'\n" << kUsage;
     return 2;
   } catch (const attnsim::InputError& e) {

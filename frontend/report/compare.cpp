@@ -67,7 +67,8 @@ Value speedup_over_gpu(const CompareInput& in) {
 enum class Show { value, ratio, times_baseline_over_value };
 
 struct Metric {
-  std::string label;
+  std::string label;  // the tables' row name
+  std::string key;    // the CSV column name (with its unit)
   Getter get;
   Show show = Show::value;  // ratio: "v (v/base x)"; times_baseline_over_value: "base/v x" (speedups)
 };
@@ -75,35 +76,39 @@ struct Metric {
 const std::vector<Metric>& metrics() {
   const double uj = 1e-6;  // pJ -> uJ
   static const std::vector<Metric> m = {
-      {"cycles", field("/total/cycles", {"cycles"}), Show::ratio},
-      {"time (us)", field("/total/time_us", {"time_us"}), Show::ratio},
-      {"speedup vs baseline", field("/total/time_us", {"time_us"}), Show::times_baseline_over_value},
-      {"energy (uJ)", field("/total/energy/total_pj", {"energy_pj"}, uj), Show::ratio},
-      {"energy saving vs baseline", field("/total/energy/total_pj", {"energy_pj"}), Show::times_baseline_over_value},
-      {"  mask-unit energy (uJ)", field("/total/energy/by_unit/mask_unit", {}, uj), Show::ratio},
-      {"  encoder energy (uJ)", field("/total/energy/by_unit/encoder", {}, uj), Show::ratio},
-      {"  PE-array energy (uJ)", field("/total/energy/by_unit/pe_array", {}, uj), Show::ratio},
-      {"  SRAM energy (uJ)", field("/total/energy/by_operation/sram", {}, uj), Show::ratio},
-      {"  DRAM energy (uJ)", field("/total/energy/by_unit/dram", {}, uj), Show::ratio},
-      {"area (mm2)", field("/area/total_mm2", {"area_mm2"}), Show::ratio},
-      {"  PE-array area (mm2)", field("/area/by_unit/pe_array"), Show::ratio},
-      {"  mask-unit area (mm2)", field("/area/by_unit/mask_unit"), Show::ratio},
-      {"  encoder area (mm2)", field("/area/by_unit/encoder"), Show::ratio},
-      {"  SRAM area (mm2)", sum_of("/area/by_unit", "sram_", 1), Show::ratio},
-      {"PE-array MACs", field("/total/macs/pe_array"), Show::ratio},
-      {"MACs / dense", field("/total/macs/pe_array_vs_dense")},
-      {"PE-array MAC utilisation", field("/total/units/pe_array/mac_utilisation")},
-      {"PE-array busy fraction", field("/total/units/pe_array/busy_fraction", {"pe_utilisation"})},
-      {"mask-unit busy fraction", field("/total/units/mask_unit/busy_fraction")},
-      {"DRAM bytes", dram_bytes, Show::ratio},
-      {"DRAM bytes read", field("/total/units/dram/bytes_read"), Show::ratio},
-      {"DRAM bytes written", field("/total/units/dram/bytes_written"), Show::ratio},
-      {"mask density", field("/total/mask/density", {"density", "mask_density"})},
-      {"mask recall", field("/total/mask/recall")},
-      {"output relative error", field("/total/accuracy/relative_error", {"relative_error"})},
-      {"output max abs error", field("/total/accuracy/max_abs_error")},
-      {"GPU time (us)", field("/gpu/time_us"), Show::ratio},
-      {"speedup over the GPU", speedup_over_gpu},
+      {"cycles", "cycles", field("/total/cycles", {"cycles"}), Show::ratio},
+      {"time (us)", "time_us", field("/total/time_us", {"time_us"}), Show::ratio},
+      {"speedup vs baseline", "speedup_vs_baseline", field("/total/time_us", {"time_us"}),
+       Show::times_baseline_over_value},
+      {"energy (uJ)", "energy_uj", field("/total/energy/total_pj", {"energy_pj"}, uj), Show::ratio},
+      {"energy saving vs baseline", "energy_saving_vs_baseline", field("/total/energy/total_pj", {"energy_pj"}),
+       Show::times_baseline_over_value},
+      {"  mask-unit energy (uJ)", "mask_unit_energy_uj", field("/total/energy/by_unit/mask_unit", {}, uj), Show::ratio},
+      {"  encoder energy (uJ)", "encoder_energy_uj", field("/total/energy/by_unit/encoder", {}, uj), Show::ratio},
+      {"  PE-array energy (uJ)", "pe_array_energy_uj", field("/total/energy/by_unit/pe_array", {}, uj), Show::ratio},
+      {"  SRAM energy (uJ)", "sram_energy_uj", field("/total/energy/by_operation/sram", {}, uj), Show::ratio},
+      {"  DRAM energy (uJ)", "dram_energy_uj", field("/total/energy/by_unit/dram", {}, uj), Show::ratio},
+      {"area (mm2)", "area_mm2", field("/area/total_mm2", {"area_mm2"}), Show::ratio},
+      {"  PE-array area (mm2)", "pe_array_area_mm2", field("/area/by_unit/pe_array"), Show::ratio},
+      {"  mask-unit area (mm2)", "mask_unit_area_mm2", field("/area/by_unit/mask_unit"), Show::ratio},
+      {"  encoder area (mm2)", "encoder_area_mm2", field("/area/by_unit/encoder"), Show::ratio},
+      {"  SRAM area (mm2)", "sram_area_mm2", sum_of("/area/by_unit", "sram_", 1), Show::ratio},
+      {"PE-array MACs", "pe_array_macs", field("/total/macs/pe_array"), Show::ratio},
+      {"MACs / dense", "macs_vs_dense", field("/total/macs/pe_array_vs_dense")},
+      {"PE-array MAC utilisation", "mac_utilisation",
+       field("/total/units/pe_array/mac_utilisation", {"mac_utilisation"})},
+      {"PE-array busy fraction", "pe_array_busy_fraction",
+       field("/total/units/pe_array/busy_fraction", {"pe_utilisation"})},
+      {"mask-unit busy fraction", "mask_unit_busy_fraction", field("/total/units/mask_unit/busy_fraction")},
+      {"DRAM bytes", "dram_bytes", dram_bytes, Show::ratio},
+      {"DRAM bytes read", "dram_bytes_read", field("/total/units/dram/bytes_read"), Show::ratio},
+      {"DRAM bytes written", "dram_bytes_written", field("/total/units/dram/bytes_written"), Show::ratio},
+      {"mask density", "mask_density", field("/total/mask/density", {"density", "mask_density"})},
+      {"mask recall", "mask_recall", field("/total/mask/recall")},
+      {"output relative error", "relative_error", field("/total/accuracy/relative_error", {"relative_error"})},
+      {"output max abs error", "max_abs_error", field("/total/accuracy/max_abs_error")},
+      {"GPU time (us)", "gpu_time_us", field("/gpu/time_us"), Show::ratio},
+      {"speedup over the GPU", "speedup_over_gpu", speedup_over_gpu},
   };
   return m;
 }
@@ -152,12 +157,19 @@ std::string format_number(double v) {
   return s.str();
 }
 
+std::string full_precision(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && std::abs(v) < 1e15)
+    return std::to_string(static_cast<int64_t>(v));
+  return nlohmann::json(v).dump();  // the shortest text that reads back as the same double
+}
+
 CompareInput load_report(const std::string& path) {
   CompareInput in;
   in.report = JsonReader::load_file(path);
   if (!in.report.is_object() || !in.report.contains("total"))
     throw InputError(path, "total", "missing: not an attnsim report");
-  in.label = in.report.value("/arch/name"_json_pointer, path);
+  // The run's name (the arch's, with its --set overrides, or attnsim run --name), else the arch's.
+  in.label = in.report.value("/run/name"_json_pointer, in.report.value("/arch/name"_json_pointer, path));
   return in;
 }
 
@@ -208,13 +220,8 @@ std::vector<CompareInput> load_compare_inputs(const std::string& path, bool pare
 }
 
 std::string compare_reports(const std::vector<CompareInput>& reports, size_t baseline, TableFormat format) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> header = {"metric"};
-  for (size_t i = 0; i < reports.size(); ++i)
-    header.push_back(reports[i].label + (i == baseline ? " (baseline)" : ""));
-  rows.push_back(header);
-
-  // Text rows: what each column is.
+  // What each column is: text rows (empty cells where a column lacks one).
+  std::vector<std::vector<std::string>> text_rows;  // {label, cell per column}
   auto add_text_row = [&](const std::string& label, const std::function<std::string(const CompareInput&)>& get) {
     std::vector<std::string> row = {label};
     bool any = false;
@@ -222,7 +229,7 @@ std::string compare_reports(const std::vector<CompareInput>& reports, size_t bas
       row.push_back(get(in));
       any |= !row.back().empty();
     }
-    if (any) rows.push_back(row);
+    if (any) text_rows.push_back(row);
   };
   add_text_row("workload", [](const CompareInput& in) { return text_at(in, "/workload/name", "workload"); });
   // The unit in each slot (a sweep point's report has it too).
@@ -240,26 +247,84 @@ std::string compare_reports(const std::vector<CompareInput>& reports, size_t bas
       return text_at(in, arch_pointer(param), "");
     });
   add_text_row("status", [](const CompareInput& in) { return text_at(in, "", "status"); });
+  add_text_row("GPU", [](const CompareInput& in) { return text_at(in, "/gpu/name", ""); });
 
+  // The metrics some column has: values, and the baseline's.
+  struct MetricRow {
+    const Metric* metric;
+    std::vector<Value> values;
+  };
+  std::vector<MetricRow> metric_rows;
   for (const auto& m : metrics()) {
-    const Value base = m.get(reports[baseline]);
-    std::vector<std::string> row = {m.label};
-    bool any = false;
+    MetricRow row{&m, {}};
+    for (const auto& in : reports) row.values.push_back(m.get(in));
+    if (std::any_of(row.values.begin(), row.values.end(), [](const Value& v) { return v.has_value(); }))
+      metric_rows.push_back(std::move(row));
+  }
+  auto ratio_to_base = [&](const MetricRow& row, size_t i) -> Value {
+    const Value v = row.values[i], base = row.values[baseline];
+    if (row.metric->show == Show::times_baseline_over_value) {
+      if (v && base && *v > 0) return *base / *v;
+    } else if (row.metric->show == Show::ratio && v && base && *base != 0) {
+      return *v / *base;
+    }
+    return std::nullopt;
+  };
+
+  std::vector<std::vector<std::string>> rows;
+  if (format == TableFormat::csv) {
+    // For spreadsheets and pandas: one row per column compared, one column per
+    // metric (its unit in the name), ratios to the baseline in columns of
+    // their own, numbers at full precision.
+    std::vector<std::string> header = {"column", "baseline"};
+    for (const auto& t : text_rows) header.push_back(t[0]);
+    for (const auto& r : metric_rows) {
+      header.push_back(r.metric->key);
+      if (r.metric->show == Show::ratio) header.push_back(r.metric->key + "_vs_baseline");
+    }
+    rows.push_back(header);
+    auto exact = [](const Value& v) { return v ? full_precision(*v) : std::string(); };
     for (size_t i = 0; i < reports.size(); ++i) {
-      const Value v = m.get(reports[i]);
-      std::string cell;
-      if (v && m.show == Show::times_baseline_over_value) {
-        if (base && *v > 0) cell = format_number(*base / *v) + "x";
-      } else if (v) {
-        cell = format_number(*v);
-        if (m.show == Show::ratio && i != baseline && base && *base != 0) cell += " (" + format_number(*v / *base) + "x)";
+      std::vector<std::string> row = {reports[i].label, i == baseline ? "1" : "0"};
+      for (const auto& t : text_rows) row.push_back(t[i + 1]);
+      for (const auto& r : metric_rows) {
+        if (r.metric->show == Show::times_baseline_over_value) {
+          row.push_back(exact(ratio_to_base(r, i)));
+        } else {
+          row.push_back(exact(r.values[i]));
+          if (r.metric->show == Show::ratio) row.push_back(exact(ratio_to_base(r, i)));
+        }
       }
-      any |= !cell.empty();
+      rows.push_back(row);
+    }
+    return format_table(rows, format);
+  }
+
+  // Terminal and Markdown: one column per report, one row per metric, the
+  // ratio beside the value.
+  std::vector<std::string> header = {"metric"};
+  for (size_t i = 0; i < reports.size(); ++i)
+    header.push_back(reports[i].label + (i == baseline ? " (baseline)" : ""));
+  rows.push_back(header);
+  for (const auto& t : text_rows)
+    if (t[0] != "GPU") rows.push_back(t);
+  for (const auto& r : metric_rows) {
+    std::vector<std::string> row = {r.metric->label};
+    for (size_t i = 0; i < reports.size(); ++i) {
+      const Value ratio = ratio_to_base(r, i);
+      std::string cell;
+      if (r.metric->show == Show::times_baseline_over_value) {
+        if (ratio) cell = format_number(*ratio) + "x";
+      } else if (r.values[i]) {
+        cell = format_number(*r.values[i]);
+        if (ratio && i != baseline) cell += " (" + format_number(*ratio) + "x)";
+      }
       row.push_back(cell);
     }
-    if (any) rows.push_back(row);
+    rows.push_back(row);
   }
-  add_text_row("GPU", [](const CompareInput& in) { return text_at(in, "/gpu/name", ""); });
+  for (const auto& t : text_rows)
+    if (t[0] == "GPU") rows.push_back(t);
   return format_table(rows, format);
 }
 

@@ -9,15 +9,18 @@
 namespace attnsim {
 
 struct CompareInput {
-  std::string label;     // arch name (or file name when the arch has none); sweep points: <sweep>#<index>
+  std::string label;     // the run's name (report.run.name, else arch.name, else the file); sweep points: <sweep>#<index>
   nlohmann::json report;  // the run's report, or null for a sweep point whose report is not at hand
   nlohmann::json point;   // a sweep summary's point ({index, status, params, workload, metrics, ...}), or null
 };
 
 enum class TableFormat { text, markdown, csv };
 
-// `baseline` indexes `reports`. Metrics missing from a column show as "—"
-// (empty in CSV); a metric missing from every column has no row.
+// `baseline` indexes `reports`. Text and Markdown: a column per report, a row
+// per metric, ratios to the baseline beside the values. CSV: a row per report,
+// a column per metric (`time_us`, `energy_uj`, ...) and per ratio
+// (`time_us_vs_baseline`), numbers at full precision. Metrics missing from a
+// column show as "—" (empty in CSV); a metric missing from every column is left out.
 std::string compare_reports(const std::vector<CompareInput>& reports, size_t baseline, TableFormat format);
 
 // Rows of cells (the first is the header) as an aligned text table (first
@@ -27,6 +30,8 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows, Tabl
 
 // An integer as is, anything else with 4 significant digits.
 std::string format_number(double v);
+// An integer as is, anything else with the digits that read back as the same double.
+std::string full_precision(double v);
 
 // Loads a report, with an error naming the file if it is not one.
 CompareInput load_report(const std::string& path);

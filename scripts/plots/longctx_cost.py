@@ -2,7 +2,7 @@
 """Simulator cost against sequence length for long-context runs, from the
 JSON lines of bench/run_longctx_bench.sh length (out/bench/longctx.jsonl).
 
-    longctx_cost.py LONGCTX.jsonl -o OUT.png     (also writes OUT.svg)
+    longctx_cost.py LONGCTX.jsonl -o OUT.png [--formats png,svg]
 
 Left: CPU seconds of one 32-head layer against seq (log-log), beside the
 lines seq and seq² through the first point, so the growth reads off the
@@ -12,13 +12,13 @@ run of each length counts.
 import argparse
 import json
 
-from plotlib import InputProblem, fail_on_bad_input, plt, save, setup_style
+from plotlib import InputProblem, add_output_args, fail_on_bad_input, plt, save, setup_style
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("jsonl")
-    ap.add_argument("-o", "--out", required=True)
+    add_output_args(ap)
     a = ap.parse_args()
     runs = {}
     with open(a.jsonl) as f:
@@ -59,7 +59,7 @@ def main():
     bx.set_title("peak resident memory")
     fig.suptitle("DynamiQK preset on longctx_s128k-shaped workloads")
     fig.tight_layout()
-    save(fig, a.out, vector=True)
+    save(fig, a.out, a.formats)
 
 
 if __name__ == "__main__":

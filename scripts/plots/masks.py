@@ -2,7 +2,7 @@
 """Pictures of the attention masks of one layer, one panel per head, from a
 dump directory (attnsim run --dump DIR; format in docs/dump_format.md).
 
-    masks.py DUMP_DIR -o OUT.png [--layer 0] [--heads 0 1 2 ...] [--max-heads 12]
+    masks.py DUMP_DIR -o OUT.png [--layer 0] [--heads 0 1 2 ...] [--max-heads 12] [--formats png,svg]
              [--title TITLE]
 
 Black is a kept (query, key) entry. Each panel's title gives the head and the
@@ -15,7 +15,7 @@ import json
 import math
 import os
 
-from plotlib import InputProblem, fail_on_bad_input, plt, save, setup_style
+from plotlib import InputProblem, add_output_args, fail_on_bad_input, plt, save, setup_style
 import numpy as np
 
 
@@ -64,7 +64,7 @@ def pooled(m):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dump")
-    ap.add_argument("-o", "--out", required=True, help="PNG to write")
+    add_output_args(ap)
     ap.add_argument("--layer", type=int, default=0)
     ap.add_argument("--heads", type=int, nargs="+", help="groups to show (batch * heads + head); default: the first")
     ap.add_argument("--max-heads", type=int, default=12)
@@ -112,7 +112,7 @@ def main():
     fig.suptitle(a.title or f"masks of layer {a.layer}: {meta.get('arch', '?')} on {workload} "
                            f"(seq {seq}{pooled_note}; black = kept)", fontsize=11)
     fig.tight_layout()
-    save(fig, a.out)
+    save(fig, a.out, a.formats)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Shared helpers of attnsim's plot scripts: reading sweep summaries and
-reports, failing with one clear line, and saving readable PNGs."""
+reports, failing with one clear line, one look (units, colour-blind-safe
+colours), and saving PNG with SVG/PDF beside it."""
 import csv
 import json
 import os
@@ -21,15 +22,25 @@ METRIC_LABELS = {
     "time_us": "latency (µs)",
     "energy_pj": "energy (µJ)",
     "area_mm2": "area (mm²)",
-    "pe_utilisation": "PE-array utilisation (busy fraction)",
-    "dram_bytes": "DRAM traffic (bytes)",
+    "pe_utilisation": "PE-array busy fraction",
+    "mac_utilisation": "MAC utilisation (useful MACs / PE-cycles)",
+    "dram_bytes": "DRAM traffic (MB)",
     "density": "mask density",
     "mask_density": "mask density",
     "relative_error": "output relative error",
     "wall_time_s": "simulator wall time (s)",
 }
-# Values shown in other units than stored: pJ -> µJ.
-METRIC_SCALE = {"energy_pj": 1e-6}
+# Values shown in other units than stored: pJ -> µJ, bytes -> MB (10^6).
+METRIC_SCALE = {"energy_pj": 1e-6, "dram_bytes": 1e-6}
+# Columns that are fractions in [0, 1].
+FRACTIONS = {"pe_utilisation", "mac_utilisation", "density", "mask_density"}
+# Okabe & Ito's colour-blind-safe palette (the default colour cycle), and the
+# colours every plot gives the Pareto front and the baseline.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442"]
+FRONT_COLOUR = "#D55E00"  # vermillion
+BASELINE_COLOUR = "#000000"
+POINT_COLOUR = "#999999"
+FORMATS = ("png", "svg", "pdf")
 UNIT_ORDER = ["mask_unit", "encoder", "pe_array", "dram"]
 UNIT_LABELS = {"mask_unit": "mask unit", "encoder": "encoder", "pe_array": "PE array", "dram": "DRAM"}
 
@@ -61,7 +72,28 @@ def fail_on_bad_input(main):
 
 def setup_style():
     plt.rcParams.update({"figure.dpi": 110, "font.size": 10, "axes.titlesize": 11, "axes.grid": True,
-                         "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
+                         "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
+                         "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "image.cmap": "viridis",
+                         "svg.hashsalt": "attnsim", "pdf.fonttype": 42})  # stable SVG ids; editable PDF text
+
+
+def add_output_args(ap):
+    """-o OUT and --formats, the same for every script."""
+    ap.add_argument("-o", "--out", required=True,
+                    help="file to write; its extension (.png, .svg or .pdf) is one of the formats written")
+    ap.add_argument("--formats", default="png,svg",
+                    help="formats written beside OUT with its name, comma-separated: png, svg, pdf "
+                         "(default png,svg: a raster and a vector copy)")
+
+
+def output_files(out, formats):
+    """The files save() writes: OUT, and OUT's stem with each of --formats."""
+    stem, ext = os.path.splitext(out)
+    wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    for f in wanted + [ext.lstrip(".").lower()]:
+        if f not in FORMATS:
+            raise InputProblem(f"{out}: format {f!r}: expected png, svg or pdf (as -o's extension and in --formats)")
+    return [out] + [f"{stem}.{f}" for f in wanted if f != ext.lstrip(".").lower()]
 
 
 def read_summary(path):
@@ -129,16 +161,18 @@ def report_label(r, path):
     return f"{name}\n{workload}" if workload else name
 
 
-def save(fig, out, vector=False):
-    """Writes the PNG atomically (temporary file, then rename); with vector,
-    an SVG beside it too (OUT.svg)."""
+def save(fig, out, formats="png"):
+    """Writes OUT and its siblings in `formats` (see output_files), each
+    atomically (temporary file, then rename), without dates in SVG or PDF so
+    the same input gives the same file."""
+    outs = output_files(out, formats)
     d = os.path.dirname(out)
     if d and not os.path.isdir(d):
         raise InputProblem(f"{out}: directory {d} does not exist")
-    outs = [out] + ([os.path.splitext(out)[0] + ".svg"] if vector else [])
+    no_date = {".svg": {"Date": None}, ".pdf": {"CreationDate": None}}
     for o in outs:
-        ext = os.path.splitext(o)[1] or ".png"
+        ext = os.path.splitext(o)[1]
         tmp = o + ".tmp" + ext
-        fig.savefig(tmp, bbox_inches="tight", **({"metadata": {"Date": None}} if ext == ".svg" else {}))
+        fig.savefig(tmp, bbox_inches="tight", **({"metadata": no_date[ext]} if ext in no_date else {}))
         os.replace(tmp, o)
     plt.close(fig)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Per-unit time (and energy) breakdown of one or several attnsim reports.
 
-    unit_breakdown.py REPORT.json [REPORT.json ...] -o OUT.png [--title TITLE]
+    unit_breakdown.py REPORT.json [REPORT.json ...] -o OUT.png [--title TITLE] [--formats png,svg]
                       [--no-energy]
 
 Left: each unit's busy cycles (mask unit, encoder, PE array, DRAM) as grouped
@@ -11,15 +11,16 @@ total.energy): energy by unit, stacked, in µJ (SRAM buffers summed).
 """
 import argparse
 
-from plotlib import (UNIT_LABELS, UNIT_ORDER, InputProblem, fail_on_bad_input, plt, read_report, report_label,
+from plotlib import (OKABE_ITO, UNIT_LABELS, UNIT_ORDER, InputProblem, add_output_args, fail_on_bad_input, plt, read_report, report_label,
                      save, setup_style)
 import numpy as np
 
 
 ENERGY_ORDER = ["mask_unit", "encoder", "pe_array", "sram", "dram"]
 ENERGY_LABELS = dict(UNIT_LABELS, sram="SRAM")
-COLORS = {"mask_unit": "tab:orange", "encoder": "tab:purple", "pe_array": "tab:blue", "sram": "tab:olive",
-          "dram": "tab:gray"}
+# One Okabe-Ito colour per unit, the same in both panels.
+COLORS = {"mask_unit": OKABE_ITO[1], "encoder": OKABE_ITO[5], "pe_array": OKABE_ITO[0], "sram": OKABE_ITO[2],
+          "dram": "#999999"}
 
 
 def energy_by_unit(report):
@@ -37,7 +38,7 @@ def energy_by_unit(report):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("reports", nargs="+")
-    ap.add_argument("-o", "--out", required=True, help="PNG to write")
+    add_output_args(ap)
     ap.add_argument("--title")
     ap.add_argument("--no-energy", action="store_true", help="only the time panel")
     a = ap.parse_args()
@@ -89,7 +90,7 @@ def main():
     if a.title:
         fig.suptitle(a.title)
     fig.tight_layout()
-    save(fig, a.out)
+    save(fig, a.out, a.formats)
 
 
 if __name__ == "__main__":

@@ -34,14 +34,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
-    from plotlib import InputProblem, fail_on_bad_input, plt, read_summary, require_columns, setup_style  # noqa: E402
+    from plotlib import (OKABE_ITO, InputProblem, fail_on_bad_input, plt, read_summary,  # noqa: E402
+                         require_columns, setup_style)
 except ImportError as e:
     print(f"verdict.py: {e.name or e}: not installed (run with .venv/bin/python, which scripts/setup.sh makes)",
           file=sys.stderr)
     sys.exit(2)
 
-# Okabe & Ito's colour-blind-safe palette, each line also with its own marker.
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442"]
+# Okabe & Ito's colours (plotlib), each line also with its own marker.
 SANGER_MARKERS = ["o", "s", "^", "D"]
 SPATTEN_STYLE = [("#CC79A7", "v", "--"), ("#000000", "P", "--"), ("#000000", "X", ":")]
 WORKLOAD_TITLES = {

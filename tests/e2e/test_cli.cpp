@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "csv_table.h"
 #include "report/report.h"
 #include "util/npy.h"
 
@@ -179,4 +180,37 @@ TEST(Cli, CompareReadsReports) {
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("notreport.json"), std::string::npos);
   EXPECT_EQ(run_attnsim("compare --format xml " + a).code, 2);
+  EXPECT_NE(run_attnsim("compare --help").out.find("arg (=table)"), std::string::npos);
+}
+
+TEST(Cli, CompareTellsRunsApart) {
+  // A run with --set is named by its overrides; --name names it outright.
+  const std::string base = scratch() + "/tn_base.json", small = scratch() + "/tn_small.json",
+                    named = scratch() + "/tn_named.json", other = scratch() + "/tn_other.json";
+  ASSERT_EQ(run_attnsim("run -q -a " + kSanger + " -w " + kSmall + " -o " + base).code, 0);
+  ASSERT_EQ(run_attnsim("run -q -a " + kSanger + " -w " + kSmall + " -o " + small + " --set pe_array.rows=32").code, 0);
+  ASSERT_EQ(run_attnsim("run -q -a " + kSanger + " -w " + kSmall + " -o " + named + " --name mine").code, 0);
+  const json rs = json::parse(slurp(small));
+  EXPECT_EQ(rs["run"]["name"], "sanger-64x16 [pe_array.rows=32]");
+  EXPECT_EQ(rs["run"]["overrides"], json({"pe_array.rows=32"}));
+  EXPECT_EQ(json::parse(slurp(base))["run"]["name"], "sanger-64x16");
+  CliResult r = run_attnsim("compare --format csv --baseline mine " + base + " " + small + " " + named);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto t = attnsim_test::parse_csv(r.out);
+  EXPECT_EQ(t.size(), 3u) << r.out;
+  EXPECT_EQ(t["mine"]["baseline"], "1");
+  EXPECT_EQ(t["sanger-64x16 [pe_array.rows=32]"]["baseline"], "0");
+  EXPECT_EQ(r.err, "");  // one workload: no warning
+  // The same name twice: the columns carry their files, and the name alone is ambiguous.
+  r = run_attnsim("compare --format csv " + base + " " + named + " " + base);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(attnsim_test::parse_csv(r.out).count("sanger-64x16 <" + base + ">"), 1u) << r.out;
+  r = run_attnsim("compare --baseline sanger-64x16 " + base + " " + base);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--baseline: 'sanger-64x16' names 2 columns"), std::string::npos) << r.err;
+  // Different workloads: compared, with a warning.
+  ASSERT_EQ(run_attnsim("run -q -a " + kSanger + " -w workloads/minilm_s128.json --layers 1 -o " + other).code, 0);
+  r = run_attnsim("compare " + base + " " + other);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: the columns come from 2 workloads"), std::string::npos) << r.err;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "csv_table.h"
 
 using namespace attnsim_test;
 using nlohmann::json;
@@ -108,9 +109,9 @@ TEST(EnergyCli, CompareShowsEnergyAreaAndSweepPoints) {
   ASSERT_EQ(run_attnsim("run -q -a configs/arch/sanger.json -w " + kSmall + " -o " + b).code, 0);
   CliResult r = run_attnsim("compare --format csv " + a + " " + b);
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* row : {"\nenergy (uJ),", "\n  PE-array energy (uJ),", "\n  DRAM energy (uJ),", "\narea (mm2),",
-                          "\nenergy saving vs baseline,"})
-    EXPECT_NE(r.out.find(row), std::string::npos) << row << " in\n" << r.out;
+  auto t = attnsim_test::parse_csv(r.out);
+  for (const char* column : {"energy_uj", "pe_array_energy_uj", "dram_energy_uj", "area_mm2", "energy_saving_vs_baseline"})
+    EXPECT_FALSE(t["sanger-64x16"][column].empty()) << column << " in\n" << r.out;
 
   // A sweep summary whose first point's report is the Sanger run.
   const json summary = {

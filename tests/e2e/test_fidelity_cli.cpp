@@ -23,8 +23,11 @@ TEST(Fidelity, CycleAccurateRunsReportWhatTheFastModelReports) {
     json a = attnsim::without_host_fields(json::parse(slurp(fast)));
     json b = attnsim::without_host_fields(json::parse(slurp(cyc)));
     EXPECT_EQ(b["arch"]["fidelity"], "cycle");
-    a["arch"].erase("fidelity");
-    b["arch"].erase("fidelity");
+    EXPECT_EQ(b["run"]["overrides"], json({"fidelity=cycle"}));
+    for (json* r : {&a, &b}) {  // all else the same
+      (*r)["arch"].erase("fidelity");
+      r->erase("run");
+    }
     EXPECT_EQ(a["total"]["cycles"], b["total"]["cycles"]) << arch;
     EXPECT_EQ(a.dump(), b.dump()) << arch;
   }

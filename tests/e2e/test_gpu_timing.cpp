@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <iomanip>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "csv_table.h"
 
 using namespace attnsim_test;
 
@@ -30,14 +30,12 @@ TEST(GpuTiming, TheReportCarriesTheGpuTimeAndCompareShowsTheSpeedup) {
   ASSERT_EQ(r.code, 0) << r.err;
   // GPU time only where attached; the speedup is the GPU time over the simulated time.
   const double speedup = t["time_us"].get<double>() / rep["total"]["time_us"].get<double>();
-  std::ostringstream want;
-  want << std::setprecision(4) << speedup;
-  EXPECT_NE(r.out.find("GPU time (us)," + [&] {
-    std::ostringstream s;
-    s << std::setprecision(4) << t["time_us"].get<double>();
-    return s.str();
-  }() + ",\n"), std::string::npos) << r.out;  // an empty CSV cell where no GPU time is attached
-  EXPECT_NE(r.out.find("speedup over the GPU," + want.str() + ",\n"), std::string::npos) << r.out;
+  auto table = attnsim_test::parse_csv(r.out);
+  const std::string with_name = rep["run"]["name"], without_name = "dense-fp32";
+  EXPECT_DOUBLE_EQ(std::stod(table[with_name]["gpu_time_us"]), t["time_us"].get<double>()) << r.out;
+  EXPECT_EQ(table[without_name]["gpu_time_us"], "") << r.out;  // empty where no GPU time is attached
+  EXPECT_NEAR(std::stod(table[with_name]["speedup_over_gpu"]), speedup, 1e-12 * speedup) << r.out;
+  EXPECT_EQ(table[without_name]["speedup_over_gpu"], "") << r.out;
 }
 
 TEST(GpuTiming, ABadTimingFileIsOneClearError) {

@@ -50,6 +50,70 @@ def check_png(name, cmd, out, min_size=(300, 200)):
         print(f"ok {name}: {w}x{h}")
 
 
+def check_vector(name, stem):
+    """STEM.svg and STEM.pdf beside the PNG."""
+    for ext, magic in ((".svg", b"<svg"), (".pdf", b"%PDF")):
+        try:
+            with open(stem + ext, "rb") as f:
+                head = f.read(2048)
+        except OSError:
+            failures.append(f"{name}: no {ext} beside the PNG")
+            continue
+        if magic not in head:
+            failures.append(f"{name}: {stem + ext} is not {ext[1:].upper()}")
+    print(f"ok {name}: SVG and PDF beside the PNG")
+
+
+def pareto_figure(argv):
+    """Runs pareto_scatter.main() in this process and returns its figure."""
+    sys.path.insert(0, plots)
+    import pareto_scatter
+    captured = []
+    pareto_scatter.save = lambda fig, out, formats: captured.append(fig)
+    saved_argv, sys.argv = sys.argv, ["pareto_scatter.py"] + argv
+    try:
+        pareto_scatter.main()
+    finally:
+        sys.argv = saved_argv
+    return captured[0]
+
+
+def check_pareto_figure(summary, points, baseline_report, tmp):
+    """Labels of a crowded front do not overlap; the legend names what is drawn."""
+    fig = pareto_figure([summary, "-o", f"{tmp}/unused.png", "--baseline", baseline_report])
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    if not any(t.startswith("baseline: ") for t in legend):
+        failures.append(f"pareto_scatter: no baseline in the legend {legend}")
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text().startswith("#")]
+    want = sum(1 for p in points if p["status"] == "ok" and p["pareto"])
+    if len(labels) != want:
+        failures.append(f"pareto_scatter: {len(labels)} point labels for {want} front points")
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    overlaps = [(labels[i].get_text(), labels[j].get_text()) for i in range(len(boxes))
+                for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+    if overlaps:
+        failures.append(f"pareto_scatter: labels overlap: {overlaps}")
+    # A front of one point: no front line in the legend.
+    one = os.path.join(tmp, "one_front.csv")
+    with open(summary) as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        if r["status"] == "ok":  # point 0 is best in both metrics
+            r["time_us"], r["energy_pj"] = (1, 1) if r["point"] == "0" else (float(r["time_us"]) + 5, 9e8)
+            r["pareto"] = int(r["point"] == "0")
+    with open(one, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    legend = [t.get_text() for t in pareto_figure([one, "-o", f"{tmp}/unused.png"]).axes[0].get_legend().get_texts()]
+    if any(t.startswith("front of") for t in legend):
+        failures.append(f"pareto_scatter: a one-point front has a front line in the legend {legend}")
+    else:
+        print(f"ok pareto_scatter figure: {len(labels)} labels apart, legend {legend}")
+
+
 def check_bad_input(name, cmd, fragment):
     r = run(cmd)
     lines = r.stderr.strip().splitlines()
@@ -64,7 +128,7 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
     # grid whose latency falls and energy rises with the PE count, one failed point.
     summary = os.path.join(tmp, "summary.csv")
     cols = ["point", "hash", "status", "pe_array.rows", "pe_array.pes_per_row", "workload", "cycles", "time_us",
-            "energy_pj", "area_mm2", "pe_utilisation", "dram_bytes", "density", "relative_error", "wall_time_s",
+            "energy_pj", "area_mm2", "pe_utilisation", "mac_utilisation", "dram_bytes", "density", "relative_error", "wall_time_s",
             "pareto", "error"]
     points = []
     for rows in (16, 32, 64):
@@ -75,6 +139,7 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
                            "pe_array.rows": rows, "pe_array.pes_per_row": ppr, "workload": "minilm-s128",
                            "cycles": cycles, "time_us": cycles / 1000, "energy_pj": 4e8 + 3e5 * pes,
                            "area_mm2": 1 + pes * 0.002, "pe_utilisation": 0.9 - 0.01 * ppr - 0.002 * rows,
+                           "mac_utilisation": 0.5 - 0.01 * ppr - 0.002 * rows,
                            "dram_bytes": 2359296, "density": 0.48, "relative_error": 0.05, "wall_time_s": 1.5,
                            "pareto": 0, "error": ""})
     for p in points:  # the front of (time_us, energy_pj)
@@ -103,9 +168,17 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
 
     py = sys.executable
     check_png("pareto_scatter", [py, f"{plots}/pareto_scatter.py", summary, "-o", f"{tmp}/pareto.png",
-                                 "--color", "pe_array.rows"], f"{tmp}/pareto.png")
+                                 "--color", "pe_array.rows", "--baseline", reports[1], "--formats", "png,svg,pdf"],
+              f"{tmp}/pareto.png")
+    check_vector("pareto_scatter", f"{tmp}/pareto")
     check_png("utilisation_heatmap", [py, f"{plots}/utilisation_heatmap.py", summary, "-o", f"{tmp}/heat.png"],
-              f"{tmp}/heat.png")
+              f"{tmp}/heat.png", min_size=(900, 200))  # three panels: MAC utilisation, latency, energy
+    # The same input gives the same SVG, byte for byte.
+    first = open(f"{tmp}/heat.svg", "rb").read() if os.path.exists(f"{tmp}/heat.svg") else b""
+    run([py, f"{plots}/utilisation_heatmap.py", summary, "-o", f"{tmp}/heat.png"])
+    if not first or first != open(f"{tmp}/heat.svg", "rb").read():
+        failures.append("utilisation_heatmap: a second run wrote a different SVG")
+    check_pareto_figure(summary, points, reports[1], tmp)
     check_png("unit_breakdown", [py, f"{plots}/unit_breakdown.py", *reports, "-o", f"{tmp}/units.png"],
               f"{tmp}/units.png")
     check_png("masks", [py, f"{plots}/masks.py", f"{tmp}/dump", "-o", f"{tmp}/masks.png"], f"{tmp}/masks.png")
@@ -137,6 +210,8 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
                                                       f"{tmp}/bad.png"], os.path.basename(attnsim))
     check_bad_input("longctx_cost given a report", [py, f"{plots}/longctx_cost.py", reports[0], "-o",
                                                     f"{tmp}/bad.png"], os.path.basename(reports[0]))
+    check_bad_input("an unknown format", [py, f"{plots}/pareto_scatter.py", summary, "-o", f"{tmp}/bad.png",
+                                          "--formats", "png,gif"], "'gif'")
     if os.path.exists(f"{tmp}/bad.png"):
         failures.append("a failed script left bad.png behind")
 

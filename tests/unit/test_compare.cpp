@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "csv_table.h"
 #include "scratch_dir.h"
 #include "report/compare.h"
 #include "util/error.h"
@@ -32,13 +33,6 @@ CompareInput full_report(const std::string& name, double time_us, double energy_
   return in;
 }
 
-// The row of a CSV table that starts with `label`.
-std::string csv_row(const std::string& csv, const std::string& label) {
-  const size_t at = csv.find("\n" + label + ",");
-  if (at == std::string::npos) return "";
-  return csv.substr(at + 1, csv.find('\n', at + 1) - at - 1);
-}
-
 std::string write_temp(const std::string& name, const json& j) {
   const auto dir = std::filesystem::path(attnsim_test::scratch_dir()) / "compare";
   std::filesystem::create_directories(dir);
@@ -60,8 +54,10 @@ TEST(Compare, TableShowsRatiosToTheBaseline) {
 TEST(Compare, MissingMetricsShowAsDashOrEmpty) {
   const std::vector<CompareInput> in = {report("a", 10, 1, 0.5), report("b", 20, 2, 0, false)};
   const std::string csv = compare_reports(in, 0, TableFormat::csv);
-  EXPECT_EQ(csv_row(csv, "mask density"), "mask density,0.5,");
-  EXPECT_EQ(csv.find("GPU time"), std::string::npos);  // absent from all: no row
+  auto t = attnsim_test::parse_csv(csv);
+  EXPECT_EQ(t["a"]["mask_density"], "0.5");
+  EXPECT_EQ(t["b"]["mask_density"], "");
+  EXPECT_EQ(csv.find("gpu_time"), std::string::npos);  // absent from all: no column
   EXPECT_EQ(csv.find("energy"), std::string::npos);
   const std::string text = compare_reports(in, 0, TableFormat::text);
   const size_t row = text.find("mask density");
@@ -98,15 +94,25 @@ TEST(Compare, TextColumnsAlignWithDashesAndRatios) {
 TEST(Compare, EnergyAreaAndGpuRows) {
   const std::string csv =
       compare_reports({full_report("dense", 200, 4e6, 2.0), full_report("sanger", 100, 1e6, 3.0)}, 0, TableFormat::csv);
-  EXPECT_EQ(csv_row(csv, "energy (uJ)"), "energy (uJ),4,1 (0.25x)");
-  EXPECT_EQ(csv_row(csv, "energy saving vs baseline"), "energy saving vs baseline,1x,4x");
-  EXPECT_EQ(csv_row(csv, "  DRAM energy (uJ)"), "  DRAM energy (uJ),2,0.5 (0.25x)");
-  EXPECT_EQ(csv_row(csv, "area (mm2)"), "area (mm2),2,3 (1.5x)");
-  EXPECT_EQ(csv_row(csv, "  SRAM area (mm2)"), "  SRAM area (mm2),1.5,2.25 (1.5x)");  // sram_q + sram_k
-  EXPECT_EQ(csv_row(csv, "GPU time (us)"), "GPU time (us),50,50 (1x)");
-  EXPECT_EQ(csv_row(csv, "speedup over the GPU"), "speedup over the GPU,0.25,0.5");
-  EXPECT_EQ(csv_row(csv, "GPU"), "GPU,NVIDIA H100,NVIDIA H100");
-  EXPECT_EQ(csv.find("mask-unit energy"), std::string::npos);  // neither has one
+  auto t = attnsim_test::parse_csv(csv);
+  EXPECT_EQ(t["dense"]["baseline"], "1");
+  EXPECT_EQ(t["sanger"]["baseline"], "0");
+  EXPECT_EQ(t["dense"]["energy_uj"], "4");
+  EXPECT_EQ(t["sanger"]["energy_uj"], "1");
+  EXPECT_EQ(t["dense"]["energy_uj_vs_baseline"], "1");
+  EXPECT_EQ(t["sanger"]["energy_uj_vs_baseline"], "0.25");
+  EXPECT_EQ(t["sanger"]["energy_saving_vs_baseline"], "4");
+  EXPECT_EQ(t["sanger"]["dram_energy_uj"], "0.5");
+  EXPECT_EQ(t["sanger"]["area_mm2_vs_baseline"], "1.5");
+  EXPECT_EQ(t["sanger"]["sram_area_mm2"], "2.25");  // sram_q + sram_k
+  EXPECT_EQ(t["sanger"]["gpu_time_us"], "50");
+  EXPECT_EQ(t["dense"]["speedup_over_gpu"], "0.25");
+  EXPECT_EQ(t["sanger"]["GPU"], "NVIDIA H100");
+  EXPECT_EQ(csv.find("mask_unit_energy"), std::string::npos);  // neither has one
+  // Full precision for spreadsheets: 1/3 is not cut to 4 digits.
+  t = attnsim_test::parse_csv(compare_reports({full_report("a", 300, 3e6, 3.0), full_report("b", 100, 1e6, 1.0)}, 0,
+                                TableFormat::csv));
+  EXPECT_EQ(t["b"]["time_us_vs_baseline"], "0.3333333333333333");
 }
 
 TEST(Compare, SweepSummaryPointsBecomeColumns) {
@@ -129,14 +135,20 @@ TEST(Compare, SweepSummaryPointsBecomeColumns) {
 
   std::vector<CompareInput> cols = {full_report("dense", 2.0, 4e6, 2.0)};
   cols.insert(cols.end(), points.begin(), points.end());
-  const std::string csv = compare_reports(cols, 0, TableFormat::csv);
-  EXPECT_EQ(csv_row(csv, "cycles"), "cycles,2000,1000 (0.5x),500 (0.25x),");
-  EXPECT_EQ(csv_row(csv, "energy (uJ)"), "energy (uJ),4,2 (0.5x),3 (0.75x),");
-  EXPECT_EQ(csv_row(csv, "area (mm2)"), "area (mm2),2,1.5 (0.75x),2.5 (1.25x),");
-  EXPECT_EQ(csv_row(csv, "mask density"), "mask density,0.5,0.3,0.3,");  // either summary name
-  EXPECT_EQ(csv_row(csv, "status"), "status,,ok,ok,failed");
-  EXPECT_EQ(csv_row(csv, "pe_array.rows"), "pe_array.rows,,32,64,128");  // the report has no such arch field
-  EXPECT_EQ(csv_row(csv, "workload"), "workload,,minilm,minilm,minilm");
+  auto t = attnsim_test::parse_csv(compare_reports(cols, 0, TableFormat::csv));
+  EXPECT_EQ(t["grid#0"]["cycles"], "1000");
+  EXPECT_EQ(t["grid#0"]["cycles_vs_baseline"], "0.5");
+  EXPECT_EQ(t["grid#1"]["cycles_vs_baseline"], "0.25");
+  EXPECT_EQ(t["grid#2"]["cycles"], "");
+  EXPECT_EQ(t["grid#1"]["energy_uj"], "3");
+  EXPECT_EQ(t["grid#0"]["area_mm2_vs_baseline"], "0.75");
+  EXPECT_EQ(t["grid#1"]["mask_density"], "0.3");  // either summary name
+  EXPECT_EQ(t["grid#0"]["mask_density"], "0.3");
+  EXPECT_EQ(t["grid#2"]["status"], "failed");
+  EXPECT_EQ(t["dense"]["status"], "");
+  EXPECT_EQ(t["grid#2"]["pe_array.rows"], "128");
+  EXPECT_EQ(t["dense"]["pe_array.rows"], "");  // the report has no such arch field
+  EXPECT_EQ(t["grid#1"]["workload"], "minilm");
 
   EXPECT_EQ(load_compare_inputs(path, true).size(), 2u);  // the Pareto front only
 }
@@ -153,9 +165,10 @@ TEST(Compare, SummaryPointReadsItsReportWhenPresent) {
   EXPECT_EQ(points[0].label, "compare#7");  // no spec name: the summary's folder
   EXPECT_FALSE(points[0].report.is_null());
   // A report (without sweep params) shows its arch value in a parameter row.
-  const std::string csv = compare_reports({points[0], {"plain", r, nullptr}}, 1, TableFormat::csv);
-  EXPECT_EQ(csv_row(csv, "cycles"), "cycles,1000 (1x),1000");  // from the report, not the summary's 1
-  EXPECT_EQ(csv_row(csv, "pe_array.rows"), "pe_array.rows,64,64");
+  auto t = attnsim_test::parse_csv(compare_reports({points[0], {"plain", r, nullptr}}, 1, TableFormat::csv));
+  EXPECT_EQ(t["compare#7"]["cycles"], "1000");  // from the report, not the summary's 1
+  EXPECT_EQ(t["compare#7"]["pe_array.rows"], "64");
+  EXPECT_EQ(t["plain"]["pe_array.rows"], "64");
 }
 
 TEST(Compare, BadInputsNameTheFile) {
