@@ -13,6 +13,7 @@ import argparse
 
 from plotlib import (OKABE_ITO, UNIT_LABELS, UNIT_ORDER, InputProblem, add_output_args, fail_on_bad_input, plt, read_report, report_label,
                      save, setup_style)
+from matplotlib.ticker import FuncFormatter
 import numpy as np
 
 
@@ -66,9 +67,9 @@ def main():
                label="total cycles")
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("busy cycles")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # whole cycles, no "1e5" offset
     ax.set_title("busy cycles per unit")
     ax.legend(fontsize=8)
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
 
     if show_energy:
         ax = axes[0][1]

@@ -191,6 +191,21 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
     if not os.path.exists(f"{tmp}/longctx.svg") or os.path.getsize(f"{tmp}/longctx.svg") == 0:
         failures.append("longctx_cost wrote no SVG beside its PNG")
 
+    # The pandas example of docs/plots.md, on the sweep it names (64 points, a few seconds).
+    example_dir = os.path.join(tmp, "example")
+    os.makedirs(os.path.join(example_dir, "build"))
+    os.symlink(os.path.abspath(attnsim), os.path.join(example_dir, "build", "attnsim"))
+    r = run([attnsim, "sweep", "-q", "configs/sweeps/sanger_pe_grid.json", "-o", f"{example_dir}/out/grid"])
+    doc = open(os.path.join(src, "docs", "plots.md")).read()
+    start = doc.index("```python\n") + len("```python\n")
+    with open(f"{example_dir}/example.py", "w") as f:
+        f.write(doc[start:doc.index("```", start)])
+    r = r if r.returncode else subprocess.run([py, "example.py"], cwd=example_dir, capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.exists(f"{example_dir}/latency_vs_pes.png"):
+        failures.append(f"the pandas example of docs/plots.md failed: {r.stderr.strip()[-500:]}")
+    else:
+        print("ok the pandas example of docs/plots.md")
+
     # Bad input: one line naming the file, exit 2, no PNG.
     no_energy = os.path.join(tmp, "no_energy.csv")
     with open(summary) as f, open(no_energy, "w") as g:
