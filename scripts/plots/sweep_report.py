@@ -29,6 +29,7 @@ import sys
 
 from plotlib import InputProblem, plt, to_number
 import matplotlib
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 PROG = "attnsim report"
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -277,6 +278,10 @@ def maybe_log(ax, axis, values):
     vals = [v for v in values if is_number(v)]
     if len(vals) > 1 and min(vals) > 0 and max(vals) / min(vals) > 10:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        target = ax.xaxis if axis == "x" else ax.yaxis
+        target.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # ticks at 1, 2, 5 x 10^n, written plainly
+        target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        target.set_minor_formatter(NullFormatter())
 
 
 def front_2d(xs, ys, signs):
@@ -422,7 +427,6 @@ def parameter_figure(name, ok, workloads, styles, base, baseline, metrics):
         ax.set_ylabel(label)
         if m == 0:
             ax.legend(fontsize=7, loc="best")
-    fig.suptitle(f"against {name}", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -474,7 +478,7 @@ def breakdown_figure(items):
                         height, color=UNIT_COLOURS.get(u, "#999999"), label=UNIT_NAMES.get(u, u))
             ax.scatter([d["cycles"] if is_number(d["cycles"]) else 0 for _, d in items], ys, marker="|", s=260,
                        color=BASELINE_COLOUR, linewidths=2, label="total cycles", zorder=3)
-            ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         else:
             left = [0.0] * n
             for u in units:
@@ -483,9 +487,17 @@ def breakdown_figure(items):
                 left = [l + v for l, v in zip(left, vals)]
         ax.set_title(title)
         ax.grid(False, axis="y")
-        ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_yticks(ys, labels, fontsize=8)
+    # One legend for all panels (a unit has one colour throughout), below them.
+    legend = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    order = [UNIT_NAMES[u] for u in UNIT_ORDER] + ["total cycles"]
+    legend = dict(sorted(legend.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     fig.tight_layout()
+    fig.legend(list(legend.values()), list(legend.keys()), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=len(legend), fontsize=8, frameon=False)
     return fig
 
 
@@ -559,10 +571,14 @@ def table_html(header, rows, parameters, baseline):
         if index in baseline:
             classes.append("baseline")
         cells = []
+        error = r[header.index("error")] if "error" in header else ""
         for c, raw in zip(header, r):
             shown, sort_value = cell(c, raw, index in baseline)
             attr = f' data-v="{html.escape(sort_value)}"' if sort_value is not None else ""
-            cells.append(f"<td{attr}>{shown}</td>")
+            cls = ' class="error"' if COLUMNS.get(c, ("", ""))[1] == "error" else ""
+            if c == "status" and error:  # the reason on hover, without scrolling to the error column
+                cls = f' title="{html.escape(error)}"'
+            cells.append(f"<td{attr}{cls}>{shown}</td>")
         cls = f' class="{" ".join(classes)}"' if classes else ""
         body.append(f'<tr data-point="{html.escape(r[point_col])}"{cls}>{"".join(cells)}</tr>')
     return ('<table id="points" class="sortable">\n<thead><tr>' + "".join(heads) + "</tr></thead>\n<tbody>\n"
@@ -571,7 +587,7 @@ def table_html(header, rows, parameters, baseline):
 
 def simple_table(headers, rows, table_id=None, sortable=False):
     ident = f' id="{table_id}"' if table_id else ""
-    cls = ' class="sortable"' if sortable else ""
+    cls = ' class="sortable"' if sortable else ' class="kv"'
     out = [f"<table{ident}{cls}><thead><tr>"]
     out += [f'<th data-col="{html.escape(h)}"><button type="button">{html.escape(h)}</button></th>' if sortable
             else f"<th>{html.escape(h)}</th>" for h in headers]
@@ -609,7 +625,8 @@ tr.pareto td { background: #fdf0e6; }
 tr.pareto td:first-child { border-left: 4px solid #D55E00; }
 tr.failed td { color: #8a1c00; background: #f6f6f6; }
 tr.baseline td { font-weight: bold; }
-td:last-child { text-align: left; white-space: normal; min-width: 20em; }
+td.error { text-align: left; white-space: normal; min-width: 30em; max-width: 60em; }
+table.kv th, table.kv td { text-align: left; }
 .tag { font-size: 0.8em; border: 1px solid #000; border-radius: 3px; padding: 0 0.2em; }
 svg.figure { max-width: 100%; height: auto; display: block; margin: 0.8em 0; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
@@ -673,6 +690,18 @@ window.onerror = function (message) {
 """
 
 
+def compact_json(value, indent=""):
+    """JSON with objects one key a line and short lists of plain values on one line."""
+    if isinstance(value, dict) and value:
+        inner = indent + "  "
+        return "{\n" + ",\n".join(f"{inner}{json.dumps(k, ensure_ascii=False)}: {compact_json(v, inner)}"
+                                  for k, v in value.items()) + f"\n{indent}}}"
+    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
+        inner = indent + "  "
+        return "[\n" + ",\n".join(inner + compact_json(v, inner) for v in value) + f"\n{indent}]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def provenance_html(summary, sweep_dir, out, reports_read):
     host = summary.get("host", {})
     facts = [("attnsim version (summary)", summary.get("attnsim_version", "not recorded")),
@@ -702,8 +731,7 @@ def provenance_html(summary, sweep_dir, out, reports_read):
         f"attnsim sweep {spec_file} --out {sweep_dir}{reuse}\n"
         f"attnsim report {sweep_dir} -o {out}") + "</pre>")
     parts.append("<h3>Spec (as written, from summary.json)</h3>")
-    parts.append("<pre>" + html.escape(json.dumps(summary["spec"], indent=2, sort_keys=True, ensure_ascii=False))
-                 + "</pre>")
+    parts.append("<pre>" + html.escape(compact_json(summary["spec"])) + "</pre>")
     return "\n".join(parts)
 
 
@@ -802,7 +830,8 @@ def build_page(sweep_dir, out, title, baseline_arg):
             table_rows.append([index, p.get("workload"), d["cycles"]]
                               + [d["busy"].get(u) for u in units if any(u in e["busy"] for _, _, e in items)]
                               + [d["energy_uj"].get(u) for u in units] + [sum(d["area_mm2"].values()) or None])
-        parts.append(simple_table(heads, table_rows, table_id="units", sortable=True))
+        parts.append('<div class="scroll">' + simple_table(heads, table_rows, table_id="units", sortable=True)
+                     + "</div>")
     elif not chosen:
         parts.append('<p class="note">No point is on the front (no point ran successfully).</p>')
     if missing:
@@ -828,8 +857,8 @@ def build_page(sweep_dir, out, title, baseline_arg):
     head = (f"<h1>{html.escape(str(name))}</h1>\n"
             + (f"<p>{html.escape(str(spec['description']))}</p>\n" if spec.get("description") else "")
             + '<table class="facts">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts) + "</table>\n"
-            + "<nav>" + "".join(f'<a href="#{sid}">{title_}</a>' for sid, title_, _ in sections) + "</nav>")
-    body = "\n".join(f'<section id="{sid}"><h2>{title_}</h2>\n{content}\n</section>' for sid, title_, content in sections)
+            + "<nav>" + "".join(f'<a href="#section-{sid}">{title_}</a>' for sid, title_, _ in sections) + "</nav>")
+    body = "\n".join(f'<section id="section-{sid}"><h2>{title_}</h2>\n{content}\n</section>' for sid, title_, content in sections)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<title>{html.escape(str(name))}: attnsim sweep report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
