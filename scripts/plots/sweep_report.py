@@ -264,8 +264,9 @@ def svg_of(fig, key):
     text = re.sub(r'url\(#([^)]+)\)', rf'url(#{key}-\1)', text)
     text = re.sub(r'href="#([^"]+)"', rf'href="#{key}-\1"', text)
     # Scale with the page, keep the aspect ratio (the viewBox stays).
-    text = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', rf'<svg\1 class="figure" data-figure="{key}"',
-                  text, count=1)
+    # At most its natural width (text at its point size), narrower on a small screen.
+    text = re.sub(r'<svg([^>]*?) width="([^"]*)" height="[^"]*"',
+                  rf'<svg\1 class="figure" data-figure="{key}" style="max-width: \2"', text, count=1)
     return text
 
 
@@ -280,8 +281,21 @@ def maybe_log(ax, axis, values):
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
         target = ax.xaxis if axis == "x" else ax.yaxis
         target.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # ticks at 1, 2, 5 x 10^n, written plainly
-        target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         target.set_minor_formatter(NullFormatter())
+
+
+def tick_text(v, _=None):
+    """Tick labels that stay short: 200k, 1.4M, 0.5."""
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:g}M"
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:g}k"
+    return f"{v:g}"
+
+
+def readable_ticks(ax, *axes):
+    for axis in axes:
+        (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(FuncFormatter(tick_text))
 
 
 def front_2d(xs, ys, signs):
@@ -320,7 +334,8 @@ def pareto_figure(summary, ok, workloads, styles, front, baseline):
     n = len(workloads)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False)
+    size = (7.5, 5.2) if n == 1 else (5.2, 4.2)  # one workload: the page's main plot, larger
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
     for k, w in enumerate(workloads):
         ax = axes[k // cols][k % cols]
         pts = [p for p in ok if p.get("workload") == w and is_number(point_value(p, xname))
@@ -338,15 +353,17 @@ def pareto_figure(summary, ok, workloads, styles, front, baseline):
         on = [i for i, p in enumerate(pts) if p["index"] in front]
         ax.scatter([xs[i] for i in on], [ys[i] for i in on], s=120, facecolors="none", edgecolors=FRONT_COLOUR,
                    linewidths=1.6, label="Pareto front (all objectives)", zorder=4)
+        offsets = [(7, 5), (7, -11), (-22, 6), (-22, -11)]  # staggered so neighbours' numbers do not overlap
         for j, i in enumerate(sorted(on, key=lambda i: xs[i])[:40]):
             ax.annotate(f"#{pts[i]['index']}", (xs[i], ys[i]), textcoords="offset points",
-                        xytext=(7, 5) if j % 2 == 0 else (7, -11), fontsize=7.5, color=FRONT_COLOUR)
+                        xytext=offsets[j % len(offsets)], fontsize=7.5, color=FRONT_COLOUR)
         base = [i for i, p in enumerate(pts) if p["index"] in baseline]
         if base:
             ax.scatter([xs[i] for i in base], [ys[i] for i in base], s=170, marker="*", color=BASELINE_COLOUR,
                        label="baseline", zorder=5)
         maybe_log(ax, "x", xs)
         maybe_log(ax, "y", ys)
+        readable_ticks(ax, "x", "y")
         ax.set_xlabel(xlabel + ("" if xgoal == "min" else ", higher is better"))
         ax.set_ylabel(ylabel + ("" if ygoal == "min" else ", higher is better"))
         ax.set_title(f"{w}: {len(pts)} points, {len(on)} on the front")
@@ -412,17 +429,19 @@ def parameter_figure(name, ok, workloads, styles, base, baseline, metrics):
                            else None, zorder=5)
         if not all_y:
             ax.text(0.5, 0.5, "no values", ha="center", transform=ax.transAxes)
+        maybe_log(ax, "y", all_y)
+        readable_ticks(ax, "y")
         if numeric:
             maybe_log(ax, "x", values)
+            readable_ticks(ax, "x")
             distinct = sorted(set(values))
             if len(distinct) <= 12:
-                ax.set_xticks(distinct, [format_value(v) for v in distinct])
+                ax.set_xticks(distinct, [tick_text(v) for v in distinct])
                 ax.minorticks_off()
         else:
             ax.set_xticks(range(len(labels)), labels, rotation=30 if max(map(len, labels)) > 6 else 0,
                           ha="right" if max(map(len, labels)) > 6 else "center")
             ax.grid(False, axis="x")
-        maybe_log(ax, "y", all_y)
         ax.set_xlabel(name)
         ax.set_ylabel(label)
         if m == 0:
@@ -478,7 +497,7 @@ def breakdown_figure(items):
                         height, color=UNIT_COLOURS.get(u, "#999999"), label=UNIT_NAMES.get(u, u))
             ax.scatter([d["cycles"] if is_number(d["cycles"]) else 0 for _, d in items], ys, marker="|", s=260,
                        color=BASELINE_COLOUR, linewidths=2, label="total cycles", zorder=3)
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            readable_ticks(ax, "x")
         else:
             left = [0.0] * n
             for u in units:
@@ -611,7 +630,7 @@ h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top
      border-bottom: 1px solid #ccc; }
 .facts td, .facts th { text-align: left; padding: 0.1em 1em 0.1em 0; vertical-align: top; border: none; }
 nav a { margin-right: 1em; }
-.scroll { overflow-x: auto; max-height: 75vh; overflow-y: auto; border: 1px solid #ddd; }
+.scroll { overflow-x: auto; max-height: 60vh; overflow-y: auto; border: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border-bottom: 1px solid #e4e4e4; padding: 0.25em 0.6em; text-align: right; white-space: nowrap; }
 thead th { position: sticky; top: 0; background: #f3f3f3; z-index: 1; vertical-align: bottom; }
@@ -628,7 +647,7 @@ tr.baseline td { font-weight: bold; }
 td.error { text-align: left; white-space: normal; min-width: 30em; max-width: 60em; }
 table.kv th, table.kv td { text-align: left; }
 .tag { font-size: 0.8em; border: 1px solid #000; border-radius: 3px; padding: 0 0.2em; }
-svg.figure { max-width: 100%; height: auto; display: block; margin: 0.8em 0; }
+svg.figure { width: 100%; height: auto; display: block; margin: 0.8em 0; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 .note { color: #444; font-size: 0.9em; }
 code { font-size: 0.95em; }
