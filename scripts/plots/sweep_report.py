@@ -83,6 +83,7 @@ QUANTITIES = {
     "total.accuracy.relative_error": ("output relative error", 1), "relative_error": ("output relative error", 1),
     "total.units.pe_array.busy_fraction": ("PE array busy fraction", 1), "pe_utilisation": ("PE array busy fraction", 1),
 }
+SWEEP_ARG = None  # the folder given, for the last-resort error line
 BASE = object()  # a point's parameter left at the base arch's value (a `list` entry that omits it)
 
 
@@ -237,7 +238,7 @@ def choose_baseline(summary, wanted):
     shown = ", ".join(f"{k} = {format_value(v)}" for k, v in base.items() if v is not BASE)
     if not found:
         return set(), f"none: no point has the {where}'s values ({shown or 'unknown'})"
-    return found, (f"the point{'s' if len(found) > 1 else ''} with the {where}'s values ({shown or 'all left out'}): "
+    return found, (f"the point{'s' if len(found) > 1 else ''} with the {where}'s values ({shown or 'no parameter is swept'}): "
                    + ", ".join(f"#{i}" for i in sorted(found)))
 
 
@@ -913,6 +914,8 @@ def main():
     ap.add_argument("--baseline", help="point index of the baseline, or none (default: the point(s) with the base "
                                        "arch's values)")
     a = ap.parse_args()
+    global SWEEP_ARG
+    SWEEP_ARG = a.sweep_dir
     out = a.out or os.path.join(a.sweep_dir, "report.html")
     page = build_page(a.sweep_dir, out, a.title, a.baseline)
     write_atomically(out, page, a.sweep_dir)
@@ -929,6 +932,6 @@ if __name__ == "__main__":
         sys.exit(2)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
         # A summary of an unexpected shape that the checks above let through: one line, no traceback.
-        where = os.path.join(sys.argv[1], "summary.json") if len(sys.argv) > 1 else "input"
+        where = os.path.join(SWEEP_ARG, "summary.json") if SWEEP_ARG else "input"
         print(f"{PROG}: error: {where}: not a summary this script can read ({type(e).__name__}: {e})", file=sys.stderr)
         sys.exit(2)
