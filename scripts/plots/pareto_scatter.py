@@ -17,8 +17,8 @@ marks a point of the sweep (its number) or another run's report with a star.
 import argparse
 
 from plotlib import (BASELINE_COLOUR, FRONT_COLOUR, METRIC_LABELS, METRIC_SCALE, POINT_COLOUR, InputProblem,
-                     add_output_args, fail_on_bad_input, is_true, metric_column, ok_points, plt, read_report,
-                     read_summary, require_columns, save, setup_style)
+                     add_output_args, fail_on_bad_input, front_2d, is_true, metric_column, ok_points, place_labels,
+                     plt, read_report, read_summary, require_columns, save, setup_style)
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 
@@ -26,17 +26,6 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 def sort_key(v):
     """Numbers in order, then strings, then missing values."""
     return (v is None, isinstance(v, str), v if isinstance(v, (int, float)) else 0, str(v))
-
-
-def front_2d(points):
-    """Indices of the points no other point beats in both x and y (minimised)."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
-    front, best_y = [], float("inf")
-    for i in order:
-        if points[i][1] < best_y:
-            front.append(i)
-            best_y = points[i][1]
-    return front
 
 
 # Summary columns as report paths, for a --baseline report.
@@ -64,25 +53,6 @@ def baseline_point(arg, path, pts, xcol, ycol):
         values.append(v)
     name = report.get("run", {}).get("name") or report.get("arch", {}).get("name") or arg
     return values[0], values[1], f"baseline: {name}"
-
-
-def place_labels(ax, fig, anchors, texts, colour):
-    """Labels beside their points, each at the first of several offsets where
-    it overlaps no label placed before it (greedy; a crowded front may still
-    leave a label over a point, never over another label)."""
-    renderer = fig.canvas.get_renderer()
-    placed = []
-    offsets = [(6, 6), (6, -12), (-8, 8), (-8, -14), (10, 18), (10, -24), (-20, 20), (-20, -26), (24, 0), (-34, 0)]
-    for (x, y), text in zip(anchors, texts):
-        for k, off in enumerate(offsets):
-            t = ax.annotate(text, (x, y), textcoords="offset points", xytext=off, fontsize=8, color=colour,
-                            ha="left" if off[0] >= 0 else "right",
-                            arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.5} if k >= 4 else None)
-            box = t.get_window_extent(renderer).expanded(1.05, 1.1)
-            if not any(box.overlaps(b) for b in placed) or k == len(offsets) - 1:
-                placed.append(box)
-                break
-            t.remove()
 
 
 def main():
@@ -119,7 +89,7 @@ def main():
     else:
         ax.scatter(xs, ys, s=28, color=POINT_COLOUR, alpha=0.7, label="sweep point", zorder=2)
 
-    front = front_2d(list(zip(xs, ys)))
+    front = front_2d(xs, ys)
     if len(front) > 1:  # a single point is no line
         ax.step([xs[i] for i in front], [ys[i] for i in front], where="post", color=FRONT_COLOUR, lw=1.5,
                 label=f"front of {xcol} and {ycol}", zorder=3)
@@ -147,7 +117,7 @@ def main():
     ax.legend(fontsize=8, loc="best")
     # Point numbers of the front, after the axes are final (the placement works in pixels).
     order = sorted((i for i in marked if "point" in pts[i]), key=lambda i: (xs[i], ys[i]))
-    place_labels(ax, fig, [(xs[i], ys[i]) for i in order], [f"#{pts[i]['point']}" for i in order], FRONT_COLOUR)
+    place_labels(ax, [(xs[i], ys[i]) for i in order], [f"#{pts[i]['point']}" for i in order], FRONT_COLOUR)
     save(fig, a.out, a.formats)
 
 

@@ -36,9 +36,13 @@ METRIC_SCALE = {"energy_pj": 1e-6, "dram_bytes": 1e-6}
 FRACTIONS = {"pe_utilisation", "mac_utilisation", "density", "mask_density"}
 # Okabe & Ito's colour-blind-safe palette (the default colour cycle), and the
 # colours every plot gives the Pareto front and the baseline.
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442"]
-FRONT_COLOUR = "#D55E00"  # vermillion
-BASELINE_COLOUR = "#000000"
+COLOUR = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00", "sky": "#56B4E9",
+          "purple": "#CC79A7", "black": "#000000", "yellow": "#F0E442"}
+OKABE_ITO = list(COLOUR.values())
+FRONT_COLOUR = COLOUR["vermillion"]
+BASELINE_COLOUR = COLOUR["black"]
+UNIT_COLOURS = {"mask_unit": COLOUR["orange"], "encoder": COLOUR["purple"], "pe_array": COLOUR["blue"],
+                "sram": COLOUR["green"], "dram": COLOUR["sky"]}
 POINT_COLOUR = "#999999"
 FORMATS = ("png", "svg", "pdf")
 UNIT_ORDER = ["mask_unit", "encoder", "pe_array", "dram"]
@@ -75,6 +79,38 @@ def setup_style():
                          "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
                          "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "image.cmap": "viridis",
                          "svg.hashsalt": "attnsim", "pdf.fonttype": 42})  # stable SVG ids; editable PDF text
+
+
+def front_2d(xs, ys, signs=(1, 1)):
+    """Indices of the points no other point beats in both x and y (each
+    minimised after multiplying by its sign: -1 maximises), in x order."""
+    order = sorted(range(len(xs)), key=lambda i: (signs[0] * xs[i], signs[1] * ys[i]))
+    front, best = [], float("inf")
+    for i in order:
+        if signs[1] * ys[i] < best:
+            front.append(i)
+            best = signs[1] * ys[i]
+    return front
+
+
+def place_labels(ax, anchors, texts, colour, fontsize=8):
+    """Labels beside their points, each at the first of several offsets where
+    it overlaps no label placed before it (greedy; a crowded front may still
+    leave a label over a point, never over another label). Call once the
+    axes' limits and scales are final: placement works in pixels."""
+    renderer = ax.figure.canvas.get_renderer()
+    placed = []
+    offsets = [(6, 6), (6, -12), (-8, 8), (-8, -14), (10, 18), (10, -24), (-20, 20), (-20, -26), (24, 0), (-34, 0)]
+    for (x, y), text in zip(anchors, texts):
+        for k, off in enumerate(offsets):
+            t = ax.annotate(text, (x, y), textcoords="offset points", xytext=off, fontsize=fontsize, color=colour,
+                            ha="left" if off[0] >= 0 else "right",
+                            arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.5} if k >= 4 else None)
+            box = t.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(b) for b in placed) or k == len(offsets) - 1:
+                placed.append(box)
+                break
+            t.remove()
 
 
 def add_output_args(ap):

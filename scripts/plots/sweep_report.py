@@ -27,27 +27,21 @@ import os
 import re
 import sys
 
-from plotlib import InputProblem, plt, to_number
+from plotlib import (BASELINE_COLOUR, COLOUR, FRONT_COLOUR, UNIT_COLOURS, InputProblem, front_2d, place_labels, plt,
+                     to_number)
 import matplotlib
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 PROG = "attnsim report"
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# Okabe & Ito's colour-blind-safe palette; series also differ by marker, so
-# they survive grey-scale printing.
-OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
-SERIES_COLOURS = [OKABE_ITO[c] for c in ("blue", "orange", "green", "purple", "sky", "vermillion", "black",
-                                         "yellow")]
+# Okabe & Ito's colour-blind-safe palette (plotlib); series also differ by
+# marker, so they survive grey-scale printing.
+SERIES_COLOURS = [COLOUR[c] for c in ("blue", "orange", "green", "purple", "sky", "vermillion", "black", "yellow")]
 SERIES_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<"]
-FRONT_COLOUR = OKABE_ITO["vermillion"]
-BASELINE_COLOUR = OKABE_ITO["black"]
 UNIT_ORDER = ["mask_unit", "encoder", "pe_array", "sram", "dram"]
 UNIT_NAMES = {"mask_unit": "mask unit", "encoder": "encoder", "pe_array": "PE array", "sram": "SRAM (all buffers)",
               "dram": "DRAM"}
-UNIT_COLOURS = {"mask_unit": OKABE_ITO["orange"], "encoder": OKABE_ITO["purple"], "pe_array": OKABE_ITO["blue"],
-                "sram": OKABE_ITO["green"], "dram": OKABE_ITO["sky"]}
 MAX_BREAKDOWN_POINTS = 30  # beyond this the bars are unreadable; the page says which were left out
 
 # summary.csv columns: header shown, how the value is formatted, scale from the
@@ -299,17 +293,6 @@ def readable_ticks(ax, *axes):
         (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(FuncFormatter(tick_text))
 
 
-def front_2d(xs, ys, signs):
-    """Indices on the front of two metrics (each minimised after its sign)."""
-    pts = sorted(range(len(xs)), key=lambda i: (signs[0] * xs[i], signs[1] * ys[i]))
-    front, best = [], math.inf
-    for i in pts:
-        if signs[1] * ys[i] < best:
-            front.append(i)
-            best = signs[1] * ys[i]
-    return front
-
-
 def workload_styles(workloads):
     return {w: (SERIES_COLOURS[k % len(SERIES_COLOURS)], SERIES_MARKERS[k % len(SERIES_MARKERS)])
             for k, w in enumerate(workloads)}
@@ -349,15 +332,12 @@ def pareto_figure(summary, ok, workloads, styles, front, baseline):
         colour, marker = styles[w]
         ax.scatter(xs, ys, s=26, color=colour, marker=marker, alpha=0.75, label="sweep point", zorder=2)
         line = front_2d(xs, ys, (1 if xgoal == "min" else -1, 1 if ygoal == "min" else -1))
-        ax.step([xs[i] for i in line], [ys[i] for i in line], where="post", color=FRONT_COLOUR, lw=1.2,
-                label="front of these two", zorder=3)
+        if len(line) > 1:  # a single point is no line
+            ax.step([xs[i] for i in line], [ys[i] for i in line], where="post", color=FRONT_COLOUR, lw=1.2,
+                    label="front of these two", zorder=3)
         on = [i for i, p in enumerate(pts) if p["index"] in front]
         ax.scatter([xs[i] for i in on], [ys[i] for i in on], s=120, facecolors="none", edgecolors=FRONT_COLOUR,
                    linewidths=1.6, label="Pareto front (all objectives)", zorder=4)
-        offsets = [(7, 5), (7, -11), (-22, 6), (-22, -11)]  # staggered so neighbours' numbers do not overlap
-        for j, i in enumerate(sorted(on, key=lambda i: xs[i])[:40]):
-            ax.annotate(f"#{pts[i]['index']}", (xs[i], ys[i]), textcoords="offset points",
-                        xytext=offsets[j % len(offsets)], fontsize=7.5, color=FRONT_COLOUR)
         base = [i for i, p in enumerate(pts) if p["index"] in baseline]
         if base:
             ax.scatter([xs[i] for i in base], [ys[i] for i in base], s=170, marker="*", color=BASELINE_COLOUR,
@@ -369,6 +349,9 @@ def pareto_figure(summary, ok, workloads, styles, front, baseline):
         ax.set_ylabel(ylabel + ("" if ygoal == "min" else ", higher is better"))
         ax.set_title(f"{w}: {len(pts)} points, {len(on)} on the front")
         ax.legend(fontsize=7.5, loc="best")
+        labelled = sorted(on, key=lambda i: (xs[i], ys[i]))[:40]
+        place_labels(ax, [(xs[i], ys[i]) for i in labelled], [f"#{pts[i]['index']}" for i in labelled],
+                     FRONT_COLOUR, fontsize=7.5)
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].set_visible(False)
     fig.tight_layout()

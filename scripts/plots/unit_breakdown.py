@@ -11,7 +11,7 @@ total.energy): energy by unit, stacked, in µJ (SRAM buffers summed).
 """
 import argparse
 
-from plotlib import (OKABE_ITO, UNIT_LABELS, UNIT_ORDER, InputProblem, add_output_args, fail_on_bad_input, plt, read_report, report_label,
+from plotlib import (UNIT_COLOURS, UNIT_LABELS, UNIT_ORDER, InputProblem, add_output_args, fail_on_bad_input, plt, read_report, report_label,
                      save, setup_style)
 from matplotlib.ticker import FuncFormatter
 import numpy as np
@@ -19,9 +19,6 @@ import numpy as np
 
 ENERGY_ORDER = ["mask_unit", "encoder", "pe_array", "sram", "dram"]
 ENERGY_LABELS = dict(UNIT_LABELS, sram="SRAM")
-# One Okabe-Ito colour per unit, the same in both panels.
-COLORS = {"mask_unit": OKABE_ITO[1], "encoder": OKABE_ITO[5], "pe_array": OKABE_ITO[0], "sram": OKABE_ITO[2],
-          "dram": "#999999"}
 
 
 def energy_by_unit(report):
@@ -61,7 +58,7 @@ def main():
     for k, u in enumerate(units):
         busy = [r["total"].get("units", {}).get(u, {}).get("busy_cycles", 0) for _, r in reports]
         ax.bar(x + (k - (len(units) - 1) / 2) * width, busy, width, label=UNIT_LABELS.get(u, u),
-               color=COLORS.get(u))
+               color=UNIT_COLOURS.get(u))
     totals = [r["total"]["cycles"] for _, r in reports]
     ax.scatter(x, totals, marker="_", s=2500 / max(n, 1), color="black", linewidths=2, zorder=3,
                label="total cycles")
@@ -78,7 +75,7 @@ def main():
             vals = np.array([e.get(u, 0.0) for e in energies])
             if not vals.any():
                 continue
-            ax.bar(x, vals, 0.6, bottom=bottom, label=ENERGY_LABELS.get(u, u), color=COLORS.get(u))
+            ax.bar(x, vals, 0.6, bottom=bottom, label=ENERGY_LABELS.get(u, u), color=UNIT_COLOURS.get(u))
             bottom += vals
         for i, total in enumerate(bottom):
             ax.annotate(f"{total:.3g} µJ", (x[i], total), textcoords="offset points", xytext=(0, 3), ha="center",
