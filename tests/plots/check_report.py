@@ -218,8 +218,10 @@ with tempfile.TemporaryDirectory(prefix="attnsim_report_") as tmp:
         r = run([sys.executable, script, sweep], cwd=tmp)
         if not check(r.returncode == 0 and os.path.exists(page), f"{name}: report built ({r.stderr.strip()})"):
             continue
+        # Again through the CLI, which runs the same script (with this Python).
         again = os.path.join(tmp, "again.html")
-        r = run([sys.executable, script, sweep, "-o", again], cwd=tmp)
+        r = subprocess.run([attnsim, "report", sweep, "-o", again], cwd=tmp, capture_output=True, text=True,
+                           env=dict(os.environ, ATTNSIM_PYTHON=sys.executable))
         first = open(page, "rb").read().replace(page.encode(), b"OUT")
         second = open(again, "rb").read().replace(again.encode(), b"OUT")
         check(r.returncode == 0 and first == second, f"{name}: the same inputs give the same page")
