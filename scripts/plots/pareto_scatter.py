@@ -16,9 +16,9 @@ marks a point of the sweep (its number) or another run's report with a star.
 """
 import argparse
 
-from plotlib import (BASELINE_COLOUR, FRONT_COLOUR, METRIC_LABELS, METRIC_SCALE, POINT_COLOUR, InputProblem,
-                     add_output_args, fail_on_bad_input, front_2d, is_true, metric_column, ok_points, place_labels,
-                     plt, read_report, read_summary, require_columns, save, setup_style)
+from plotlib import (BASELINE_COLOUR, FRONT_COLOUR, METRIC_LABELS, METRIC_SCALE, POINT_COLOUR, REPORT_PATHS,
+                     InputProblem, add_output_args, fail_on_bad_input, front_2d, is_true, metric_column, ok_points,
+                     place_labels, plt, read_report, read_summary, require_columns, save, setup_style)
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 
@@ -26,13 +26,6 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 def sort_key(v):
     """Numbers in order, then strings, then missing values."""
     return (v is None, isinstance(v, str), v if isinstance(v, (int, float)) else 0, str(v))
-
-
-# Summary columns as report paths, for a --baseline report.
-REPORT_PATHS = {"cycles": "total.cycles", "time_us": "total.time_us", "energy_pj": "total.energy.total_pj",
-                "area_mm2": "area.total_mm2", "pe_utilisation": "total.units.pe_array.busy_fraction",
-                "mac_utilisation": "total.units.pe_array.mac_utilisation", "mask_density": "total.mask.density",
-                "density": "total.mask.density", "relative_error": "total.accuracy.relative_error"}
 
 
 def baseline_point(arg, path, pts, xcol, ycol):

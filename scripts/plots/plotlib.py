@@ -30,6 +30,13 @@ METRIC_LABELS = {
     "relative_error": "output relative error",
     "wall_time_s": "simulator wall time (s)",
 }
+# The report path of each summary column (attnsim sweep's objectives are report paths).
+REPORT_PATHS = {"cycles": "total.cycles", "time_us": "total.time_us", "energy_pj": "total.energy.total_pj",
+                "area_mm2": "area.total_mm2", "pe_utilisation": "total.units.pe_array.busy_fraction",
+                "mac_utilisation": "total.units.pe_array.mac_utilisation", "mask_density": "total.mask.density",
+                "density": "total.mask.density", "relative_error": "total.accuracy.relative_error",
+                "mask_recall": "total.mask.recall"}
+METRIC_LABELS["mask_recall"] = "mask recall"
 # Values shown in other units than stored: pJ -> µJ, bytes -> MB (10^6).
 METRIC_SCALE = {"energy_pj": 1e-6, "dram_bytes": 1e-6}
 # Columns that are fractions in [0, 1].
@@ -72,6 +79,12 @@ def fail_on_bad_input(main):
         print(f"{prog}: {what}: not the input this script reads ({type(e).__name__}: {e}); see --help",
               file=sys.stderr)
         sys.exit(2)
+
+
+def label_and_scale(name):
+    """(axis label, scale from the stored unit) of a summary column or a report path."""
+    column = next((c for c, p in REPORT_PATHS.items() if p == name), name)
+    return METRIC_LABELS.get(column, name), METRIC_SCALE.get(column, 1)
 
 
 def setup_style():

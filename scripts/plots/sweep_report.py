@@ -27,8 +27,8 @@ import os
 import re
 import sys
 
-from plotlib import (BASELINE_COLOUR, COLOUR, FRONT_COLOUR, UNIT_COLOURS, InputProblem, front_2d, place_labels, plt,
-                     to_number)
+from plotlib import (BASELINE_COLOUR, COLOUR, FRONT_COLOUR, UNIT_COLOURS, InputProblem, front_2d, label_and_scale,
+                     place_labels, plt, to_number)
 import matplotlib
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -57,7 +57,7 @@ COLUMNS = {
     "area_mm2": ("area (mm²)", "num", 1),
     "pe_utilisation": ("PE array busy (%)", "num", 100),
     "mac_utilisation": ("MAC utilisation (%)", "num", 100),
-    "dram_bytes": ("DRAM traffic (KiB)", "num", 1 / 1024),
+    "dram_bytes": ("DRAM traffic (MB)", "num", 1e-6),
     "mask_density": ("mask density (%)", "num", 100),
     "density": ("mask density (%)", "num", 100),
     "relative_error": ("output relative error", "num", 1),
@@ -66,23 +66,13 @@ COLUMNS = {
     "pareto": ("Pareto front", "flag", 1),
     "error": ("error", "error", 1),
 }
-# Report paths (objectives) and summary metrics: axis label and scale.
-QUANTITIES = {
-    "total.cycles": ("latency (cycles)", 1), "cycles": ("latency (cycles)", 1),
-    "total.time_us": ("latency (µs)", 1), "time_us": ("latency (µs)", 1),
-    "total.energy.total_pj": ("energy (µJ)", 1e-6), "energy_pj": ("energy (µJ)", 1e-6),
-    "area.total_mm2": ("area (mm²)", 1), "area_mm2": ("area (mm²)", 1),
-    "total.mask.density": ("mask density", 1), "mask_density": ("mask density", 1),
-    "total.mask.recall": ("mask recall", 1),
-    "total.accuracy.relative_error": ("output relative error", 1), "relative_error": ("output relative error", 1),
-    "total.units.pe_array.busy_fraction": ("PE array busy fraction", 1), "pe_utilisation": ("PE array busy fraction", 1),
-}
 SWEEP_ARG = None  # the folder given, for the last-resort error line
 BASE = object()  # a point's parameter left at the base arch's value (a `list` entry that omits it)
 
 
 def quantity(name):
-    return QUANTITIES.get(name, (name, 1))
+    """(label, scale) of a report path (an objective) or a summary column."""
+    return label_and_scale(name)
 
 
 # ---------------------------------------------------------------- reading

@@ -11,8 +11,8 @@ total.energy): energy by unit, stacked, in µJ (SRAM buffers summed).
 """
 import argparse
 
-from plotlib import (UNIT_COLOURS, UNIT_LABELS, UNIT_ORDER, InputProblem, add_output_args, fail_on_bad_input, plt, read_report, report_label,
-                     save, setup_style)
+from plotlib import (UNIT_COLOURS, UNIT_LABELS, UNIT_ORDER, InputProblem, add_output_args, fail_on_bad_input, plt,
+                     read_report, report_label, save, setup_style)
 from matplotlib.ticker import FuncFormatter
 import numpy as np
 
