@@ -8,7 +8,13 @@ import sys
 
 try:
     import matplotlib
-except ImportError:  # one line, like every other error of these scripts
+except ImportError:
+    # Run as scripts/plots/x.py by a Python without matplotlib (#!/usr/bin/env
+    # python3): start again with the tree's .venv, which setup.sh makes.
+    venv = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".venv", "bin", "python")
+    if os.access(venv, os.X_OK) and not os.environ.get("ATTNSIM_PLOTS_REEXEC"):
+        os.environ["ATTNSIM_PLOTS_REEXEC"] = "1"  # once: a .venv without matplotlib must not loop
+        os.execv(venv, [venv] + sys.argv)
     print(f"{os.path.basename(sys.argv[0])}: needs matplotlib, which {sys.executable} lacks "
           "(run with .venv/bin/python, which scripts/setup.sh makes from scripts/requirements.txt)", file=sys.stderr)
     sys.exit(2)

@@ -171,6 +171,12 @@ with tempfile.TemporaryDirectory(prefix="attnsim_plots_") as tmp:
                                  "--color", "pe_array.rows", "--baseline", reports[1], "--formats", "png,svg,pdf"],
               f"{tmp}/pareto.png")
     check_vector("pareto_scatter", f"{tmp}/pareto")
+    # Started by a Python without matplotlib (here: without site-packages), a
+    # script runs itself again with the tree's .venv.
+    if os.path.exists(os.path.join(src, ".venv", "bin", "python")):
+        check_png("pareto_scatter started without matplotlib",
+                  [sys.executable, "-S", f"{plots}/pareto_scatter.py", summary, "-o", f"{tmp}/no_mpl.png"],
+                  f"{tmp}/no_mpl.png")
     check_png("utilisation_heatmap", [py, f"{plots}/utilisation_heatmap.py", summary, "-o", f"{tmp}/heat.png"],
               f"{tmp}/heat.png", min_size=(900, 200))  # three panels: MAC utilisation, latency, energy
     # The same input gives the same SVG, byte for byte.
