@@ -584,7 +584,7 @@ def parse_args(argv):
 
 def main(argv):
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed points are ours to report, without tracebacks
     args = parse_args(argv)
     s = Search(args)
     if args.grid_spec:
