@@ -43,6 +43,6 @@ export -f one_run
 export out trials space search
 for seed in $(seq 0 $((seeds - 1))); do
   for sampler in nsga2 tpe random; do echo "$sampler $seed"; done
-done | xargs -P "$jobs" -L 1 bash -c 'one_run "$0" "$1"'
+done | xargs -P "$jobs" -L 1 bash -c 'set -euo pipefail; one_run "$0" "$1"'
 
 $py "$root/scripts/search/bench_search.py" "$out" "$space"

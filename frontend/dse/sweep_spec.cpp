@@ -114,7 +114,12 @@ class SpecLoader {
     read_objectives(r);
     if (r.has("timeout_s")) s_.timeout_s = r.number("timeout_s", std::nullopt, 1e-3, 1e7);
     if (r.has("set")) read_set(r);
-    if (r.has("space")) read_search(r);
+    if (r.has("space")) {
+      read_search(r);
+    } else {
+      for (const char* key : {"constraints", "sampler", "seed", "trials", "population"})
+        if (r.has(key)) r.fail("space", std::string("missing: \"") + key + "\" belongs to a search space, which needs \"space\"");
+    }
     std::vector<std::vector<AxisEntry>> axes;
     if (r.has("axes")) {
       if (s_.is_search()) r.fail("axes", "a search space has no axes: its parameters are in \"space\"");
