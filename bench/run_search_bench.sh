@@ -4,7 +4,7 @@
 # 1. enumerates configs/search/sanger_subspace.json with attnsim sweep (its
 #    grid: the exhaustive front);
 # 2. runs attnsim search on the same space with NSGA-II, TPE and random
-#    sampling, SEEDS seeds each (default 5: seeds 0..4), TRIALS trials each
+#    sampling, SEEDS seeds each (default 10: seeds 0..9), TRIALS trials each
 #    (default 400), the runs reading the sweep's reports (the same content
 #    hash is the same report, so the trials cost no simulation; the counts of
 #    trials do not depend on it);
@@ -15,7 +15,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$root/out/search_bench}")
-seeds=${2:-5}
+seeds=${2:-10}
 trials=${3:-400}
 jobs=${JOBS:-2}
 py=$root/.venv/bin/python
