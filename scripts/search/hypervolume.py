@@ -2,6 +2,7 @@
 its benchmark (docs/search.md). Objectives are minimised here: callers negate
 the ones to maximise. Exact, by slicing (fine for the few objectives and the
 fronts of tens to hundreds of points a search has)."""
+import math
 
 
 def pareto_front(points):
@@ -48,20 +49,46 @@ class Normaliser:
     """Maps objective vectors (minimised) onto [0, 1] by the ranges of a set of
     points, so objectives of different units weigh alike; the reference point
     is 1.1 in every objective, just beyond the worst value, so that the front's
-    extreme points count too."""
+    extreme points count too. With log_scale, an objective whose values all
+    have one sign is compared by its logarithm (a factor of 2 counts alike at
+    any size: latency, energy and errors span orders of magnitude); the others
+    stay linear. Both are monotonic, so the front is the same."""
 
     REFERENCE = 1.1
 
-    def __init__(self, points):
+    def __init__(self, points, log_scale=True):
         cols = list(zip(*points))
+        self.transforms = [self._transform(c) if log_scale else None for c in cols]
+        cols = [[self._apply(t, x) for x in c] for t, c in zip(self.transforms, cols)]
         self.lo = [min(c) for c in cols]
         self.hi = [max(c) for c in cols]
 
+    @staticmethod
+    def _transform(values):
+        if all(x > 0 for x in values):
+            return "log"
+        if all(x < 0 for x in values):
+            return "-log-"  # a maximised objective, negated: -log(-x) keeps the order
+        return None
+
+    @staticmethod
+    def _apply(t, x):
+        if t == "log":
+            return math.log(x)
+        if t == "-log-":
+            return -math.log(-x)
+        return x
+
     def __call__(self, p):
-        return tuple((x - lo) / (hi - lo) if hi > lo else 0.0 for x, lo, hi in zip(p, self.lo, self.hi))
+        return tuple((self._apply(t, x) - lo) / (hi - lo) if hi > lo else 0.0
+                     for t, x, lo, hi in zip(self.transforms, p, self.lo, self.hi))
 
     def reference(self):
         return tuple(self.REFERENCE for _ in self.lo)
+
+    def describe(self):
+        return ("objectives min-max normalised" + (" (logarithms of those of one sign)" if any(self.transforms)
+                                                   else "") + " over the feasible points, reference point 1.1")
 
 
 def progress(vectors, normalise):

@@ -5,8 +5,9 @@
 
 search_progress.csv is what attnsim search writes (columns trial,
 hypervolume_<sampler>...): the hypervolume of the front of the first N trials'
-feasible points, objectives normalised to [0, 1] over every feasible point of
-the studies shown, reference point 1.1 in each. attnsim search draws it itself
+feasible points, objectives (their logarithms, where all of one sign)
+normalised to [0, 1] over every feasible point of the studies shown,
+reference point 1.1 in each. attnsim search draws it itself
 (OUT/search_hypervolume.png and .svg); this script redraws it.
 """
 import argparse
@@ -27,9 +28,8 @@ def plot(curves, objectives, out):
         ax.plot(range(1, len(curve) + 1), curve, label=LABELS.get(name, name),
                 linestyle="--" if name == "random" else "-", linewidth=1.8)
     ax.set_xlabel("trials")
-    ax.set_ylabel("hypervolume of the front (normalised)")
+    ax.set_ylabel("hypervolume of the front\n(log objectives, normalised; ref. 1.1)")
     ax.set_title("Search progress: " + ", ".join(objectives) if objectives else "Search progress", fontsize=9)
-    ax.set_ylim(bottom=0)
     ax.legend(loc="lower right")
     save(fig, out, vector=True)
 

@@ -506,7 +506,7 @@ def finish(s, storage):
     if not s.args.quiet:
         final = ", ".join(f"{k} {c[-1]:.4g}" for k, c in curves.items())
         print(f"search: {len(trials)} trials ({study.user_attrs['sampler']}, seed {s.seed}); "
-              f"hypervolume of the front (normalised objectives, reference 1.1): {final}; "
+              f"hypervolume of the front ({norm.describe()}): {final}; "
               f"summary: {s.out}/summary.csv, plot: {s.out}/search_hypervolume.png")
     return 0
 
