@@ -135,6 +135,8 @@ int cmd_sweep(int argc, char** argv) {
     }
     return r.failed ? 1 : 0;
   }
+  if (spec.is_search() && !vm.count("dry-run"))
+    throw InputError(spec.file, "space", "a search space: run attnsim search (or evaluate points with --point)");
   if (vm.count("dry-run")) {
     const std::vector<const SweepPoint*> mine = shard_points(spec, shard);
     std::set<std::string> hashes, classes;

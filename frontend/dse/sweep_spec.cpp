@@ -293,11 +293,11 @@ class SpecLoader {
     r.finish();
     if (range.log && range.lo <= 0) fail(w + ".log", "a log scale needs LO > 0, got " + v.dump());
     if (range.log && range.step != 1) fail(w + ".step", "a log-scale int range has step 1 (Optuna's rule)");
-    if (integer && static_cast<int64_t>(range.hi - range.lo) % range.step != 0)
-      fail(w + ".step", "HI - LO must be a multiple of the step, got [" + v[0].dump() + ", " + v[1].dump() +
-                            "] with step " + std::to_string(range.step));
     check({{key, v[0]}}, w + "." + range.kind + "[0]");
     check({{key, v[1]}}, w + "." + range.kind + "[1]");
+    if (integer && (range.hi - range.lo > 1e15 || static_cast<int64_t>(range.hi - range.lo) % range.step != 0))
+      fail(w + ".step", "HI - LO must be a multiple of the step (and below 1e15), got [" + v[0].dump() + ", " +
+                            v[1].dump() + "] with step " + std::to_string(range.step));
     return range;
   }
 
