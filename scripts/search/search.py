@@ -274,6 +274,7 @@ def open_study(s, storage, name, create):
             study = optuna.create_study(storage=storage, study_name=name, directions=s.directions)
             for k, v in want.items():
                 study.set_user_attr(k, v)
+            study.set_user_attr("out", s.out)
             study.set_user_attr("trials", s.args.trials or s.spec.get("trials", 100))
         except optuna.exceptions.DuplicatedStudyError:
             pass  # another worker made it at the same moment
@@ -288,6 +289,12 @@ def open_study(s, storage, name, create):
     if attrs.get("space_hash") != s.space_hash:
         raise SearchError(f"{where}: study {name} was made from another search space ({attrs.get('space_file')}, "
                           "or its arch, workload or attnsim version changed); choose another --out/--storage")
+    # The points are in the OUT the study was made for: a study in a shared
+    # database used from another OUT would summarise reports it cannot see.
+    # (A study in OUT/study.db moves with its folder.)
+    if s.args.storage and attrs.get("out") not in (None, s.out):
+        raise SearchError(f"{where}: study {name} keeps its points in {attrs['out']}, not {s.out}; "
+                          "use that --out")
     for k in ("sampler", "seed"):
         if attrs.get(k) != want[k]:
             raise SearchError(f"{where}: study {name} was made with {k} {attrs.get(k)}, not {want[k]}; "

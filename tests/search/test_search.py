@@ -21,7 +21,8 @@ import tempfile
 import time
 
 try:
-    import optuna  # noqa: F401
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
 except ImportError:
     print("skipped: optuna is not importable (scripts/setup.sh makes .venv with it)")
     sys.exit(77)
@@ -282,6 +283,10 @@ def test_foreign_and_corrupt_db(env):
                  "another search space")
     r = env.search(space2, good)
     check(r.returncode == 2 and "holds the search of another space" in r.stderr, f"OUT of another space: {r.stderr}")
+    # A study in a shared database keeps its points in its own OUT.
+    shared = f"sqlite:///{env.path('shared.db')}"
+    ok_run(env.search(space, env.path("first"), "--trials", "2", "--storage", shared), "a search in a shared db")
+    expect_error(env, env.search(space, out, "--storage", shared), out, "keeps its points in")
     # The study's file damaged: garbage, then truncated.
     db = os.path.join(good, "study.db")
     shutil.copy(db, env.path("saved.db"))
