@@ -371,9 +371,11 @@ ParamSet parse_point(const SweepSpec& spec, const nlohmann::json& point, const s
     for (const auto& [path, value] : point.items()) params.emplace_back(path, value);
     return params;
   }
-  for (const auto& [path, value] : point.items())
+  for (auto it = point.begin(); it != point.end(); ++it) {
+    const std::string& path = it.key();  // not a structured binding: C++17 lambdas cannot capture those
     if (std::none_of(spec.space.begin(), spec.space.end(), [&](const SpaceRange& r) { return r.path == path; }))
       throw InputError(file, where + "[\"" + path + "\"]", "not a parameter of the search space " + spec.file);
+  }
   ParamSet params;
   for (const auto& range : spec.space) {
     if (!point.contains(range.path)) continue;
