@@ -47,7 +47,7 @@ seed_files() {
   case "$1" in
     arch) ls configs/arch/*.json ;;
     workload) ls workloads/*.json fuzz/seeds/validate_base/*.json ;;
-    sweep) ls configs/sweeps/*.json ;;
+    sweep) ls configs/sweeps/*.json configs/search/*.json ;;   # search spaces go through the same loader
     npy) ls fuzz/seeds/validate_base/*/*.npy ;;
     gpu_timing) ls gpu_ref/timings/*.json gpu_ref/golden/*/meta.json ;;
   esac

@@ -25,6 +25,9 @@ int run_python_tool(const char* command, const char* script, int argc, char** ar
   if (access(python.c_str(), X_OK) != 0)
     throw InputError(python, "", std::string("no Python environment: attnsim ") + command +
                                      " needs the .venv that scripts/setup.sh makes (or set ATTNSIM_PYTHON)");
+  // The tool runs this very binary (attnsim search runs its points with it).
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) setenv("ATTNSIM", self.c_str(), 1);
   std::vector<char*> args = {const_cast<char*>(python.c_str()), const_cast<char*>(path.c_str())};
   for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
   args.push_back(nullptr);

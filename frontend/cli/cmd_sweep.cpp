@@ -1,6 +1,9 @@
 // attnsim sweep: options and output of a sweep (docs/dse.md); the sweep
 // itself (folders, locking, resume, shards, summaries) is dse/sweep_runner.
+#include <sys/prctl.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <iomanip>
 #include <iostream>
@@ -38,6 +41,31 @@ int merge(const std::vector<std::string>& dirs, const std::string& out, bool qui
   return m.failed ? 1 : 0;
 }
 
+// --point: each point's entry as one JSON line on stdout.
+int evaluate(const SweepSpec& spec, const std::vector<std::string>& texts, const SweepOptions& opt) {
+  std::vector<ParamSet> points;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string where = texts.size() == 1 ? "--point" : "--point[" + std::to_string(i) + "]";
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(texts[i]);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError("", where, std::string("not JSON: ") + e.what());
+    }
+    points.push_back(parse_point(spec, j, spec.file, where));
+  }
+  // The point dies with whoever asked for it (a search worker killed by
+  // kill -9): its `attnsim run` child follows (PR_SET_PDEATHSIG in the pool).
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  bool failed = false;
+  for (const auto& e : evaluate_points(spec, points, opt)) {
+    std::cout << e.dump() << "\n";
+    failed |= e["status"] != "ok";
+  }
+  std::cout.flush();
+  return failed ? 1 : 0;
+}
+
 }  // namespace
 
 int cmd_sweep(int argc, char** argv) {
@@ -58,12 +86,18 @@ int cmd_sweep(int argc, char** argv) {
       ("max-points", po::value<int64_t>()->default_value(SweepSpec::kDefaultMaxPoints),
        "refuse a spec that expands to more points (counted before they are built)")
       ("allow-large", "pass --allow-large to every point (attnsim run: skip the up-front size estimate)")
+      ("point", po::value<std::vector<std::string>>()->composing(),
+       "evaluate this point only, a JSON object {\"PATH\": VALUE, ...} (repeatable; a search's trial): "
+       "prints one JSON line per point; several processes may share one --out")
+      ("summarize", po::value<std::string>(),
+       "write summary.csv/json in --out for the points listed in this JSON file (a search's trials)")
       ("quiet,q", "no progress bar and no tables");
   po::positional_options_description pos;
   pos.add("inputs", -1);
   po::variables_map vm;
   if (!parse_options(argc, argv,
                      "usage: attnsim sweep SPEC.json --out DIR [-j N] [--shard I/N] [--no-reuse]\n"
+                     "       attnsim sweep SPEC.json --out DIR --point '{\"PATH\": VALUE}' | --summarize LIST.json\n"
                      "       attnsim sweep --merge DIR... [--out DIR]",
                      desc, &pos, vm))
     return 0;
@@ -83,6 +117,26 @@ int cmd_sweep(int argc, char** argv) {
     timeout_s = vm["timeout"].as<double>();
     if (!(timeout_s > 0)) throw InputError("", "--timeout", "expected a positive number of seconds");
   }
+  SweepOptions opt;
+  opt.out = out;
+  opt.executable = self_executable();
+  opt.workers = jobs;
+  opt.timeout_s = timeout_s;
+  opt.reuse = reuse;
+  opt.allow_large = vm.count("allow-large") > 0;
+  opt.shard = shard;
+  if (vm.count("point")) return evaluate(spec, vm["point"].as<std::vector<std::string>>(), opt);
+  if (vm.count("summarize")) {
+    const SweepResult r = summarize_points(spec, vm["summarize"].as<std::string>(), out);
+    if (!quiet) {
+      for (const auto& w : r.warnings) std::cerr << "attnsim sweep: warning: " << w << "\n";
+      std::cout << "summary of " << r.points << " points, " << r.failed << " failed: " << r.written << "\n";
+      print_front(r.summary);
+    }
+    return r.failed ? 1 : 0;
+  }
+  if (spec.is_search() && !vm.count("dry-run"))
+    throw InputError(spec.file, "space", "a search space: run attnsim search (or evaluate points with --point)");
   if (vm.count("dry-run")) {
     const std::vector<const SweepPoint*> mine = shard_points(spec, shard);
     std::set<std::string> hashes, classes;
@@ -97,14 +151,6 @@ int cmd_sweep(int argc, char** argv) {
     return 0;
   }
 
-  SweepOptions opt;
-  opt.out = out;
-  opt.executable = self_executable();
-  opt.workers = jobs;
-  opt.timeout_s = timeout_s;
-  opt.reuse = reuse;
-  opt.allow_large = vm.count("allow-large") > 0;
-  opt.shard = shard;
   // The bar starts with the first point, not while earlier reports are read (its ETA).
   std::optional<ProgressBar> bar;
   SweepProgress progress;

@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -69,6 +71,24 @@ void remove_leftovers(int pid, const std::string& report_file, const std::string
   }
 }
 
+// The report a finished child wrote, or nullopt with `error` saying why not
+// (then its stderr stays in logs/ and its half-written files are removed).
+std::optional<nlohmann::json> collect_outcome(const SweepPoint& p, const ChildJob& job, const ChildOutcome& o,
+                                              const std::string& out, double timeout_s, std::string* error) {
+  const std::string report_file = out + "/" + point_report_path(p.hash);
+  std::optional<nlohmann::json> r;
+  if (o.ok()) r = read_report(report_file);
+  if (r) {
+    std::error_code ec;
+    fs::remove(job.stderr_file, ec);
+    return r;
+  }
+  const std::string tail = tail_lines(job.stderr_file, 5);
+  *error = o.ok() ? "exit code 0 but no readable report" : o.describe(timeout_s) + (tail.empty() ? "" : ": " + tail);
+  remove_leftovers(o.pid, report_file, p.functional_class.empty() ? "" : out + "/functional/" + p.functional_class);
+  return std::nullopt;
+}
+
 // A folder without a marker may hold only what a sweep makes (shards of one
 // sweep start together: another's marker may be appearing; scripts/slurm_sweep.sh
 // logs into logs/).
@@ -78,7 +98,7 @@ void require_sweep_folder(const std::string& out) {
     const std::string name = e.path().filename().string();
     const bool sweep_made = name == "points" || name == "logs" || name == "functional" || name == "summary.csv" ||
                             name == "summary.json" || name.rfind("summary.", 0) == 0 || name.rfind(".lock", 0) == 0 ||
-                            name.rfind("sweep.json", 0) == 0;
+                            name.rfind("sweep.json", 0) == 0 || name == "search.json";
     if (!sweep_made)
       throw InputError(out, "--out", "is a folder that is neither empty nor a sweep's output (it holds " + name +
                                          "); attnsim writes only into folders it made");
@@ -201,18 +221,12 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt, const Swee
   if (progress.update) progress.update(0, total);
   run_jobs(child_jobs, opt.workers, [&](size_t i, const ChildOutcome& o) {
     const SweepPoint& p = *job_points[i];
-    const std::string report_file = out + "/" + point_report_path(p.hash);
-    std::optional<nlohmann::json> r;
-    if (o.ok()) r = read_report(report_file);
-    if (r) {
+    std::string error;
+    if (auto r = collect_outcome(p, child_jobs[i], o, out, opt.timeout_s, &error)) {
       reports[p.hash] = std::move(*r);
-      fs::remove(child_jobs[i].stderr_file);
     } else {
-      const std::string tail = tail_lines(child_jobs[i].stderr_file, 5);
-      errors[p.hash] =
-          o.ok() ? "exit code 0 but no readable report" : o.describe(opt.timeout_s) + (tail.empty() ? "" : ": " + tail);
-      remove_leftovers(o.pid, report_file, p.functional_class.empty() ? "" : cache_dir + "/" + p.functional_class);
-      if (progress.failed) progress.failed(p, errors[p.hash]);
+      errors[p.hash] = error;
+      if (progress.failed) progress.failed(p, error);
     }
     if (progress.update) progress.update(++ended, total);
   });
@@ -277,6 +291,184 @@ MergeResult merge_sweeps(const std::vector<std::string>& dirs, const std::string
   write_summary(out, res.summary);
   res.points = parts.points.size();
   res.failed = res.summary["counts"]["failed"].get<int>();
+  return res;
+}
+
+namespace {
+
+// A search's output folder (OUT/search.json, written by scripts/search/search.py,
+// which checks its space) or a sweep's of this spec (claimed as a sweep claims it).
+void claim_points_output(const std::string& out, const SweepSpec& spec) {
+  std::error_code ec;
+  const std::string marker = out + "/search.json";
+  if (fs::exists(marker, ec)) {
+    nlohmann::json m;
+    try {
+      m = JsonReader::load_file(marker);
+    } catch (const InputError&) {
+    }
+    if (!m.is_object() || m.value("format", "") != "attnsim-search")
+      throw InputError(marker, "format", "not an attnsim search marker; attnsim writes only into folders it made");
+  } else {
+    claim_output(out, spec);
+  }
+  for (const auto& d : {out + "/points", out + "/logs", out + "/.locks"}) {
+    fs::create_directories(d, ec);
+    if (ec) throw InputError(out, "--out", "cannot create " + d + ": " + ec.message());
+  }
+}
+
+// An exclusive lock on one point while it is evaluated (waits for another
+// process evaluating the same point; the kernel drops it if that one dies).
+class PointLock {
+ public:
+  explicit PointLock(const std::string& file) : fd_(open(file.c_str(), O_CREAT | O_RDWR, 0644)) {
+    if (fd_ < 0) throw InputError(file, "", "cannot create the point's lock file");
+    while (flock(fd_, LOCK_EX) != 0)
+      if (errno != EINTR) throw InputError(file, "", "cannot lock the point");
+  }
+  ~PointLock() { close(fd_); }
+  PointLock(const PointLock&) = delete;
+  PointLock& operator=(const PointLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// A point the arch rejects: it has no effective arch; its hash covers its
+// parameters and workload, so that it is recorded like any failed point.
+SweepPoint rejected_point(const SweepSpec& spec, const ParamSet& params, int index) {
+  SweepPoint p;
+  p.index = index;
+  p.params = params;
+  nlohmann::json inputs = {{"attnsim_version", ATTNSIM_VERSION},
+                           {"rejected_params", nlohmann::json::array()},
+                           {"workload", spec.workloads[0].content_hash}};
+  for (const auto& [path, value] : params) inputs["rejected_params"].push_back({path, value});
+  p.hash = hex64(fnv1a(inputs.dump()));
+  return p;
+}
+
+// The point of `params`, or a rejected one with `error` set.
+SweepPoint point_of(const SweepSpec& spec, const ParamSet& params, int index, std::string* error) {
+  try {
+    return spec.make_point(params, index, "point");
+  } catch (const InputError& e) {
+    *error = e.what();
+    const std::string prefix = spec.file + ": point: ";
+    if (error->rfind(prefix, 0) == 0) error->erase(0, prefix.size());
+    return rejected_point(spec, params, index);
+  }
+}
+
+}  // namespace
+
+ParamSet parse_point(const SweepSpec& spec, const nlohmann::json& point, const std::string& file,
+                     const std::string& where) {
+  if (!point.is_object()) throw InputError(file, where, "expected a JSON object {\"PATH\": VALUE, ...}, got " + point.dump());
+  if (!spec.is_search()) {
+    ParamSet params;
+    for (const auto& [path, value] : point.items()) params.emplace_back(path, value);
+    return params;
+  }
+  for (auto it = point.begin(); it != point.end(); ++it) {
+    const std::string& path = it.key();  // not a structured binding: C++17 lambdas cannot capture those
+    if (std::none_of(spec.space.begin(), spec.space.end(), [&](const SpaceRange& r) { return r.path == path; }))
+      throw InputError(file, where + "[\"" + path + "\"]", "not a parameter of the search space " + spec.file);
+  }
+  ParamSet params;
+  for (const auto& range : spec.space) {
+    if (!point.contains(range.path)) continue;
+    const nlohmann::json& v = point[range.path];
+    bool inside = false;
+    if (range.kind == "choices") {
+      inside = std::find(range.choices.begin(), range.choices.end(), v) != range.choices.end();
+    } else if (range.kind == "int") {
+      inside = v.is_number_integer() && v.get<double>() >= range.lo && v.get<double>() <= range.hi &&
+               (v.get<int64_t>() - static_cast<int64_t>(range.lo)) % range.step == 0;
+    } else {
+      inside = v.is_number() && v.get<double>() >= range.lo && v.get<double>() <= range.hi;
+    }
+    if (!inside)
+      throw InputError(file, where + "[\"" + range.path + "\"]",
+                       "value " + v.dump() + " is outside space[\"" + range.path + "\"]");
+    params.emplace_back(range.path, v);
+  }
+  return params;
+}
+
+std::vector<nlohmann::json> evaluate_points(const SweepSpec& spec, const std::vector<ParamSet>& points,
+                                            const SweepOptions& opt) {
+  const std::string& out = opt.out;
+  if (out.empty()) throw InputError("", "--out", "expected an output folder");
+  claim_points_output(out, spec);
+  std::vector<nlohmann::json> entries;
+  for (size_t i = 0; i < points.size(); ++i) {
+    std::string error;
+    const SweepPoint p = point_of(spec, points[i], static_cast<int>(i), &error);
+    std::optional<nlohmann::json> report;
+    bool reused = false;
+    if (error.empty()) {
+      const PointLock lock(out + "/.locks/" + p.hash);
+      report = read_report(out + "/" + point_report_path(p.hash));
+      reused = report.has_value();
+      if (!report) {
+        ChildJob job;
+        job.argv = {opt.executable};
+        for (auto& a : spec.run_args(p, out + "/" + point_report_path(p.hash), opt.reuse ? out + "/functional" : ""))
+          job.argv.push_back(std::move(a));
+        if (opt.allow_large) job.argv.push_back("--allow-large");
+        job.stderr_file = out + "/logs/" + p.hash + ".stderr";
+        job.timeout_s = opt.timeout_s;
+        run_jobs({job}, 1, [&](size_t, const ChildOutcome& o) { report = collect_outcome(p, job, o, out, opt.timeout_s, &error); });
+      }
+    }
+    nlohmann::json e = point_entry(spec, p, report ? &*report : nullptr, error, spec.objectives);
+    e["host"]["reused"] = reused;
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+SweepResult summarize_points(const SweepSpec& spec, const std::string& list_file, const std::string& out) {
+  if (out.empty()) throw InputError("", "--out", "expected an output folder");
+  const nlohmann::json list = JsonReader::load_file(list_file);
+  JsonReader r(list, list_file);
+  const auto& items = r.raw("points");
+  if (!items.is_array()) r.fail("points", "expected an array of {\"params\": {...}, \"error\": null|TEXT, \"trial\": N}");
+  nlohmann::json host = r.has("host") ? r.raw("host") : nlohmann::json::object();
+  r.finish();
+  claim_points_output(out, spec);
+  SummaryParts parts{spec.json, spec.parameters, spec.objectives, {}};
+  SweepResult res;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string where = "points[" + std::to_string(i) + "]";
+    JsonReader item(items[i], list_file, where);
+    const ParamSet params = parse_point(spec, item.raw("params"), list_file, where + ".params");
+    const nlohmann::json& given_error = item.has("error") ? item.raw("error") : nlohmann::json();
+    if (!given_error.is_null() && !given_error.is_string()) item.fail("error", "expected null or a text");
+    const int64_t trial = item.integer("trial", static_cast<int64_t>(i), 0, INT64_MAX);
+    item.finish();
+    std::string error;
+    const SweepPoint p = point_of(spec, params, static_cast<int>(i), &error);
+    if (error.empty() && given_error.is_string()) error = given_error.get<std::string>();
+    std::optional<nlohmann::json> report;
+    if (error.empty()) {
+      report = read_report(out + "/" + point_report_path(p.hash));
+      if (!report) error = "no complete report at " + point_report_path(p.hash);
+    }
+    if (report) res.cache_hits += report->value("/simulator/functional_cache_hits"_json_pointer, int64_t{0});
+    nlohmann::json e = point_entry(spec, p, report ? &*report : nullptr, error, spec.objectives);
+    e["host"]["trial"] = trial;
+    parts.points.push_back(std::move(e));
+  }
+  res.summary = make_summary(parts, &res.warnings);
+  host["spec_file"] = spec.file;
+  res.summary["host"] = host;
+  res.points = parts.points.size();
+  res.failed = res.summary["counts"]["failed"].get<int>();
+  write_summary(out, res.summary);
+  res.written = out + "/summary.csv";
   return res;
 }
 

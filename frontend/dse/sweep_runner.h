@@ -60,6 +60,30 @@ struct SweepResult {
 // another sweep of the same shard is writing (the lock is held until it returns).
 SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& options, const SweepProgress& progress = {});
 
+// Points given one by one (attnsim sweep SPEC --out OUT --point JSON): a
+// search's trials. Several processes may evaluate points into one OUT at once:
+// no folder lock, but one per point (OUT/.locks/<hash>), so a point asked for
+// twice runs once and the second asker reads its report.
+
+// A --point value: a JSON object {PATH: VALUE}. For a search space, every path
+// must be one of its parameters and every value inside its range (InputError
+// naming `where` otherwise); ordered as the space lists them.
+ParamSet parse_point(const SweepSpec& spec, const nlohmann::json& point, const std::string& file,
+                     const std::string& where);
+
+// Evaluates the points in turn: a complete report in OUT is reused, otherwise
+// `attnsim run` computes it (functional cache, timeout, failure log as in a
+// sweep). A combination the arch rejects is a failed point (not an error).
+// Returns point_entry()s, index = position, with host.reused.
+std::vector<nlohmann::json> evaluate_points(const SweepSpec& spec, const std::vector<ParamSet>& points,
+                                            const SweepOptions& options);
+
+// Writes OUT/summary.csv and summary.json for a list of points evaluated
+// before (`list_file`: {"points": [{"params": {...}, "error": null|TEXT,
+// "trial": N}], "host": {...}}), in that order: a point is ok when it has no
+// error and its report is in OUT/points.
+SweepResult summarize_points(const SweepSpec& spec, const std::string& list_file, const std::string& out);
+
 struct MergeResult {
   nlohmann::json summary;
   std::vector<std::string> warnings;

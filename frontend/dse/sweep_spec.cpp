@@ -3,9 +3,12 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <sstream>
+#include <tuple>
 
 #include "config/arch_config.h"
 #include "dse/functional_cache.h"
+#include "dse/sweep_summary.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/json_reader.h"
@@ -28,8 +31,60 @@ std::string describe(const ParamSet& params) {
 
 namespace {
 
+std::string number_text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 std::string key_path(const std::string& where, const std::string& key) { return where + "[\"" + key + "\"]"; }
 std::string index_path(const std::string& where, size_t i) { return where + "[" + std::to_string(i) + "]"; }
+
+// The base arch with the spec's set and then `params` applied, validated by
+// the arch loader (its InputError as is). `effective` gets the arch JSON.
+ArchConfig effective_arch(const SweepSpec& s, const ParamSet& params, nlohmann::json* effective) {
+  nlohmann::json arch = s.base_arch;
+  for (const auto& [path, value] : s.set) apply_arch_override(arch, path, value, s.arch_file);
+  for (const auto& [path, value] : params) apply_arch_override(arch, path, value, s.arch_file);
+  ArchConfig config = ArchConfig::from_json(arch, s.arch_file);
+  if (effective) *effective = std::move(arch);
+  return config;
+}
+
+// The content hash of the files an arch names besides itself (a pattern
+// file's bytes are an input too); "" when one cannot be read.
+std::string arch_files_hash(const ArchConfig& config, std::string* unreadable) {
+  uint64_t h = kFnvOffset;
+  for (const auto& f : config.input_files())
+    if (!fnv1a_file(f, h)) {
+      *unreadable = f;
+      return "";
+    }
+  return hex64(h);
+}
+
+// A point: its content hash covers the effective arch, the files it names,
+// the workload's bytes, the run options and the attnsim version.
+SweepPoint build_point(const SweepSpec& s, size_t workload, const ParamSet& params, nlohmann::json effective,
+                       const ArchConfig& config, const std::string& files_hash, int index) {
+  const auto& wl = s.workloads[workload];
+  SweepPoint p;
+  p.index = index;
+  p.workload = workload;
+  p.params = params;
+  p.arch = std::move(effective);
+  const nlohmann::json run_options = {{"accuracy_rows", s.run_options.accuracy_rows}, {"layers", s.run_options.layers}};
+  const nlohmann::json inputs = {{"attnsim_version", ATTNSIM_VERSION},
+                                 {"arch", p.arch},
+                                 {"arch_files", files_hash},
+                                 {"workload", wl.content_hash},
+                                 {"run_options", run_options}};
+  p.hash = hex64(fnv1a(inputs.dump()));
+  if (FunctionalCache::applies_to(config, wl.spec))
+    p.functional_class = FunctionalCache::functional_key(
+        config, wl.spec, config.query_tile_rows(wl.spec.seq_len, wl.spec.head_dim), s.run_options.accuracy_rows);
+  return p;
+}
 
 // One value (or set of values) of an axis and where it is written in the spec.
 struct AxisEntry {
@@ -50,7 +105,7 @@ class SpecLoader {
     r.string("description", "");
     s_.arch_file = resolve(r.string("arch", std::nullopt));
     try {
-      base_arch_ = JsonReader::load_file(s_.arch_file);
+      s_.base_arch = JsonReader::load_file(s_.arch_file);
     } catch (const InputError& e) {
       r.fail("arch", e.what());
     }
@@ -59,8 +114,15 @@ class SpecLoader {
     read_objectives(r);
     if (r.has("timeout_s")) s_.timeout_s = r.number("timeout_s", std::nullopt, 1e-3, 1e7);
     if (r.has("set")) read_set(r);
+    if (r.has("space")) {
+      read_search(r);
+    } else {
+      for (const char* key : {"constraints", "sampler", "seed", "trials", "population"})
+        if (r.has(key)) r.fail("space", std::string("missing: \"") + key + "\" belongs to a search space, which needs \"space\"");
+    }
     std::vector<std::vector<AxisEntry>> axes;
     if (r.has("axes")) {
+      if (s_.is_search()) r.fail("axes", "a search space has no axes: its parameters are in \"space\"");
       const auto& a = r.raw("axes");
       if (!a.is_array()) r.fail("axes", "expected an array of axes ({\"grid\"|\"zip\"|\"list\"|\"random\": ...})");
       for (size_t i = 0; i < a.size(); ++i) axes.push_back(read_axis(a[i], i));
@@ -95,13 +157,8 @@ class SpecLoader {
   // Applies the fixed set and `params` to the base arch and validates it as
   // `attnsim run --set` would; an error names the spec location `where`.
   ArchConfig check(const ParamSet& params, const std::string& where, nlohmann::json* effective = nullptr) const {
-    nlohmann::json arch = base_arch_;
     try {
-      for (const auto& [path, value] : s_.set) apply_arch_override(arch, path, value, s_.arch_file);
-      for (const auto& [path, value] : params) apply_arch_override(arch, path, value, s_.arch_file);
-      ArchConfig config = ArchConfig::from_json(arch, s_.arch_file);
-      if (effective) *effective = std::move(arch);
-      return config;
+      return effective_arch(s_, params, effective);
     } catch (const InputError& e) {
       fail(where, std::string("rejected by the arch: ") + e.what());
     }
@@ -175,6 +232,127 @@ class SpecLoader {
       o.finish();
       s_.objectives.push_back(obj);
     }
+  }
+
+  // A search space file (docs/search.md): "space", "constraints" and the
+  // engine's settings. The ranges' ends and every choice are checked by the
+  // arch as axis values are.
+  void read_search(JsonReader& r) {
+    if (s_.workloads.size() != 1)
+      r.fail("workloads", "a search optimises one workload; run one search per workload");
+    const auto& space = r.raw("space");
+    if (!space.is_object() || space.empty())
+      r.fail("space", "expected a non-empty object {\"PATH\": {\"int\"|\"float\"|\"choices\": ...}, ...}");
+    for (const auto& key : keys_of("/space", "space")) s_.space.push_back(read_range(space.at(key), key));
+    for (const auto& range : s_.space) s_.parameters.push_back(range.path);
+    for (size_t i = 0; i < s_.objectives.size(); ++i)
+      if (!known_metric(s_.objectives[i].metric))
+        fail(index_path("objectives", i) + ".metric", unknown_metric(s_.objectives[i].metric));
+    if (r.has("constraints")) read_constraints(r.raw("constraints"));
+    s_.search.sampler = r.string("sampler", "nsga2", {"nsga2", "tpe", "random"});
+    s_.search.seed = r.integer("seed", 0, 0, (int64_t{1} << 31) - 1);
+    s_.search.trials = r.integer("trials", 100, 1, 10000000);
+    s_.search.population = r.integer("population", 50, 2, 100000);
+  }
+
+  SpaceRange read_range(const nlohmann::json& d, const std::string& key) {
+    const std::string w = key_path("space", key);
+    const char* forms = "expected {\"int\": [LO, HI], \"step\"?: N, \"log\"?: true}, {\"float\": [LO, HI], \"log\"?: true} or {\"choices\": [VALUES]}";
+    if (!d.is_object()) fail(w, forms);
+    JsonReader r(d, s_.file, w);
+    SpaceRange range;
+    range.path = key;
+    for (const char* kind : {"int", "float", "choices"})
+      if (r.has(kind)) {
+        if (!range.kind.empty()) fail(w, std::string(forms) + "; got both " + range.kind + " and " + kind);
+        range.kind = kind;
+      }
+    if (range.kind.empty()) fail(w, forms);
+    const auto& v = r.raw(range.kind);
+    if (range.kind == "choices") {
+      range.choices = values_of(v, key, w + ".choices");
+      for (size_t k = 0; k < range.choices.size(); ++k) {
+        const auto& c = range.choices[k];
+        if (!(c.is_number() || c.is_string() || c.is_boolean()))
+          fail(index_path(w + ".choices", k), "a search's choices are numbers, strings or booleans, got " + c.dump());
+        for (size_t j = 0; j < k; ++j)
+          if (range.choices[j] == c) fail(index_path(w + ".choices", k), "the choice " + c.dump() + " is listed twice");
+      }
+      r.finish();
+      return range;
+    }
+    const bool integer = range.kind == "int";
+    if (!v.is_array() || v.size() != 2 || !(integer ? v[0].is_number_integer() : v[0].is_number()) ||
+        !(integer ? v[1].is_number_integer() : v[1].is_number()) || !(v[0].get<double>() < v[1].get<double>()))
+      fail(w + "." + range.kind, std::string("expected [LO, HI] with LO < HI") + (integer ? ", integers" : "") +
+                                     ", got " + v.dump());
+    range.lo = v[0].get<double>();
+    range.hi = v[1].get<double>();
+    range.log = r.boolean("log", false);
+    if (integer) range.step = r.integer("step", 1, 1, INT64_MAX);
+    r.finish();
+    if (range.log && range.lo <= 0) fail(w + ".log", "a log scale needs LO > 0, got " + v.dump());
+    if (range.log && range.step != 1) fail(w + ".step", "a log-scale int range has step 1 (Optuna's rule)");
+    check({{key, v[0]}}, w + "." + range.kind + "[0]");
+    check({{key, v[1]}}, w + "." + range.kind + "[1]");
+    if (integer && (range.hi - range.lo > 1e15 || static_cast<int64_t>(range.hi - range.lo) % range.step != 0))
+      fail(w + ".step", "HI - LO must be a multiple of the step (and below 1e15), got [" + v[0].dump() + ", " +
+                            v[1].dump() + "] with step " + std::to_string(range.step));
+    return range;
+  }
+
+  void read_constraints(const nlohmann::json& list) {
+    if (!list.is_array() || list.empty())
+      fail("constraints", "expected a non-empty array of {\"metric\": NAME, \"max\"?: X, \"min\"?: Y}");
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string w = index_path("constraints", i);
+      JsonReader o(list[i], s_.file, w);
+      SearchConstraint c;
+      c.metric = o.string("metric", std::nullopt);
+      if (!known_metric(c.metric)) o.fail("metric", unknown_metric(c.metric));
+      if (o.has("min")) c.min = o.number("min", std::nullopt, -1e300, 1e300);
+      if (o.has("max")) c.max = o.number("max", std::nullopt, -1e300, 1e300);
+      o.finish();
+      if (!c.min && !c.max) fail(w, "expected \"min\", \"max\" or both");
+      if (c.min && c.max && *c.min > *c.max)
+        fail(w, "impossible: min " + number_text(*c.min) + " > max " + number_text(*c.max));
+      // Bounds no point can meet: outside the metric's possible values, or
+      // (for what the arch alone fixes) outside what the space spans.
+      auto [lo, hi] = metric_bounds(c.metric);
+      if (c.metric == "sram_kib") std::tie(lo, hi) = sram_kib_span();
+      const auto span = "impossible: " + c.metric + " spans [" + number_text(lo) + ", " +
+                        number_text(hi) + "] over the space";
+      if (c.max && *c.max < lo) fail(w + ".max", span);
+      if (c.min && *c.min > hi) fail(w + ".min", span);
+      s_.constraints.push_back(c);
+    }
+  }
+
+  // The smallest and largest total SRAM (KiB) the space's points have.
+  std::pair<double, double> sram_kib_span() {
+    const ArchConfig base = check({}, "arch");
+    double lo = 0, hi = 0;
+    for (const auto& [buffer, kib] : base.memory.buffer_kib()) {
+      double b_lo = kib, b_hi = kib;
+      for (const auto& range : s_.space) {
+        if (range.path != "memory.sram_kib." + buffer) continue;
+        if (range.kind != "choices") {
+          b_lo = range.lo;
+          b_hi = range.hi;
+        } else {
+          b_lo = 1e300;
+          b_hi = -1e300;
+          for (const auto& c : range.choices)
+            if (c.is_number()) {
+              b_lo = std::min(b_lo, c.get<double>());
+              b_hi = std::max(b_hi, c.get<double>());
+            }
+        }
+      }
+      lo += b_lo;
+      hi += b_hi;
+    }
+    return {lo, hi};
   }
 
   void read_set(JsonReader& r) {
@@ -364,50 +542,29 @@ class SpecLoader {
       for (const auto& [path, value] : c)
         if (std::find(s_.parameters.begin(), s_.parameters.end(), path) == s_.parameters.end())
           s_.parameters.push_back(path);
-    const nlohmann::json run_options = {{"accuracy_rows", s_.run_options.accuracy_rows},
-                                        {"layers", s_.run_options.layers}};
     struct Arch {
       nlohmann::json effective;
       ArchConfig config;
-      std::string files_hash;  // a pattern file's content is an input too (the arch names it by path)
+      std::string files_hash;
     };
     std::vector<Arch> archs;
     for (size_t c = 0; c < combos.size(); ++c) {
       Arch a;
       a.config = check(combos[c], "point " + std::to_string(c) + " (" + describe(combos[c]) + ")", &a.effective);
-      uint64_t h = kFnvOffset;
-      for (const auto& f : a.config.input_files())
-        if (!fnv1a_file(f, h)) fail("arch", "cannot read " + f);
-      a.files_hash = hex64(h);
+      std::string unreadable;
+      a.files_hash = arch_files_hash(a.config, &unreadable);
+      if (a.files_hash.empty()) fail("arch", "cannot read " + unreadable);
       archs.push_back(std::move(a));
     }
-    for (size_t w = 0; w < s_.workloads.size(); ++w) {
-      const auto& wl = s_.workloads[w];
-      for (size_t c = 0; c < combos.size(); ++c) {
-        SweepPoint p;
-        p.index = static_cast<int>(s_.points.size());
-        p.workload = w;
-        p.params = combos[c];
-        p.arch = archs[c].effective;
-        const nlohmann::json inputs = {{"attnsim_version", ATTNSIM_VERSION},
-                                       {"arch", p.arch},
-                                       {"arch_files", archs[c].files_hash},
-                                       {"workload", wl.content_hash},
-                                       {"run_options", run_options}};
-        p.hash = hex64(fnv1a(inputs.dump()));
-        const ArchConfig& config = archs[c].config;
-        if (FunctionalCache::applies_to(config, wl.spec))
-          p.functional_class = FunctionalCache::functional_key(
-              config, wl.spec, config.query_tile_rows(wl.spec.seq_len, wl.spec.head_dim), s_.run_options.accuracy_rows);
-        s_.points.push_back(std::move(p));
-      }
-    }
+    for (size_t w = 0; w < s_.workloads.size(); ++w)
+      for (size_t c = 0; c < combos.size(); ++c)
+        s_.points.push_back(build_point(s_, w, combos[c], archs[c].effective, archs[c].config, archs[c].files_hash,
+                                        static_cast<int>(s_.points.size())));
   }
 
   SweepSpec& s_;
   int64_t max_points_;
   ojson ordered_;
-  nlohmann::json base_arch_;
   std::map<std::string, std::string> claimed_;  // parameter path -> where it is given
 };
 
@@ -418,6 +575,20 @@ SweepSpec SweepSpec::load(const std::string& file, int64_t max_points) {
   spec.file = file;
   SpecLoader(spec, max_points).load();
   return spec;
+}
+
+SweepPoint SweepSpec::make_point(const ParamSet& params, int index, const std::string& where) const {
+  nlohmann::json effective;
+  ArchConfig config;
+  try {
+    config = effective_arch(*this, params, &effective);
+  } catch (const InputError& e) {
+    throw InputError(file, where, std::string("rejected by the arch: ") + e.what());
+  }
+  std::string unreadable;
+  const std::string files_hash = arch_files_hash(config, &unreadable);
+  if (files_hash.empty()) throw InputError(file, "arch", "cannot read " + unreadable);
+  return build_point(*this, 0, params, std::move(effective), config, files_hash, index);
 }
 
 std::vector<std::string> SweepSpec::run_args(const SweepPoint& point, const std::string& report_file,

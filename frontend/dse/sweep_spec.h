@@ -6,6 +6,7 @@
 // ArchConfig::from_json; errors name the spec file and the JSON path in it.
 // Format: docs/dse.md.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +46,31 @@ struct SweepPoint {
   std::string functional_class;  // points sharing it reuse masks and accuracy ("" : never reused)
 };
 
+// A search space's parameter (attnsim search, docs/search.md): "int" [lo, hi]
+// with step or log scale, "float" [lo, hi] (log scale optional), or "choices".
+struct SpaceRange {
+  std::string path;
+  std::string kind;  // int | float | choices
+  double lo = 0, hi = 0;
+  int64_t step = 1;
+  bool log = false;
+  std::vector<nlohmann::json> choices;
+};
+
+// A constraint of a search: lo <= metric <= hi (either side optional).
+struct SearchConstraint {
+  std::string metric;  // report path or derived column (known_metric)
+  std::optional<double> min, max;
+};
+
+// The search engine's settings (validated here, used by scripts/search/search.py).
+struct SearchSettings {
+  std::string sampler = "nsga2";  // nsga2 | tpe | random
+  int64_t seed = 0;
+  int64_t trials = 100;  // total over all workers
+  int64_t population = 50;  // NSGA-II population (Optuna's default)
+};
+
 struct SweepSpec {
   std::string file;
   nlohmann::json json;          // the spec as written
@@ -57,10 +83,23 @@ struct SweepSpec {
   SweepRunOptions run_options;
   std::vector<SweepPoint> points;  // workload-major, then the axes' product (first axis slowest)
 
+  // A search space file (it has "space"): the ranges, constraints and engine
+  // settings; `points` is then the base point only. Empty for a sweep.
+  std::vector<SpaceRange> space;
+  std::vector<SearchConstraint> constraints;
+  SearchSettings search;
+  bool is_search() const { return !space.empty(); }
+  nlohmann::json base_arch;  // the arch file's JSON, before `set`
+
   // Reads, expands and validates (InputError naming the file and JSON path).
   // More than max_points points is an error, found before they are built.
   static constexpr int64_t kDefaultMaxPoints = 100000;
   static SweepSpec load(const std::string& file, int64_t max_points = kDefaultMaxPoints);
+
+  // A point of the first workload with the given parameters (a search's
+  // trial), validated against the arch as axes are: InputError naming `where`
+  // when the arch rejects it.
+  SweepPoint make_point(const ParamSet& params, int index, const std::string& where) const;
 
   // The arguments of `attnsim run` for a point (after the executable's name).
   std::vector<std::string> run_args(const SweepPoint& point, const std::string& report_file,

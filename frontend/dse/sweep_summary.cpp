@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <cmath>
 #include <set>
 
 #include "report/compare.h"
@@ -22,8 +23,33 @@ constexpr const char* kFormat = "attnsim-sweep-summary";
 nlohmann::json metric(const nlohmann::json& report, const std::string& dotted) {
   std::string pointer = "/" + dotted;
   std::replace(pointer.begin(), pointer.end(), '.', '/');
-  const nlohmann::json::json_pointer p(pointer);
-  return report.contains(p) && report.at(p).is_number() ? report.at(p) : nlohmann::json();
+  try {
+    const nlohmann::json::json_pointer p(pointer);
+    return report.contains(p) && report.at(p).is_number() ? report.at(p) : nlohmann::json();
+  } catch (const nlohmann::json::exception&) {  // not a valid path (e.g. "a..b")
+    return nullptr;
+  }
+}
+
+// Report paths of a period object and the area (docs/report_schema.md);
+// [a-z0-9_]+ stands for names the arch decides (units' stages and counts,
+// energy and area by unit).
+const std::regex& known_paths() {
+  static const std::regex r(
+      "total\\.(cycles|time_us)"
+      "|total\\.units\\.(pe_array|mask_unit|encoder)\\.(busy_cycles|busy_fraction|pes|macs|mac_utilisation|"
+      "overall_utilisation|pack_split_utilisation)"
+      "|total\\.units\\.(pe_array|mask_unit|encoder)\\.(stages|counts)\\.[a-z0-9_]+"
+      "|total\\.units\\.dram\\.(busy_cycles|busy_fraction|bytes_read|bytes_written|bursts|bytes_without_skipping|"
+      "bytes_saved)"
+      "|total\\.sram\\.(q|k|v|score|output)\\.(capacity_bytes|bytes_read|bytes_written|bytes_spilled)"
+      "|total\\.macs\\.(pe_array|all_units|dense_attention|pe_array_vs_dense)"
+      "|total\\.mask\\.(density|recall|kept|allowed)"
+      "|total\\.accuracy\\.(max_abs_error|relative_error|compared_rows)"
+      "|total\\.energy\\.total_pj|total\\.energy\\.by_unit\\.[a-z0-9_]+"
+      "|total\\.energy\\.by_operation\\.(mac|softmax|normalise|compare|add|index|sram|dram)"
+      "|area\\.total_mm2|area\\.by_unit\\.[a-z0-9_]+");
+  return r;
 }
 
 // Summary columns: (name, dotted report path).
@@ -49,6 +75,41 @@ std::string goal(const SweepObjective& o) { return o.maximise ? "max" : "min"; }
 
 }  // namespace
 
+nlohmann::json report_metric(const nlohmann::json& report, const std::string& name) {
+  if (name == "edp_pj_us") {
+    const auto e = metric(report, "total.energy.total_pj"), t = metric(report, "total.time_us");
+    return e.is_number() && t.is_number() ? nlohmann::json(e.get<double>() * t.get<double>()) : nlohmann::json();
+  }
+  if (name == "sram_kib") {
+    const nlohmann::json::json_pointer p("/total/sram");
+    if (!report.contains(p) || !report.at(p).is_object() || report.at(p).empty()) return nullptr;
+    double bytes = 0;
+    for (const auto& [buffer, b] : report.at(p).items()) {
+      if (!b.is_object() || !b.contains("capacity_bytes") || !b["capacity_bytes"].is_number()) return nullptr;
+      bytes += b["capacity_bytes"].get<double>();
+    }
+    return bytes / 1024;
+  }
+  return metric(report, name);
+}
+
+bool known_metric(const std::string& name) {
+  return name == "edp_pj_us" || name == "sram_kib" || std::regex_match(name, known_paths());
+}
+
+std::string unknown_metric(const std::string& name) {
+  return "unknown column '" + name +
+         "': expected a report path (docs/report_schema.md), e.g. total.cycles, total.time_us, "
+         "total.energy.total_pj, area.total_mm2, total.accuracy.relative_error, total.mask.recall, "
+         "total.mask.density, total.units.pe_array.mac_utilisation, or a derived column: edp_pj_us, sram_kib";
+}
+
+std::pair<double, double> metric_bounds(const std::string& name) {
+  static const std::regex fraction(
+      "total\\.mask\\.(density|recall)|.*\\.busy_fraction|.*_utilisation");
+  return {0.0, std::regex_match(name, fraction) ? 1.0 : HUGE_VAL};
+}
+
 nlohmann::json point_entry(const SweepSpec& spec, const SweepPoint& point, const nlohmann::json* report,
                            const std::string& error, const std::vector<SweepObjective>& objectives) {
   nlohmann::json e;
@@ -66,7 +127,7 @@ nlohmann::json point_entry(const SweepSpec& spec, const SweepPoint& point, const
     for (const auto& [name, path] : kMetrics) metrics[name] = *path ? metric(*report, path) : nlohmann::json();
     const auto read = metric(*report, "total.units.dram.bytes_read"), written = metric(*report, "total.units.dram.bytes_written");
     if (read.is_number() && written.is_number()) metrics["dram_bytes"] = read.get<int64_t>() + written.get<int64_t>();
-    for (const auto& o : objectives) values[o.metric] = metric(*report, o.metric);
+    for (const auto& o : objectives) values[o.metric] = report_metric(*report, o.metric);
     host["wall_time_s"] = metric(*report, "simulator.wall_time_s");
     host["functional_cache_hits"] = metric(*report, "simulator.functional_cache_hits");
   }
@@ -75,13 +136,43 @@ nlohmann::json point_entry(const SweepSpec& spec, const SweepPoint& point, const
   e["report"] = report ? nlohmann::json(point_report_path(point.hash)) : nlohmann::json();
   e["error"] = error.empty() ? nlohmann::json() : nlohmann::json(error);
   e["host"] = host;
+  if (!spec.constraints.empty()) {
+    nlohmann::json cs = nlohmann::json::array();
+    nlohmann::json feasible = report ? nlohmann::json(true) : nlohmann::json();
+    for (const auto& c : spec.constraints) {
+      nlohmann::json v = report ? report_metric(*report, c.metric) : nlohmann::json();
+      // How far past its bound, relative to the bound (so constraints of
+      // different units weigh alike in the search); <= 0 when met.
+      nlohmann::json violation;
+      if (v.is_number()) {
+        const double x = v.get<double>();
+        double worst = -HUGE_VAL;
+        for (const auto& [bound, sign] : {std::pair{c.max, 1.0}, std::pair{c.min, -1.0}})
+          if (bound) worst = std::max(worst, sign * (x - *bound) / std::max(std::abs(*bound), 1e-12));
+        violation = worst;
+        if (worst > 0) feasible = false;
+      } else if (report) {
+        feasible = false;  // a report without the metric cannot be shown to meet it
+      }
+      cs.push_back({{"metric", c.metric},
+                    {"min", c.min ? nlohmann::json(*c.min) : nlohmann::json()},
+                    {"max", c.max ? nlohmann::json(*c.max) : nlohmann::json()},
+                    {"value", v},
+                    {"violation", violation}});
+    }
+    e["constraints"] = cs;
+    e["feasible"] = feasible;
+  }
   return e;
 }
 
 nlohmann::json make_summary(const SummaryParts& parts, std::vector<std::string>* warnings) {
-  std::vector<const nlohmann::json*> ok;
+  std::vector<const nlohmann::json*> ok, candidates;  // candidates: ok and not marked infeasible
   for (const auto& p : parts.points)
-    if (p["status"] == "ok") ok.push_back(&p);
+    if (p["status"] == "ok") {
+      ok.push_back(&p);
+      if (!(p.contains("feasible") && p["feasible"] == false)) candidates.push_back(&p);
+    }
   // Objectives every successful report has.
   std::vector<SweepObjective> used;
   nlohmann::json objectives = nlohmann::json::array();
@@ -98,6 +189,7 @@ nlohmann::json make_summary(const SummaryParts& parts, std::vector<std::string>*
     objectives.push_back({{"metric", o.metric}, {"goal", goal(o)}, {"used", use}});
   }
   if (warnings && ok.empty() && !parts.points.empty()) warnings->push_back("no point succeeded: no Pareto front");
+  if (warnings && !ok.empty() && candidates.empty()) warnings->push_back("no point meets the constraints: no Pareto front");
   // Pareto front per workload: points no other point of the same workload
   // dominates (no worse in every objective, better in one).
   std::vector<int> pareto;
@@ -105,10 +197,10 @@ nlohmann::json make_summary(const SummaryParts& parts, std::vector<std::string>*
     const double v = p->at("objectives").at(o.metric).get<double>();
     return o.maximise ? -v : v;
   };
-  for (const auto* p : ok) {
+  for (const auto* p : candidates) {
     if (used.empty()) break;
     bool dominated = false;
-    for (const auto* q : ok) {
+    for (const auto* q : candidates) {
       if (q == p || q->at("workload") != p->at("workload")) continue;
       bool no_worse = true, better = false;
       for (const auto& o : used) {
@@ -126,6 +218,7 @@ nlohmann::json make_summary(const SummaryParts& parts, std::vector<std::string>*
   s["parameters"] = parts.parameters;
   s["objectives"] = objectives;
   s["counts"] = {{"points", parts.points.size()}, {"ok", ok.size()}, {"failed", parts.points.size() - ok.size()}};
+  if (candidates.size() != ok.size()) s["counts"]["infeasible"] = ok.size() - candidates.size();
   s["points"] = parts.points;
   s["pareto"] = pareto;
   return s;
@@ -138,6 +231,9 @@ std::string summary_csv(const nlohmann::json& summary) {
   header.push_back("workload");
   for (const auto& [name, path] : kMetrics) header.push_back(name);
   header.insert(header.end(), {"wall_time_s", "functional_cache_hits", "pareto", "error"});
+  // A search with constraints: whether each point meets them.
+  const bool constrained = !summary["points"].empty() && summary["points"][0].contains("feasible");
+  if (constrained) header.push_back("feasible");
   std::vector<std::vector<std::string>> rows = {header};
   const std::set<int> front = summary["pareto"].get<std::set<int>>();
   for (const auto& p : summary["points"]) {
@@ -149,6 +245,7 @@ std::string summary_csv(const nlohmann::json& summary) {
     row.push_back(cell(p["host"]["functional_cache_hits"]));
     row.push_back(front.count(p["index"].get<int>()) ? "1" : "0");
     row.push_back(cell(p["error"]));
+    if (constrained) row.push_back(p["feasible"].is_boolean() ? (p["feasible"].get<bool>() ? "1" : "0") : "");
     rows.push_back(std::move(row));
   }
   return format_table(rows, TableFormat::csv);
