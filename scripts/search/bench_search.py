@@ -135,7 +135,7 @@ def main():
     ax.set_ylabel("hypervolume / exhaustive front's (log objectives)")
     ax.set_title(f"{os.path.basename(a.space)}: {result['grid_points']} points", fontsize=9)
     ax.legend(loc="lower right")
-    save(fig, os.path.join(a.bench, "bench_progress.png"), vector=True)
+    save(fig, os.path.join(a.bench, "bench_progress.png"), "png,svg")
 
 
 if __name__ == "__main__":

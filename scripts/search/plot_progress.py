@@ -31,7 +31,7 @@ def plot(curves, objectives, out):
     ax.set_ylabel("hypervolume of the front\n(log objectives, normalised; ref. 1.1)")
     ax.set_title("Search progress: " + ", ".join(objectives) if objectives else "Search progress", fontsize=9)
     ax.legend(loc="lower right")
-    save(fig, out, vector=True)
+    save(fig, out, "png,svg")
 
 
 def main():
