@@ -66,9 +66,11 @@ class InputProblem(Exception):
     """Bad input: reported as one line naming the file, exit code 2."""
 
 
-def fail_on_bad_input(main):
-    """Runs main(); bad input becomes one line on stderr and exit code 2."""
-    prog = os.path.basename(sys.argv[0])
+def fail_on_bad_input(main, prog=None, inputs=None):
+    """Runs main(); bad input becomes one line on stderr, starting with prog
+    (default: the script's name), and exit code 2. inputs() names what was
+    read, for errors that carry no file name (default: the file arguments)."""
+    prog = prog or os.path.basename(sys.argv[0])
     try:
         main()
     except InputProblem as e:
@@ -80,8 +82,7 @@ def fail_on_bad_input(main):
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
         # An input of the wrong kind (a report where a summary belongs, a
         # binary file, a summary of another sweep): name the inputs, no traceback.
-        inputs = [a for a in sys.argv[1:] if os.path.isfile(a)]
-        what = ", ".join(inputs) if inputs else "input"
+        what = inputs() if inputs else ", ".join(a for a in sys.argv[1:] if os.path.isfile(a)) or "input"
         print(f"{prog}: {what}: not the input this script reads ({type(e).__name__}: {e}); see --help",
               file=sys.stderr)
         sys.exit(2)

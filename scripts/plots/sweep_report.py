@@ -25,10 +25,9 @@ import json
 import math
 import os
 import re
-import sys
 
-from plotlib import (BASELINE_COLOUR, COLOUR, FRONT_COLOUR, UNIT_COLOURS, InputProblem, front_2d, label_and_scale,
-                     place_labels, plt, to_number)
+from plotlib import (BASELINE_COLOUR, COLOUR, FRONT_COLOUR, UNIT_COLOURS, InputProblem, fail_on_bad_input, front_2d,
+                     label_and_scale, place_labels, plt, to_number)
 import matplotlib
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -895,16 +894,5 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except InputProblem as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as e:
-        print(f"{PROG}: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
-        sys.exit(2)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-        # A summary of an unexpected shape that the checks above let through: one line, no traceback.
-        where = os.path.join(SWEEP_ARG, "summary.json") if SWEEP_ARG else "input"
-        print(f"{PROG}: error: {where}: not a summary this script can read ({type(e).__name__}: {e})", file=sys.stderr)
-        sys.exit(2)
+    fail_on_bad_input(main, prog=f"{PROG}: error",
+                      inputs=lambda: os.path.join(SWEEP_ARG, "summary.json") if SWEEP_ARG else "input")
