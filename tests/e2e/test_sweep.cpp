@@ -271,16 +271,21 @@ TEST(Sweep, BadSpecsAndOptionsWriteNothing) {
   EXPECT_NE(dry.out.find("4 points, 4 distinct, 1 functional classes"), std::string::npos) << dry.out;
 }
 
-TEST(Sweep, TheSpecInTheManualIsTheShippedFileAndValid) {
-  // docs/dse.md shows configs/sweeps/every_axis.json verbatim: a reader can copy it.
-  const std::string doc = slurp(kSrc + "/docs/dse.md"), file = slurp(kSrc + "/configs/sweeps/every_axis.json");
-  const size_t intro = doc.find("`configs/sweeps/every_axis.json`");
-  ASSERT_NE(intro, std::string::npos);
-  const size_t start = doc.find("```json\n", intro);
-  ASSERT_NE(start, std::string::npos);
-  const size_t body = start + 8, end = doc.find("```", body);
-  EXPECT_EQ(doc.substr(body, end - body), file);
-  const CliResult r = run_attnsim("sweep " + kSrc + "/configs/sweeps/every_axis.json --dry-run");
-  EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("192 points"), std::string::npos) << r.out;
+TEST(Sweep, TheSpecsInTheManualsAreShippedFilesAndValid) {
+  // The manuals show shipped files verbatim, so a reader can copy them.
+  const std::pair<const char*, const char*> shown[] = {{"docs/dse.md", "configs/sweeps/every_axis.json"},
+                                                       {"docs/search.md", "configs/search/every_field.json"}};
+  for (const auto& [manual, file] : shown) {
+    const std::string doc = slurp(kSrc + "/" + manual), spec = slurp(kSrc + "/" + file);
+    const size_t intro = doc.find(std::string("`") + file + "`");
+    ASSERT_NE(intro, std::string::npos) << manual;
+    const size_t start = doc.find("```json\n", intro);
+    ASSERT_NE(start, std::string::npos) << manual;
+    const size_t body = start + 8, end = doc.find("```", body);
+    EXPECT_EQ(doc.substr(body, end - body), spec) << manual;
+    const CliResult r = run_attnsim("sweep " + kSrc + "/" + file + " --dry-run");
+    EXPECT_EQ(r.code, 0) << file << ": " << r.err;
+  }
+  EXPECT_NE(run_attnsim("sweep " + kSrc + "/configs/sweeps/every_axis.json --dry-run").out.find("192 points"),
+            std::string::npos);
 }
