@@ -214,3 +214,15 @@ TEST(Cli, CompareTellsRunsApart) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("warning: the columns come from 2 workloads"), std::string::npos) << r.err;
 }
+
+TEST(Cli, PythonToolsNeedTheirEnvironment) {
+  // attnsim report/search run a script of the tree with its .venv (or ATTNSIM_PYTHON).
+  setenv("ATTNSIM_PYTHON", "/nonexistent/python", 1);
+  const CliResult r = run_attnsim("report out/grid");
+  unsetenv("ATTNSIM_PYTHON");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("attnsim report: error: /nonexistent/python: no Python environment"), std::string::npos)
+      << r.err;
+  const CliResult help = run_attnsim("--help");
+  for (const char* line : {"--version", "search", "report"}) EXPECT_NE(help.out.find(line), std::string::npos) << line;
+}
