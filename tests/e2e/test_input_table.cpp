@@ -75,6 +75,14 @@ std::string sweep_spec(int rows) {
 const std::string kRunBase = "run -q -a " + kArch + " -w " + kSmall + " --layers 1", kRun = kRunBase + " -o {d}/r.json";
 const std::string kUnchanged = "nothing written; inputs unchanged";
 
+// A search space over the PE rows with one objective and (if given) one constraint.
+void search_space(const std::string& d, const json& objective, const json& constraint) {
+  json s = {{"arch", kSrc + "/" + kArch}, {"workload", kSrc + "/" + kSmall}, {"run_options", {{"layers", 1}}},
+            {"space", {{"pe_array.rows", {{"int", {16, 64}}, {"step", 16}}}}}, {"objectives", {objective}}};
+  if (!constraint.empty()) s["constraints"] = {constraint};
+  put(d + "/space.json", s.dump(1));
+}
+
 std::vector<Case> cases() {
   return {
       {"missing file", "run -q -a {d}/absent.json -w " + kSmall + " -o {d}/r.json", 2, "absent.json: cannot open file", kUnchanged},
@@ -189,6 +197,17 @@ std::vector<Case> cases() {
       {"validate: dumps of different runs", "validate {d}/sim gpu_ref/golden/minilm_s128_l1__sanger_fp32", 2, "different runs",
        kUnchanged, dump_pair},
       {"unknown command-line option", kRun + " --speed 11", 2, "unrecognised option '--speed'", kUnchanged},
+      {"compare --baseline naming several columns",
+       "compare --baseline sanger-64x16 tests/golden/sanger__minilm_s128.json tests/golden/sanger__minilm_s256.json", 2,
+       "--baseline: 'sanger-64x16' names 2 columns", kUnchanged},
+      {"report of a folder that is no sweep", "report {d}/mine", 2, "summary.json: missing", kUnchanged,
+       [](const std::string& d) { put(d + "/mine/notes.txt", "mine"); }},
+      {"search objective no report has", "search {d}/space.json -o {d}/out", 2,
+       "space.json: objectives[0].metric: unknown column 'total.cyles'", kUnchanged,
+       [](const std::string& d) { search_space(d, {{"metric", "total.cyles"}}, {}); }},
+      {"search constraint no point can meet", "search {d}/space.json -o {d}/out", 2,
+       "space.json: constraints[0].max: impossible", kUnchanged,
+       [](const std::string& d) { search_space(d, {{"metric", "total.cycles"}}, {{"metric", "area.total_mm2"}, {"max", -1}}); }},
   };
 }
 
