@@ -105,6 +105,18 @@ void require_sweep_folder(const std::string& out) {
   }
 }
 
+// A folder's marker (OUT/sweep.json, OUT/search.json), which must be attnsim's of `format`.
+nlohmann::json read_marker(const std::string& marker, const std::string& format, const std::string& what) {
+  nlohmann::json m;
+  try {
+    m = JsonReader::load_file(marker);
+  } catch (const InputError&) {
+  }
+  if (!m.is_object() || m.value("format", "") != format)
+    throw InputError(marker, "format", "not an attnsim " + what + " marker; attnsim writes only into folders it made");
+  return m;
+}
+
 // OUT is absent, empty, or the output of a sweep of this same spec (resumed):
 // attnsim never writes into a folder it did not make, and never mixes the
 // points of two specs in one. OUT/sweep.json names the spec it belongs to.
@@ -115,13 +127,7 @@ void claim_output(const std::string& out, const SweepSpec& spec) {
   if (fs::exists(out, ec)) {
     if (!fs::is_directory(out, ec)) throw InputError(out, "--out", "is a file, expected a folder");
     if (fs::exists(marker, ec)) {
-      nlohmann::json m;
-      try {
-        m = JsonReader::load_file(marker);
-      } catch (const InputError&) {
-      }
-      if (!m.is_object() || m.value("format", "") != "attnsim-sweep")
-        throw InputError(marker, "format", "not an attnsim sweep marker; attnsim writes only into folders it made");
+      const nlohmann::json m = read_marker(marker, "attnsim-sweep", "sweep");
       if (m.value("spec_hash", "") != spec_hash)
         throw InputError(out, "--out",
                          "holds the points of another sweep spec (" + m.value("spec_file", std::string("?")) +
@@ -302,13 +308,7 @@ void claim_points_output(const std::string& out, const SweepSpec& spec) {
   std::error_code ec;
   const std::string marker = out + "/search.json";
   if (fs::exists(marker, ec)) {
-    nlohmann::json m;
-    try {
-      m = JsonReader::load_file(marker);
-    } catch (const InputError&) {
-    }
-    if (!m.is_object() || m.value("format", "") != "attnsim-search")
-      throw InputError(marker, "format", "not an attnsim search marker; attnsim writes only into folders it made");
+    read_marker(marker, "attnsim-search", "search");
   } else {
     claim_output(out, spec);
   }
