@@ -34,6 +34,7 @@ METRIC_LABELS = {
     "density": "mask density",
     "mask_density": "mask density",
     "relative_error": "output relative error",
+    "mask_recall": "mask recall",
     "wall_time_s": "simulator wall time (s)",
 }
 # The report path of each summary column (attnsim sweep's objectives are report paths).
@@ -42,7 +43,6 @@ REPORT_PATHS = {"cycles": "total.cycles", "time_us": "total.time_us", "energy_pj
                 "mac_utilisation": "total.units.pe_array.mac_utilisation", "mask_density": "total.mask.density",
                 "density": "total.mask.density", "relative_error": "total.accuracy.relative_error",
                 "mask_recall": "total.mask.recall"}
-METRIC_LABELS["mask_recall"] = "mask recall"
 # Values shown in other units than stored: pJ -> µJ, bytes -> MB (10^6).
 METRIC_SCALE = {"energy_pj": 1e-6, "dram_bytes": 1e-6}
 # Columns that are fractions in [0, 1].
