@@ -54,6 +54,7 @@ class Surplus(Exception):
 try:
     import optuna
     from optuna.trial import TrialState
+    from tqdm import tqdm
 except ImportError:
     print(f"{PROG}: error: needs optuna, which {sys.executable} lacks (run with .venv/bin/python, "
           "which scripts/setup.sh makes from scripts/requirements.txt)", file=sys.stderr)
@@ -420,30 +421,24 @@ def run_local_workers(s, storage, name, bar):
 
 
 class ProgressBar:
-    """A bar with ETA on stderr, only on a terminal and without --quiet (as attnsim sweep's)."""
+    """tqdm's bar with ETA on stderr, only on a terminal and without --quiet
+    (as attnsim sweep's); trials of an earlier run do not count for the ETA."""
 
     def __init__(self, what, quiet):
-        self.what, self.enabled, self.drawn = what, not quiet and sys.stderr.isatty(), False
-        self.start, self.first = time.monotonic(), None
+        self.what, self.enabled, self.bar = what, not quiet and sys.stderr.isatty(), None
 
     def update(self, done, total):
         if not self.enabled or total <= 0:
             return
-        if self.first is None:
-            self.first = done  # trials of an earlier run do not count for the ETA
-        elapsed = time.monotonic() - self.start
-        new = done - self.first
-        eta = elapsed * (total - done) / new if new > 0 else 0.0
-        filled = 30 * done // total
-        sys.stderr.write(f"\r{self.what} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}  "
-                         f"{elapsed:.1f}s elapsed, ETA {eta:.1f}s ")
-        sys.stderr.flush()
-        self.drawn = True
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=done, desc=self.what, file=sys.stderr, dynamic_ncols=True)
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
 
     def finish(self):
-        if self.drawn:
-            sys.stderr.write("\n")
-        self.drawn = False
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
 
 
 # ---------------------------------------------------------------------------
