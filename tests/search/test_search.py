@@ -145,6 +145,14 @@ def test_end_to_end(env):
     check(rows[0] == "trial,hypervolume_nsga2,hypervolume_random" and len(rows) == 13, f"progress CSV {rows[:2]}")
     for f in ("search_hypervolume.png", "search_hypervolume.svg", "study.db", "search.json"):
         check(os.path.getsize(os.path.join(out, f)) > 0, f"{f} written")
+    # The hypervolume on fronts worked out by hand: two rectangles in 2-D; in
+    # 3-D a box minus nothing, a dominated point, one outside the reference.
+    sys.path.insert(0, os.path.join(SRC, "scripts", "search"))
+    import hypervolume
+    hv2 = hypervolume.hypervolume([(0.5, 0.5), (0.2, 0.9)], (1.1, 1.1))
+    hv3 = hypervolume.hypervolume([(0.1, 0.1, 0.1), (0.5, 0.5, 0.5), (2.0, 0.0, 0.0)], (1.0, 1.0, 1.0))
+    check(abs(hv2 - (0.6 * 0.6 + 0.3 * 0.2)) < 1e-12 and abs(hv3 - 0.9 ** 3) < 1e-12,
+          f"hypervolume of hand-computed fronts ({hv2}, {hv3})")
     # compare and the plots read the search's summary as a sweep's.
     c = subprocess.run([env.attnsim, "compare", os.path.join(out, "summary.json"), "--pareto"],
                        capture_output=True, text=True)
