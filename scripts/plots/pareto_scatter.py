@@ -17,9 +17,8 @@ marks a point of the sweep (its number) or another run's report with a star.
 import argparse
 
 from plotlib import (BASELINE_COLOUR, FRONT_COLOUR, METRIC_LABELS, METRIC_SCALE, POINT_COLOUR, REPORT_PATHS,
-                     InputProblem, add_output_args, fail_on_bad_input, front_2d, is_true, metric_column, ok_points,
-                     place_labels, plt, read_report, read_summary, require_columns, save, setup_style)
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+                     InputProblem, add_output_args, fail_on_bad_input, front_2d, is_true, maybe_log, metric_column,
+                     ok_points, place_labels, plt, readable_ticks, read_report, read_summary, require_columns, save, setup_style)
 
 
 
@@ -96,12 +95,9 @@ def main():
         xs.append(base[0] * sx)  # the axes' ranges include it
         ys.append(base[1] * sy)
 
-    for vals, axis in ((xs, ax.xaxis), (ys, ax.yaxis)):
-        if min(vals) > 0 and max(vals) / min(vals) > 10:  # a wide range: log axis, ticks at 1, 2, 5 x 10^n
-            (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
-            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            axis.set_minor_formatter(NullFormatter())
+    maybe_log(ax, "x", xs)
+    maybe_log(ax, "y", ys)
+    readable_ticks(ax, "x", "y")
     ax.set_xlabel(METRIC_LABELS.get(xcol, xcol))
     ax.set_ylabel(METRIC_LABELS.get(ycol, ycol))
     workloads = sorted({str(r.get("workload")) for r in pts if r.get("workload") is not None})

@@ -3,6 +3,7 @@ reports, failing with one clear line, one look (units, colour-blind-safe
 colours), and saving PNG with SVG/PDF beside it."""
 import csv
 import json
+import math
 import os
 import sys
 
@@ -21,6 +22,7 @@ except ImportError:
 
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 # Summary metric columns (attnsim sweep's summary.csv) and how to label them.
 METRIC_LABELS = {
@@ -131,6 +133,34 @@ def place_labels(ax, anchors, texts, colour, fontsize=8):
                 placed.append(box)
                 break
             t.remove()
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def maybe_log(ax, axis, values):
+    """A log axis where the values span more than 10x (all positive)."""
+    vals = [v for v in values if is_number(v)]
+    if len(vals) > 1 and min(vals) > 0 and max(vals) / min(vals) > 10:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        target = ax.xaxis if axis == "x" else ax.yaxis
+        target.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # ticks at 1, 2, 5 x 10^n, written plainly
+        target.set_minor_formatter(NullFormatter())
+
+
+def tick_text(v, _=None):
+    """Tick labels that stay short: 200k, 1.4M, 0.5."""
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:g}M"
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:g}k"
+    return f"{v:g}"
+
+
+def readable_ticks(ax, *axes):
+    for axis in axes:
+        (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(FuncFormatter(tick_text))
 
 
 def add_output_args(ap):

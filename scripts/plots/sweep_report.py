@@ -27,9 +27,8 @@ import os
 import re
 
 from plotlib import (BASELINE_COLOUR, COLOUR, FRONT_COLOUR, UNIT_COLOURS, InputProblem, fail_on_bad_input, front_2d,
-                     label_and_scale, place_labels, plt, to_number)
+                     is_number, label_and_scale, maybe_log, place_labels, plt, readable_ticks, tick_text, to_number)
 import matplotlib
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 PROG = "attnsim report"
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -252,34 +251,6 @@ def svg_of(fig, key):
     text = re.sub(r'<svg([^>]*?) width="([^"]*)" height="[^"]*"',
                   rf'<svg\1 class="figure" data-figure="{key}" style="max-width: \2"', text, count=1)
     return text
-
-
-def is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def maybe_log(ax, axis, values):
-    """A log axis where the values span more than 10x (all positive)."""
-    vals = [v for v in values if is_number(v)]
-    if len(vals) > 1 and min(vals) > 0 and max(vals) / min(vals) > 10:
-        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-        target = ax.xaxis if axis == "x" else ax.yaxis
-        target.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # ticks at 1, 2, 5 x 10^n, written plainly
-        target.set_minor_formatter(NullFormatter())
-
-
-def tick_text(v, _=None):
-    """Tick labels that stay short: 200k, 1.4M, 0.5."""
-    if abs(v) >= 1e6:
-        return f"{v / 1e6:g}M"
-    if abs(v) >= 1e4:
-        return f"{v / 1e3:g}k"
-    return f"{v:g}"
-
-
-def readable_ticks(ax, *axes):
-    for axis in axes:
-        (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(FuncFormatter(tick_text))
 
 
 def workload_styles(workloads):
